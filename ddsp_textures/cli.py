@@ -1,0 +1,81 @@
+"""Command line: ``python -m ddsp_textures {train,retrain,resynth,textures}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ddsp_textures",
+                                description="Statistics-driven texture synthesis with DDSP.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a new model from a JSON config")
+    t.add_argument("config", help="path of the JSON config")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    r = sub.add_parser("retrain", help="resume a run from its last checkpoint")
+    r.add_argument("run_dir")
+    r.add_argument("--epochs", type=int, default=None, help="new total number of epochs")
+    r.add_argument("--quiet", action="store_true")
+    s = sub.add_parser("resynth", help="resynthesise (or timbre-transfer) an audio file with a trained run")
+    s.add_argument("run_dir")
+    s.add_argument("input")
+    s.add_argument("output")
+    s.add_argument("--loudness", choices=["specific", "generic", "none"], default="specific")
+    s.add_argument("--weights", choices=["best", "last"], default="best")
+    s.add_argument("--seed", type=int, default=0)
+    g = sub.add_parser("textures", help="write the procedural demo textures as WAV files")
+    g.add_argument("output_dir")
+    g.add_argument("--seconds", type=float, default=10.0)
+    g.add_argument("--sampling-rate", type=int, default=44100)
+    g.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .config import ConfigError
+
+    try:
+        if args.command == "train":
+            from .config import load_config
+            from .training import train
+
+            run = train(load_config(args.config), progress=not args.quiet)
+            print(f"trained: {run}")
+        elif args.command == "retrain":
+            from .training import retrain
+
+            run = retrain(args.run_dir, epochs=args.epochs, progress=not args.quiet)
+            print(f"trained: {run}")
+        elif args.command == "resynth":
+            from .data import load_audio, save_audio
+            from .resynthesis import load_run, resynthesize
+
+            model, cfg = load_run(args.run_dir, args.weights)
+            audio = load_audio(args.input, cfg.sampling_rate)
+            y = resynthesize(model, audio, args.loudness, args.seed)
+            peak = float(np.abs(y).max())
+            if peak > 0.99:
+                y = y * (0.99 / peak)
+            save_audio(args.output, y, cfg.sampling_rate)
+            print(f"wrote {args.output} ({len(y) / cfg.sampling_rate:.2f} s)")
+        elif args.command == "textures":
+            from .data import save_audio
+            from .textures import TEXTURES, make_texture
+
+            out = Path(args.output_dir)
+            for name in TEXTURES:
+                save_audio(out / f"{name}.wav", make_texture(name, args.seconds, args.sampling_rate, args.seed),
+                           args.sampling_rate)
+            print(f"wrote {len(TEXTURES)} textures to {out}")
+    except (ConfigError, FileNotFoundError, ValueError, FloatingPointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; resume with 'python -m ddsp_textures retrain RUN_DIR'", file=sys.stderr)
+        return 130
+    return 0

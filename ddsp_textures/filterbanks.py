@@ -1,0 +1,199 @@
+"""Half-cosine filterbanks built in the frequency domain (book chapter: *Filterbanks and envelopes*).
+
+A bank designed for signal length ``L`` and sample rate ``fs`` is a real matrix ``H`` of shape
+``(L//2 + 1, N + 2)`` over the rfft bins: column 0 is a low-pass residual, columns ``1..N`` are half-cosine
+band-pass filters on a warped axis (ERB number, log10 or linear Hz) that overlap by half, and column ``N+1``
+is a high-pass residual.  The columns tile the spectrum as a tight frame, ``sum_k H[i, k]**2 == 1`` at every
+bin ``i``, so filtering twice with the bank and summing all bands gives the signal back exactly.
+
+Filtering is zero-phase and circular (multiplication of the rfft), as in McDermott & Simoncelli's toolbox.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+Scale = Literal["erb", "log", "linear"]
+
+
+def erb_number(f: torch.Tensor | float) -> torch.Tensor:
+    """ERB-number (Glasberg & Moore form used by McDermott) of frequency ``f`` in Hz.
+
+    >>> round(float(erb_number(1000.0)), 3)
+    15.568
+    """
+    f = torch.as_tensor(f, dtype=torch.float64)
+    return 9.265 * torch.log1p(f / (24.7 * 9.265))
+
+
+def erb_to_hz(e: torch.Tensor | float) -> torch.Tensor:
+    """Inverse of :func:`erb_number`."""
+    e = torch.as_tensor(e, dtype=torch.float64)
+    return 24.7 * 9.265 * torch.expm1(e / 9.265)
+
+
+def _check(length: int, fs: float, n_bands: int, low: float, high: float) -> None:
+    if not isinstance(length, int) or length < 4:
+        raise ValueError(f"filterbank length must be an integer >= 4, got {length!r}")
+    if fs <= 0:
+        raise ValueError(f"sample rate must be positive, got {fs}")
+    if not isinstance(n_bands, int) or n_bands < 1:
+        raise ValueError(f"number of bands must be a positive integer, got {n_bands!r}")
+    if not 0 <= low < high:
+        raise ValueError(f"filter limits must satisfy 0 <= low < high, got low={low}, high={high}")
+    if high > fs / 2:
+        raise ValueError(f"high limit {high} Hz is above the Nyquist frequency {fs / 2} Hz")
+
+
+def rfft_frequencies(length: int, fs: float) -> torch.Tensor:
+    """Frequencies (Hz, float64) of the ``length//2 + 1`` rfft bins."""
+    return torch.arange(length // 2 + 1, dtype=torch.float64) * fs / length
+
+
+def band_cutoffs(n_bands: int, low: float, high: float, scale: Scale = "erb") -> torch.Tensor:
+    """The ``N + 2`` cutoffs ``c_0 = low, ..., c_{N+1} = high``, equally spaced on the warped axis.
+
+    Band ``k`` (1-based) spans ``(c_{k-1}, c_{k+1})`` and peaks at ``c_k``.
+
+    >>> [round(float(c), 1) for c in band_cutoffs(16, 20, 22050)[:4]]
+    [20.0, 95.3, 193.4, 321.2]
+    """
+    if scale == "erb":
+        return erb_to_hz(torch.linspace(float(erb_number(low)), float(erb_number(high)), n_bands + 2,
+                                        dtype=torch.float64))
+    if scale == "log":
+        if low <= 0:
+            raise ValueError("a logarithmic bank needs low > 0")
+        return torch.logspace(math.log10(low), math.log10(high), n_bands + 2, dtype=torch.float64)
+    if scale == "linear":
+        return torch.linspace(low, high, n_bands + 2, dtype=torch.float64)
+    raise ValueError(f"unknown scale {scale!r}; use 'erb', 'log' or 'linear'")
+
+
+def _warp(f: torch.Tensor, scale: Scale) -> torch.Tensor:
+    if scale == "erb":
+        return erb_number(f)
+    if scale == "log":
+        return torch.log10(torch.clamp(f, min=1e-12))
+    return f
+
+
+def filterbank_matrix(length: int, fs: float, n_bands: int, low: float, high: float,
+                      scale: Scale = "erb") -> torch.Tensor:
+    """Frequency responses ``H`` of shape ``(length//2 + 1, n_bands + 2)`` (float64).
+
+    Built without loops over bands: every band is evaluated on every bin and masked to its support.
+    ERB and linear banks use strict support inequalities, the log bank inclusive ones (as in the reference).
+
+    Shape:
+        returns ``(F, N + 2)`` with ``F = length // 2 + 1``.
+
+    >>> H = filterbank_matrix(1024, 16000, 8, 50, 8000)
+    >>> H.shape
+    torch.Size([513, 10])
+    >>> bool(torch.allclose((H ** 2).sum(1), torch.ones(513, dtype=torch.float64)))
+    True
+    """
+    _check(length, fs, n_bands, low, high)
+    f = rfft_frequencies(length, fs)                       # (F,)
+    c = band_cutoffs(n_bands, low, high, scale)            # (N+2,)
+    lo, centre, hi = c[:-2], c[1:-1], c[2:]                # (N,)
+    fw, low_w, high_w = _warp(f, scale)[:, None], _warp(lo, scale), _warp(hi, scale)
+    fcol = f[:, None]
+    if scale == "log":
+        inside = (fcol >= lo) & (fcol <= hi)
+    else:
+        inside = (fcol > lo) & (fcol < hi)
+    phase = math.pi * (fw - (low_w + high_w) / 2) / (high_w - low_w)
+    bands = torch.where(inside, torch.cos(phase), torch.zeros((), dtype=torch.float64))  # (F, N)
+    H = torch.zeros(f.numel(), n_bands + 2, dtype=torch.float64)
+    H[:, 1:-1] = bands
+    if scale == "log":
+        below, above = f <= centre[0], f >= centre[-1]
+    else:
+        below, above = f < centre[0], f > centre[-1]
+    H[:, 0] = torch.where(below, torch.sqrt(torch.clamp(1 - bands[:, 0] ** 2, min=0)), 0.0)
+    H[:, -1] = torch.where(above, torch.sqrt(torch.clamp(1 - bands[:, -1] ** 2, min=0)), 0.0)
+    return H
+
+
+class FilterBank(nn.Module):
+    """Zero-phase circular filterbank for signals of one fixed length.
+
+    Args:
+        length: signal length ``L`` the bank is designed for.
+        fs: sample rate in Hz.
+        n_bands: number ``N`` of band-pass filters (two residual bands are added).
+        low, high: band limits in Hz (``0 <= low < high <= fs/2``).
+        scale: ``"erb"`` (cochlear bank), ``"log"`` (modulation bank) or ``"linear"``.
+
+    Shape:
+        ``forward``: ``(..., L) -> (..., N, L)`` band-pass subbands (residuals dropped).
+        ``all_bands``: ``(..., L) -> (..., N + 2, L)``.
+
+    >>> bank = FilterBank(2048, 16000, 12, 20, 8000)
+    >>> x = torch.randn(3, 2048)
+    >>> bank(x).shape
+    torch.Size([3, 12, 2048])
+    >>> bool(torch.allclose(bank.reconstruct(bank.all_bands(x)), x, atol=1e-5))
+    True
+    """
+
+    filters: torch.Tensor
+
+    def __init__(self, length: int, fs: float, n_bands: int, low: float = 20.0,
+                 high: float | None = None, scale: Scale = "erb") -> None:
+        super().__init__()
+        high = fs / 2 if high is None else high
+        self.length, self.fs, self.n_bands = length, fs, n_bands
+        self.low, self.high, self.scale = float(low), float(high), scale
+        H = filterbank_matrix(length, fs, n_bands, low, high, scale)
+        self.register_buffer("filters", H.T.contiguous().float(), persistent=False)  # (N+2, F)
+
+    @property
+    def cutoffs(self) -> torch.Tensor:
+        """All ``N + 2`` cutoff frequencies in Hz."""
+        return band_cutoffs(self.n_bands, self.low, self.high, self.scale)
+
+    @property
+    def centre_frequencies(self) -> torch.Tensor:
+        """Centre frequencies ``c_1..c_N`` of the band-pass filters in Hz."""
+        return self.cutoffs[1:-1]
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.shape[-1] != self.length:
+            raise ValueError(f"this filterbank was built for signals of {self.length} samples, "
+                             f"got {x.shape[-1]}")
+
+    def all_bands(self, x: torch.Tensor) -> torch.Tensor:
+        """All ``N + 2`` subbands, residuals included."""
+        self._check_input(x)
+        spectrum = torch.fft.rfft(x, dim=-1)
+        filters = self.filters.to(device=x.device, dtype=x.real.dtype if x.is_complex() else x.dtype)
+        return torch.fft.irfft(spectrum.unsqueeze(-2) * filters, n=self.length, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.all_bands(x)[..., 1:-1, :]
+
+    def reconstruct(self, bands: torch.Tensor) -> torch.Tensor:
+        """Filter each of the ``N + 2`` subbands once more and sum: exact inverse of :meth:`all_bands`."""
+        if bands.shape[-2] != self.n_bands + 2:
+            raise ValueError(f"expected {self.n_bands + 2} bands (residuals included), got {bands.shape[-2]}")
+        spectrum = torch.fft.rfft(bands, dim=-1) * self.filters.to(bands.device, bands.dtype)
+        return torch.fft.irfft(spectrum.sum(-2), n=self.length, dim=-1)
+
+
+def erb_bank(length: int, fs: float, n_bands: int, low: float = 20.0, high: float | None = None) -> FilterBank:
+    """Cochlear (ERB) bank, the analysis bank of the synth, the features and the loss."""
+    return FilterBank(length, fs, n_bands, low, high, "erb")
+
+
+def modulation_bank(length: int, fs: float, n_bands: int, low: float = 10.0,
+                    high: float | None = None) -> FilterBank:
+    """Logarithmic modulation bank for envelopes sampled at ``fs`` (default limits as the reference:
+    10 Hz to ``fs/4``)."""
+    return FilterBank(length, fs, n_bands, low, fs / 4 if high is None else high, "log")

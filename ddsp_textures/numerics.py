@@ -1,0 +1,49 @@
+"""Safe numerics shared by the whole library (magenta/ddsp style).
+
+Every quotient and logarithm of the library goes through these helpers so that silent or constant input
+yields finite values *and* finite gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-10
+
+
+def safe_log(x: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Natural log of ``max(x, eps)``; finite for zero input.
+
+    >>> float(safe_log(torch.tensor(0.0)))  # doctest: +ELLIPSIS
+    -16.11...
+    """
+    return torch.log(torch.clamp(x, min=eps))
+
+
+def safe_divide(num: torch.Tensor, den: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """``num / den`` with ``|den|`` floored at ``eps`` (sign kept).
+
+    >>> float(safe_divide(torch.tensor(1.0), torch.tensor(0.0)))
+    10000000000.0
+    """
+    den = torch.where(den >= 0, torch.clamp(den, min=eps), torch.clamp(den, max=-eps))
+    return num / den
+
+
+def safe_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """Square root whose value *and gradient* are 0 at ``x <= 0`` (instead of ``inf``/NaN).
+
+    >>> x = torch.zeros(3, requires_grad=True)
+    >>> safe_sqrt(x).sum().backward()
+    >>> x.grad.tolist()
+    [0.0, 0.0, 0.0]
+    """
+    positive = x > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), torch.zeros_like(x))
+
+
+def unbiased_var(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Unbiased (n-1) variance along ``dim``; 0 for a single sample instead of NaN."""
+    n = x.shape[dim]
+    centred = x - x.mean(dim=dim, keepdim=True)
+    return centred.pow(2).sum(dim=dim) / max(n - 1, 1)

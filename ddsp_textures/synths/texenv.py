@@ -1,0 +1,188 @@
+"""TexEnv synth: amplitude envelopes, given by their first ``P`` Fourier coefficients, imposed on
+envelope-flattened subbands of white noise (book chapter: *TexEnv synth*).
+
+For band ``n`` with complex coefficients ``C_n[0..P-1]`` the envelope is the L-periodic trigonometric
+polynomial ``env_n = irfft([C_n, 0, ..., 0], norm="ortho")`` and the output is ``y = Σ_n env_n · seed_n``,
+where the *seed* holds ``N`` fixed noise carriers with unit Hilbert envelope (``cos`` of the instantaneous
+phase of ERB-filtered Gaussian noise).  ``param_per_env = 2·P`` real numbers describe one band.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..envelopes import hilbert_envelope
+from ..filterbanks import FilterBank
+from ..numerics import safe_divide
+
+Loudness = Literal["none", "generic", "specific"]
+
+
+def make_seed(bank: FilterBank, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Noise carriers ``(N, L)`` with (nearly) flat Hilbert envelopes, one per band.
+
+    Gaussian noise is split into subbands; each subband is divided by its Hilbert envelope (leaving
+    ``cos`` of its instantaneous phase), filtered once more by its own band so that it stays inside the
+    band (the division spreads its spectrum; without this the bands leak into their neighbours, +1–2 dB),
+    and scaled to RMS ``1/√2`` — the RMS of a unit-envelope carrier.
+
+    Args:
+        bank: the cochlear filterbank (its length is the frame size ``L``).
+        generator: torch RNG for reproducible seeds.
+    """
+    noise = torch.randn(bank.length, generator=generator, dtype=torch.float64)
+    filters = bank.filters.double()[1:-1]                                   # (N, F)
+    sub = torch.fft.irfft(torch.fft.rfft(noise) * filters, n=bank.length)
+    flat = safe_divide(sub, hilbert_envelope(sub), eps=1e-12)
+    carriers = torch.fft.irfft(torch.fft.rfft(flat, dim=-1) * filters, n=bank.length, dim=-1)
+    carriers = carriers * safe_divide(torch.tensor(0.5 ** 0.5, dtype=torch.float64),
+                                      carriers.pow(2).mean(-1, keepdim=True).sqrt())
+    return carriers.float()
+
+
+def texenv_analysis(x: torch.Tensor, bank: FilterBank, n_coeffs: int) -> torch.Tensor:
+    """First ``n_coeffs`` rfft coefficients (ortho) of each band's Hilbert envelope.
+
+    Shape:
+        ``(..., L) -> (..., N, P)`` complex.
+    """
+    if n_coeffs < 1 or n_coeffs > bank.length // 2 + 1:
+        raise ValueError(f"n_coeffs must be in [1, {bank.length // 2 + 1}], got {n_coeffs}")
+    env = hilbert_envelope(bank(x))
+    return torch.fft.rfft(env, dim=-1, norm="ortho")[..., :n_coeffs]
+
+
+def envelopes_from_coefficients(coeffs: torch.Tensor, length: int) -> torch.Tensor:
+    """Band envelopes from low-order coefficients (zero-padded inverse rfft, ortho).
+
+    Shape:
+        ``(..., N, P)`` complex ``-> (..., N, L)``.
+    """
+    if length % 2:
+        raise ValueError(f"TexEnv needs an even frame length, got {length}")
+    p = coeffs.shape[-1]
+    if p > length // 2 + 1:
+        raise ValueError(f"{p} coefficients do not fit a frame of {length} samples")
+    padded = torch.nn.functional.pad(coeffs, (0, length // 2 + 1 - p))
+    return torch.fft.irfft(padded, n=length, dim=-1, norm="ortho")
+
+
+def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: bool = False) -> torch.Tensor:
+    """Batched TexEnv synthesis, vectorised over batch and bands.
+
+    Shape:
+        ``coeffs (..., N, P)`` complex, ``seed (N, L)`` → ``(..., L)`` (or ``(..., N, L)`` bands).
+
+    >>> seed = torch.ones(3, 8)
+    >>> c = torch.zeros(2, 3, 2, dtype=torch.complex64); c[..., 0] = 8 ** 0.5
+    >>> texenv_synthesis(c, seed)[0].tolist()  # three bands of constant envelope 1
+    [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    """
+    if coeffs.shape[-2] != seed.shape[0]:
+        raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but the seed has {seed.shape[0]}")
+    bands = envelopes_from_coefficients(coeffs, seed.shape[-1]) * seed.to(coeffs.real.dtype)
+    return bands if return_bands else bands.sum(-2)
+
+
+def polar_to_coefficients(magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """``magnitude · exp(j·phase)`` as a complex tensor (the decoder's polar parameterisation)."""
+    return torch.polar(magnitude, phase)
+
+
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(x.pow(2).mean(-1) + 1e-12)
+
+
+def normalise_loudness(bands: torch.Tensor, mode: Loudness, target: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Sum bands ``(..., N, L)`` with a loudness rule.
+
+    ``"none"`` sums as is; ``"generic"`` scales the sum to RMS ``target`` (scalar or ``(...,)``);
+    ``"specific"`` scales each band to RMS ``target[..., n]`` (shape ``(..., N)``) before summing.
+    """
+    target = torch.as_tensor(target, dtype=bands.dtype, device=bands.device)
+    if mode == "none":
+        return bands.sum(-2)
+    if mode == "generic":
+        y = bands.sum(-2)
+        return y * (target / _rms(y)).unsqueeze(-1)
+    if mode == "specific":
+        if target.dim() == 0 or target.shape[-1] != bands.shape[-2]:
+            raise ValueError(f"specific loudness needs one target per band ({bands.shape[-2]})")
+        return (bands * (target / _rms(bands)).unsqueeze(-1)).sum(-2)
+    raise ValueError(f"unknown loudness mode {mode!r}; use 'none', 'generic' or 'specific'")
+
+
+def overlap_add(frames: torch.Tensor, hop: int, roll: bool = True,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Overlap-add L-periodic frames with a periodic Hann window (sums to one at hop ``L/2``).
+
+    Each frame is first circularly rolled by a random offset (valid because TexEnv output is L-periodic),
+    which hides the repetition of the fixed seed.  The first and last half frames are left unwindowed so
+    that the output has constant gain everywhere.
+
+    Shape:
+        ``(F, L) -> (L + (F - 1)·hop,)``.
+    """
+    n_frames, length = frames.shape
+    if hop != length // 2:
+        raise ValueError("overlap_add uses a Hann window at 50 % overlap: hop must be L // 2")
+    if roll:
+        shifts = torch.randint(0, length, (n_frames,), generator=generator)
+        idx = (torch.arange(length)[None, :] - shifts[:, None]) % length
+        frames = torch.gather(frames, 1, idx.to(frames.device))
+    window = torch.hann_window(length, periodic=True, dtype=frames.dtype, device=frames.device)
+    windows = window.expand(n_frames, length).clone()
+    windows[0, : length // 2] = 1.0
+    windows[-1, length // 2:] = 1.0
+    total = length + (n_frames - 1) * hop
+    out = torch.zeros(total, dtype=frames.dtype, device=frames.device)
+    idx = (torch.arange(n_frames, device=frames.device)[:, None] * hop
+           + torch.arange(length, device=frames.device)[None, :])
+    out.index_add_(0, idx.reshape(-1), (frames * windows).reshape(-1))
+    return out
+
+
+class TexEnvSynth(nn.Module):
+    """TexEnv synthesiser with its seed kept as a buffer (saved in ``state_dict`` with the model).
+
+    Args:
+        bank: cochlear filterbank; its length is the frame size.
+        param_per_env: real parameters per band (even); ``P = param_per_env // 2`` complex coefficients.
+        generator: RNG for the seed.
+
+    Shape:
+        ``forward(coeffs)``: ``(..., N, P)`` complex → ``(..., L)``.
+    """
+
+    seed: torch.Tensor
+
+    def __init__(self, bank: FilterBank, param_per_env: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if param_per_env < 2 or param_per_env % 2:
+            raise ValueError(f"param_per_env must be an even integer >= 2, got {param_per_env}")
+        if bank.length % 2:
+            raise ValueError(f"TexEnv needs an even frame size, got {bank.length}")
+        if param_per_env // 2 > bank.length // 2 + 1:
+            raise ValueError(f"param_per_env={param_per_env} is too large for frames of {bank.length}")
+        self.frame_size, self.n_bands, self.n_coeffs = bank.length, bank.n_bands, param_per_env // 2
+        self.fs = bank.fs
+        self.register_buffer("seed", make_seed(bank, generator))
+
+    @property
+    def envelope_bandwidth(self) -> float:
+        """Highest envelope frequency the synth can produce (Hz) for the bank's sample rate."""
+        return (self.n_coeffs - 1) * self.fs / self.frame_size
+
+    def forward(self, coeffs: torch.Tensor, loudness: Loudness = "none",
+                target: torch.Tensor | float = 1.0) -> torch.Tensor:
+        bands = texenv_synthesis(coeffs, self.seed, return_bands=True)
+        return normalise_loudness(bands, loudness, target)
+
+
+def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> float:
+    """Samples per parameter, e.g. 8.0 for L=32768, N=16, param_per_env=256."""
+    return frame_size / (n_bands * param_per_env)
+

@@ -1,0 +1,297 @@
+"""Training and resuming TexDSP models from a JSON config (book chapter: *DDSP training*).
+
+A run directory holds ``config.json``, ``checkpoint.pt`` (written atomically after every epoch: weights with
+the seed buffer, optimizer state, history, config), ``best_model.pt`` (best validation loss),
+``metrics.csv`` and ``loss_plot.png``.  Every file loads with ``torch.load(..., weights_only=True)``.
+
+Training is deterministic for a given config: the data order of epoch ``e`` depends only on
+``(seed, e)``, so a run killed after epoch ``k`` and resumed with :func:`retrain` ends with the same
+weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .config import ConfigError, TrainConfig, parse_config
+from .data import TextureDataset, load_sources, tape_shift
+from .features import compute_features
+from .model import TexDSP, count_parameters
+from .spectral import MultiScaleSpectralLoss
+from .texstat import TexStat
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best_model.pt"
+HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_texstat", "seconds")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def build_model(cfg: TrainConfig) -> TexDSP:
+    torch.manual_seed(cfg.seed)
+    return TexDSP(cfg.features_list, cfg.frame_size, cfg.sampling_rate, cfg.N_filter_bank, cfg.param_per_env,
+                  cfg.hidden_size_enc, cfg.hidden_size_dec, cfg.deepness_enc, cfg.deepness_dec,
+                  cfg.filter_low_lim, cfg.high_limit, seed=cfg.seed)
+
+
+def build_texstat(cfg: TrainConfig) -> TexStat:
+    return TexStat(cfg.frame_size, cfg.sampling_rate, cfg.N_filter_bank, cfg.M_filter_bank, cfg.filter_low_lim,
+                   cfg.high_limit, alpha=cfg.alpha, beta=cfg.beta)
+
+
+def build_loss(cfg: TrainConfig, texstat: TexStat) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The training loss on frames ``(B, L)``."""
+    if cfg.loss_function == "texstat":
+        return texstat
+    mss = MultiScaleSpectralLoss()
+    if cfg.loss_function == "multiscale":
+        return mss
+    return lambda x, y: texstat(x, y) + mss(x, y)
+
+
+def build_datasets(cfg: TrainConfig, model: TexDSP) -> tuple[TextureDataset, TextureDataset]:
+    """Seeded train/validation split of the sequences of the configured audio."""
+    signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+    if cfg.data_augmentation:
+        signals = signals + [tape_shift(s, st) for s in signals for st in (-12, -6, 6, 12)]
+    data = TextureDataset(signals, cfg.frame_size, cfg.hop_size, cfg.sequence_length, cfg.features_list,
+                          model.bank)
+    n = len(data)
+    if n < 2:
+        raise ConfigError(f"audio too short: it gives {n} training sequence(s), at least 2 are needed for a "
+                          f"train/validation split (use more audio or a smaller frame_size/sequence_length)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
+    n_val = min(n - 1, max(1, round(cfg.validation_fraction * n)))
+    return _subset(data, order[n_val:]), _subset(data, order[:n_val])
+
+
+def _subset(data: TextureDataset, idx: torch.Tensor) -> TextureDataset:
+    sub = TextureDataset.__new__(TextureDataset)
+    sub.audio = data.audio[idx]
+    sub.features = [f[idx] for f in data.features]
+    return sub
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    return list(order.split(batch_size))
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _new_run_dir(cfg: TrainConfig) -> Path:
+    root = Path(cfg.models_directory)
+    root.mkdir(parents=True, exist_ok=True)
+    if cfg.run_name:
+        run = root / cfg.run_name
+        if (run / CHECKPOINT).exists():
+            raise ConfigError(f"run directory {run} already holds a checkpoint; use 'retrain {run}' to resume")
+        run.mkdir(exist_ok=True)
+        return run
+    taken = [int(p.name[6:]) for p in root.glob("model_*") if p.name[6:].isdigit()]
+    run = root / f"model_{(max(taken) + 1) if taken else 0:02d}"
+    run.mkdir()
+    return run
+
+
+def _frames(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1, x.shape[-1])
+
+
+class Trainer:
+    """Holds the model, the data and the optimizer of one run."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, progress: bool = True) -> None:
+        self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
+        self.device = resolve_device(cfg.device)
+        self.model = build_model(cfg)
+        self.train_set, self.val_set = build_datasets(cfg, self.model)
+        self.model.to(self.device)
+        self.texstat = build_texstat(cfg).to(self.device)
+        self.loss_fn = build_loss(cfg, self.texstat)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+        self.epoch = 0
+        self.best = math.inf
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x, *feats = (t.to(self.device) for t in batch)
+        y = self.model(feats)
+        loss = self.loss_fn(_frames(x), _frames(y))
+        if self.cfg.regularizers_list:
+            fx = compute_features(x, self.cfg.regularizers_list, self.model.bank)
+            fy = compute_features(y, self.cfg.regularizers_list, self.model.bank)
+            reg = sum(torch.nn.functional.mse_loss(a, b) for a, b in zip(fy, fx, strict=True))
+            loss = loss + self.cfg.regularizer_weight * reg
+        return loss
+
+    @torch.no_grad()
+    def evaluate(self, data: TextureDataset) -> tuple[float, float]:
+        """Mean training loss and mean TexStat loss over a dataset (batch-weighted)."""
+        self.model.eval()
+        total, total_ts, count = 0.0, 0.0, 0
+        for idx in _batches(len(data), self.cfg.batch_size, None):
+            batch = data[idx]
+            x, *feats = (t.to(self.device) for t in batch)
+            y = self.model(feats)
+            total += float(self._loss(batch)) * len(idx)
+            total_ts += float(self.texstat(_frames(x), _frames(y))) * len(idx)
+            count += len(idx)
+        return total / count, total_ts / count
+
+    def train_epoch(self, epoch: int) -> float:
+        self.model.train()
+        generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        batches = _batches(len(self.train_set), self.cfg.batch_size, generator)
+        total, count = 0.0, 0
+        bar = tqdm(batches, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=not self.progress,
+                   unit="batch")
+        for idx in bar:
+            loss = self._loss(self.train_set[idx])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch}; "
+                                         f"lower 'learning_rate' and retrain")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+            self.optimizer.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        return total / count
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "history": self.history, "best": self.best, "config": self.cfg.to_json()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.epoch, self.best = int(state["epoch"]), float(state["best"])
+
+    def fit(self) -> Path:
+        cfg = self.cfg
+        if self.epoch == 0 and not self.history["epoch"]:
+            val, val_ts = self.evaluate(self.val_set)
+            self._record(0, math.nan, val, val_ts, 0.0)
+        since_best = 0
+        if self.history["val_loss"]:
+            best_epoch = self.history["epoch"][min(range(len(self.history["val_loss"])),
+                                                   key=self.history["val_loss"].__getitem__)]
+            since_best = self.epoch - int(best_epoch)
+        for epoch in range(self.epoch + 1, cfg.epochs + 1):
+            start = time.perf_counter()
+            train_loss = self.train_epoch(epoch)
+            val, val_ts = self.evaluate(self.val_set)
+            self.epoch = epoch
+            self._record(epoch, train_loss, val, val_ts, time.perf_counter() - start)
+            if val < self.best:
+                self.best, since_best = val, 0
+                _atomic_save({"epoch": epoch, "model": self.model.state_dict(), "config": cfg.to_json()},
+                             self.run_dir / BEST)
+            else:
+                since_best += 1
+            _atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
+            self._write_logs()
+            if self.progress:
+                tqdm.write(f"epoch {epoch:>4}/{cfg.epochs}  train {train_loss:.4f}  val {val:.4f}  "
+                           f"val TexStat {val_ts:.4f}  ({self.history['seconds'][-1]:.1f} s)")
+            if cfg.early_stopping_patience and since_best >= cfg.early_stopping_patience:
+                if self.progress:
+                    tqdm.write(f"early stop: no validation improvement for {since_best} epochs")
+                break
+        self._write_logs()
+        return self.run_dir
+
+    def _record(self, epoch: int, train: float, val: float, val_ts: float, seconds: float) -> None:
+        for key, value in zip(HISTORY_KEYS, (epoch, train, val, val_ts, seconds), strict=True):
+            self.history[key].append(float(value))
+        if epoch == 0:
+            self.best = val
+
+    def _write_logs(self) -> None:
+        with open(self.run_dir / "metrics.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(HISTORY_KEYS)
+            writer.writerows(zip(*(self.history[k] for k in HISTORY_KEYS), strict=True))
+        plot_history(self.history, self.run_dir / "loss_plot.png")
+
+
+def plot_history(history: dict[str, list[float]], path: Path) -> None:
+    """Training/validation loss curves as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax[0].plot(history["epoch"][1:], history["train_loss"][1:], label="train")
+    ax[0].plot(history["epoch"], history["val_loss"], label="validation")
+    ax[0].set(xlabel="epoch", ylabel="loss", title="training loss")
+    ax[0].legend()
+    ax[1].plot(history["epoch"], history["val_texstat"], color="C2")
+    ax[1].set(xlabel="epoch", ylabel="TexStat", title="validation TexStat loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def train(config: TrainConfig | dict[str, Any], progress: bool = True) -> Path:
+    """Train a new run from a config; returns its directory."""
+    cfg = config if isinstance(config, TrainConfig) else parse_config(config)
+    run_dir = _new_run_dir(cfg)
+    (run_dir / "config.json").write_text(cfg.to_json())
+    trainer = Trainer(cfg, run_dir, progress)
+    if progress:
+        tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation sequences, "
+                   f"{count_parameters(trainer.model):,} parameters, device {trainer.device}")
+    return trainer.fit()
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path.name} in {path.parent}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = True) -> Path:
+    """Resume a run from its last checkpoint (optionally raising its total number of epochs)."""
+    run_dir = Path(run_dir)
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    cfg = parse_config(json.loads(state["config"]))
+    if epochs is not None:
+        if epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+        cfg.epochs = epochs
+        (run_dir / "config.json").write_text(cfg.to_json())
+    trainer = Trainer(cfg, run_dir, progress)
+    trainer.restore(state)
+    if trainer.epoch >= cfg.epochs:
+        if progress:
+            tqdm.write(f"{run_dir} already trained {trainer.epoch} of {cfg.epochs} epochs; "
+                       f"pass --epochs N to train longer")
+        return run_dir
+    if progress:
+        tqdm.write(f"resuming {run_dir} at epoch {trainer.epoch + 1}/{cfg.epochs}")
+    return trainer.fit()
