@@ -10,7 +10,7 @@ name                 dim    definition
 ===================  =====  ==========================================================================
 ``energy_bands``     N      log10 of the RMS of each cochlear subband (``log10(rms + 1e-5)``)
 ``centroid``         1      ERB-number of the band-energy centroid divided by the ERB-number of fs/2
-``rate``             1      onsets per second / 10 (soft count of 5 dB energy jumps, pre-emphasised)  
+``rate``             1      onsets per second / 10 (soft count of 5 dB energy jumps, pre-emphasised)
 ===================  =====  ==========================================================================
 """
 
