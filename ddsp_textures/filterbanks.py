@@ -152,7 +152,7 @@ class FilterBank(nn.Module):
         self.length, self.fs, self.n_bands = length, fs, n_bands
         self.low, self.high, self.scale = float(low), float(high), scale
         H = filterbank_matrix(length, fs, n_bands, low, high, scale)
-        self.register_buffer("filters", H.T.contiguous().float(), persistent=False)  # (N+2, F)
+        self.register_buffer("filters", H.T.contiguous(), persistent=False)  # (N+2, F), float64; cast per call
 
     @property
     def cutoffs(self) -> torch.Tensor:

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+import torch
+
+from ddsp_textures.features import compute_features, energy_bands, feature_dims, onset_rate, spectral_centroid
+from ddsp_textures.filterbanks import erb_bank, erb_number
+
+
+def test_energy_bands_is_log_rms_of_subbands():
+    bank = erb_bank(8192, 16000, 12)
+    x = torch.randn(2, 8192, dtype=torch.float64)
+    sub = bank.double()(x).numpy()
+    expected = np.log10(np.sqrt((sub**2).mean(-1) + 1e-12) + 1e-5)
+    np.testing.assert_allclose(energy_bands(x, bank).numpy(), expected, rtol=1e-10)
+
+
+def test_centroid_of_a_pure_tone_is_near_its_erb_number():
+    bank = erb_bank(16384, 16000, 32)
+    t = torch.arange(16384, dtype=torch.float64) / 16000
+    for f in (300.0, 1000.0, 4000.0):
+        c = float(spectral_centroid(torch.sin(2 * torch.pi * f * t), bank.double()))
+        assert c == pytest.approx(float(erb_number(f) / erb_number(8000)), abs=0.03)
+
+
+def test_onset_rate_counts_isolated_clicks():
+    fs, n = 16000, 32000                      # 2 s
+    rng = np.random.default_rng(0)
+    x = 0.01 * rng.standard_normal(n)
+    for k in range(10):                       # 10 clicks → 5 onsets/s → feature 0.5
+        start = 1000 + k * 3000
+        x[start:start + 80] += rng.standard_normal(80)
+    rate = float(onset_rate(torch.tensor(x), fs))
+    assert rate == pytest.approx(0.5, abs=0.06)
+    steady = float(onset_rate(torch.tensor(rng.standard_normal(n)), fs))
+    assert steady < 0.1
+
+
+def test_features_are_differentiable_and_batched():
+    bank = erb_bank(8192, 16000, 8)
+    x = torch.randn(3, 2, 8192, requires_grad=True)
+    feats = compute_features(x, ["energy_bands", "centroid", "rate"], bank)
+    assert [tuple(f.shape) for f in feats] == [(3, 2, 8), (3, 2, 1), (3, 2, 1)]
+    sum(f.sum() for f in feats).backward()
+    assert torch.isfinite(x.grad).all()
+    assert feature_dims(["energy_bands", "centroid"], 8) == [8, 1]
+    with pytest.raises(ValueError, match="unknown feature"):
+        compute_features(x, ["loudness"], bank)
