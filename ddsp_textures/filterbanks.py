@@ -24,7 +24,7 @@ def erb_number(f: torch.Tensor | float) -> torch.Tensor:
     """ERB-number (Glasberg & Moore form used by McDermott) of frequency ``f`` in Hz.
 
     >>> round(float(erb_number(1000.0)), 3)
-    15.568
+    15.572
     """
     f = torch.as_tensor(f, dtype=torch.float64)
     return 9.265 * torch.log1p(f / (24.7 * 9.265))

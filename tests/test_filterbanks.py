@@ -30,7 +30,8 @@ def test_cutoffs_match_reference_tables(n, low, high, scale, expected):
 
 @pytest.mark.parametrize("scale", ["erb", "log", "linear"])
 @pytest.mark.parametrize("length, fs, n, low, high", [
-    (32768, 44100, 16, 20, 22050), (4096, 16000, 24, 100, 6000), (2049, 44100, 8, 50, 20000), (8192, 11025, 6, 10, 2756),
+    (32768, 44100, 16, 20, 22050), (4096, 16000, 24, 100, 6000),
+    (2049, 44100, 8, 50, 20000), (8192, 11025, 6, 10, 2756),
 ])
 def test_tight_frame_sum_of_squares_is_one(scale, length, fs, n, low, high):
     H = filterbank_matrix(length, fs, n, low, high, scale)

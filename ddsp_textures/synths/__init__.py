@@ -10,6 +10,7 @@ from .texenv import (
     overlap_add,
     polar_to_coefficients,
     texenv_analysis,
+    texenv_resynthesize,
     texenv_synthesis,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "overlap_add",
     "polar_to_coefficients",
     "texenv_analysis",
+    "texenv_resynthesize",
     "texenv_synthesis",
 ]

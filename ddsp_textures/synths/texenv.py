@@ -112,7 +112,7 @@ def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: boo
 
     >>> seed = torch.ones(3, 8)
     >>> c = torch.zeros(2, 3, 2, dtype=torch.complex64); c[..., 0] = 8 ** 0.5
-    >>> texenv_synthesis(c, seed)[0].tolist()  # three bands of constant envelope 1
+    >>> [round(v, 5) for v in texenv_synthesis(c, seed)[0].tolist()]  # three bands of constant envelope 1
     [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
     """
     if coeffs.shape[-2] != seed.shape[0]:
@@ -151,23 +151,27 @@ def normalise_loudness(bands: torch.Tensor, mode: Loudness, target: torch.Tensor
 
 def overlap_add(frames: torch.Tensor, hop: int, roll: bool = True,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Overlap-add L-periodic frames with a periodic Hann window (sums to one at hop ``L/2``).
+    """Overlap-add frames at 50 % overlap with a complementary window.
 
-    Each frame is first circularly rolled by a random offset (valid because TexEnv output is L-periodic),
-    which hides the repetition of the fixed seed.  The first and last half frames are left unwindowed so
-    that the output has constant gain everywhere.
+    With ``roll=True`` each frame is first circularly rolled by a random offset (valid because TexEnv
+    output is L-periodic; it hides the repetition of the fixed seed).  Rolled neighbours are uncorrelated, so
+    their *powers* add: the window is then the sine window ``sqrt(hann)`` (``w² + w'² = 1``), which keeps
+    the level constant.  Without rolling the Hann window (``w + w' = 1``) reconstructs overlapping copies
+    of one signal exactly.  The first and last half frames are not faded.
 
     Shape:
         ``(F, L) -> (L + (F - 1)·hop,)``.
     """
     n_frames, length = frames.shape
-    if hop != length // 2:
-        raise ValueError("overlap_add uses a Hann window at 50 % overlap: hop must be L // 2")
+    if hop != length // 2 or length % 2:
+        raise ValueError("overlap_add works at 50 % overlap: hop must be L // 2 with L even")
     if roll:
         shifts = torch.randint(0, length, (n_frames,), generator=generator)
         idx = (torch.arange(length)[None, :] - shifts[:, None]) % length
         frames = torch.gather(frames, 1, idx.to(frames.device))
     window = torch.hann_window(length, periodic=True, dtype=frames.dtype, device=frames.device)
+    if roll:
+        window = window.sqrt()
     windows = window.expand(n_frames, length).clone()
     windows[0, : length // 2] = 1.0
     windows[-1, length // 2:] = 1.0
@@ -220,3 +224,27 @@ def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> floa
     """Samples per parameter, e.g. 8.0 for L=32768, N=16, param_per_env=256."""
     return frame_size / (n_bands * param_per_env)
 
+
+
+def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, seed: torch.Tensor,
+                        match_energy: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DSP analysis→synthesis of a whole signal (no network): frames of ``L = bank.length`` with hop ``L/2``
+    are analysed to ``param_per_env // 2`` coefficients per band, optionally energy-matched, synthesised
+    with ``seed`` and overlap-added with random circular rolls (book chapter: *TexEnv synth*).
+
+    Shape:
+        ``(n,) -> (n,)`` with ``n >= L``.
+    """
+    length = bank.length
+    if x.dim() != 1 or x.shape[0] < length:
+        raise ValueError(f"expected a mono signal of at least {length} samples, got shape {tuple(x.shape)}")
+    hop = length // 2
+    n = x.shape[0]
+    n_frames = max(2, -(-(n - length) // hop) + 1)
+    padded = torch.nn.functional.pad(x, (0, length + (n_frames - 1) * hop - n))
+    frames = padded.unfold(-1, length, hop)                                     # (F, L)
+    coeffs = texenv_analysis(frames, bank, param_per_env // 2)
+    if match_energy:
+        coeffs = match_band_energies(coeffs, seed, bank, bank(frames).pow(2).mean(-1))
+    out = texenv_synthesis(coeffs, seed.to(frames.dtype))
+    return overlap_add(out, hop, roll=True, generator=generator)[:n]

@@ -1,0 +1,133 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from ddsp_textures.cli import main
+from ddsp_textures.config import ConfigError, load_config, parse_config
+from ddsp_textures.training import retrain, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "audio_path": "procedural:rain?seconds=8", "frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000,
+    "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"], "hidden_size_enc": 16,
+    "hidden_size_dec": 16, "deepness_enc": 1, "deepness_dec": 1, "param_per_env": 32, "N_filter_bank": 8,
+    "M_filter_bank": 4, "batch_size": 4, "epochs": 3, "learning_rate": 0.003, "seed": 1,
+}
+
+
+def _cfg(tmp_path, **over):
+    return {**TINY, "models_directory": str(tmp_path / "runs"), **over}
+
+
+def _write(tmp_path, data, name="cfg.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"bogus_key": 1}, "unknown config key(s): bogus_key"),
+    ({"frame_size": "large"}, "'frame_size' must be an integer"),
+    ({"param_per_env": 33}, "'param_per_env' must be even"),
+    ({"audio_path": "procedural:rain?seconds=0.5"}, "audio too short"),
+    ({"features_list": "energy_bands,loudness"}, "unknown feature 'loudness'"),
+    ({"beta": [1, 2]}, "'beta' needs 5 numbers"),
+    ({"learning_rate": True}, "'learning_rate' must be a number"),
+    ({"filter_high_lim": 9000.0}, "filter limits"),
+])
+def test_bad_configs_give_one_error_line_and_exit_2(tmp_path, capsys, change, message):
+    path = _write(tmp_path, _cfg(tmp_path, **change))
+    assert main(["train", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_missing_files_and_invalid_json_are_reported(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nope.json")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    assert main(["train", str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["retrain", str(tmp_path)]) == 2
+    assert "no checkpoint.pt" in capsys.readouterr().err
+
+
+def test_reference_style_comma_strings_are_accepted(tmp_path):
+    cfg = parse_config({**_cfg(tmp_path), "features_list": "energy_bands, centroid", "alpha": "10, 1, 0.1, 0.01",
+                        "architecture": "DDSP_TexEnv", "loss_function": "statistics", "stems": 0})
+    assert cfg.features_list == ["energy_bands", "centroid"] and cfg.alpha == [10, 1, 0.1, 0.01]
+    assert cfg.architecture == "TexDSP" and cfg.loss_function == "texstat"
+    with pytest.raises(ConfigError):
+        parse_config({"frame_size": 4096})
+
+
+def test_training_writes_weights_only_checkpoints_and_logs(tmp_path):
+    run = train(_cfg(tmp_path, run_name="tiny"), progress=False)
+    for name in ("config.json", "checkpoint.pt", "best_model.pt", "metrics.csv", "loss_plot.png"):
+        assert (run / name).is_file(), name
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 3 and "synth.seed" in state["model"]
+    assert json.loads(state["config"])["frame_size"] == 4096
+    hist = state["history"]
+    assert hist["epoch"] == [0, 1, 2, 3] and all(np.isfinite(hist["val_loss"]))
+    assert min(hist["val_texstat"][1:]) < hist["val_texstat"][0]
+    with pytest.raises(ConfigError, match="already holds a checkpoint"):
+        train(_cfg(tmp_path, run_name="tiny"), progress=False)
+
+
+def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
+    full = train(_cfg(tmp_path, run_name="full"), progress=False)
+    part = train(_cfg(tmp_path, run_name="part", epochs=1), progress=False)
+    retrain(part, epochs=3, progress=False)
+    a = torch.load(full / "checkpoint.pt", weights_only=True)
+    b = torch.load(part / "checkpoint.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 3
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a["history"]["val_loss"], b["history"]["val_loss"], rtol=1e-5)
+
+
+def test_folder_dataset_and_resynthesis_cli(tmp_path, capsys):
+    audio_dir = tmp_path / "audio"
+    audio_dir.mkdir()
+    from ddsp_textures.textures import make_texture
+
+    stereo = np.stack([make_texture("fire", 6, 22050, seed=s) for s in (1, 2)], axis=1)
+    sf.write(audio_dir / "fire.wav", stereo, 22050)                      # stereo, other rate
+    sf.write(audio_dir / "fire2.flac", make_texture("fire", 4, 16000, seed=3), 16000)
+    cfg = _write(tmp_path, _cfg(tmp_path, audio_path=str(audio_dir), epochs=1, run_name="folder"))
+    assert main(["train", str(cfg), "--quiet"]) == 0
+    run = tmp_path / "runs" / "folder"
+    out = tmp_path / "out.wav"
+    assert main(["resynth", str(run), str(audio_dir / "fire2.flac"), str(out)]) == 0
+    y, fs = sf.read(out)
+    assert fs == 16000 and len(y) == 4 * 16000 and np.isfinite(y).all() and np.abs(y).max() > 0.01
+    assert main(["resynth", str(run), str(tmp_path / "missing.wav"), str(out)]) == 2
+    assert "audio file not found" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_as_a_subprocess(tmp_path):
+    cfg = _write(tmp_path, _cfg(tmp_path, param_per_env=31))
+    proc = subprocess.run([sys.executable, "-m", "ddsp_textures", "train", str(cfg)], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_shipped_quick_config_lowers_validation_texstat(tmp_path, monkeypatch):
+    cfg = load_config(ROOT / "configs" / "quick_fire.json")
+    cfg.models_directory, cfg.run_name = str(tmp_path), "quick"
+    run = train(cfg, progress=False)
+    hist = torch.load(run / "checkpoint.pt", weights_only=True)["history"]
+    assert hist["epoch"][-1] == cfg.epochs
+    assert min(hist["val_texstat"][1:]) < 0.8 * hist["val_texstat"][0]
