@@ -20,7 +20,8 @@ class ConfigError(ValueError):
 
 
 ALIASES = {
-    "architecture": {"DDSP_TexEnv": "TexDSP", "DDSP_SubEnv": "TexDSP", "TexDSP": "TexDSP"},
+    "architecture": {"DDSP_TexEnv": "TexDSP", "DDSP_SubEnv": "TexDSP", "TexDSP": "TexDSP", "PVAE": "PVAE",
+                     "DDSP_PVAE": "PVAE"},
     "loss_function": {"statistics": "texstat", "texstat": "texstat", "multiscale": "multiscale",
                       "texstat+multiscale": "texstat+multiscale"},
 }
@@ -58,6 +59,15 @@ class TrainConfig:
     early_stopping_patience: int = 0
     data_augmentation: bool = False
     seed: int = 0
+    atoms_number: int = 4
+    vae_latent_dim: int = 2
+    vae_grain_size: int = 2048
+    vae_param_per_env: int = 32
+    vae_hidden: int = 128
+    vae_epochs: int = 30
+    vae_beta: float = 0.01
+    max_rate: float = 200.0
+    event_temperature: float = 0.3
     models_directory: str = "runs"
     run_name: str | None = None
     device: str = "auto"
@@ -167,6 +177,17 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"config key 'validation_fraction' must be in (0, 1), got {cfg.validation_fraction}")
     if cfg.learning_rate <= 0:
         raise ConfigError(f"config key 'learning_rate' must be positive, got {cfg.learning_rate}")
+    if cfg.architecture == "PVAE":
+        for key in ("atoms_number", "vae_latent_dim", "vae_hidden", "vae_epochs", "vae_param_per_env"):
+            if getattr(cfg, key) < 1:
+                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(cfg, key)}")
+        if cfg.vae_grain_size % 2 or not 256 <= cfg.vae_grain_size <= cfg.frame_size:
+            raise ConfigError(f"config key 'vae_grain_size' must be even, >= 256 and <= frame_size, "
+                              f"got {cfg.vae_grain_size}")
+        if cfg.vae_param_per_env % 2:
+            raise ConfigError(f"config key 'vae_param_per_env' must be even, got {cfg.vae_param_per_env}")
+        if cfg.max_rate <= 0 or cfg.event_temperature <= 0 or cfg.vae_beta < 0:
+            raise ConfigError("config keys 'max_rate' and 'event_temperature' must be > 0, 'vae_beta' >= 0")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"config key 'device' must be 'auto', 'cpu' or 'cuda', got {cfg.device!r}")
 

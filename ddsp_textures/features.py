@@ -11,6 +11,7 @@ name                 dim    definition
 ``energy_bands``     N      log10 of the RMS of each cochlear subband (``log10(rms + 1e-5)``)
 ``centroid``         1      ERB-number of the band-energy centroid divided by the ERB-number of fs/2
 ``rate``             1      onsets per second / 10 (soft count of 5 dB energy jumps, pre-emphasised)
+``events``           1      :func:`estimate_event_rate` / 100 (impulsive events/s, dead-time corrected)
 ===================  =====  ==========================================================================
 """
 
@@ -21,7 +22,7 @@ import torch
 from .filterbanks import FilterBank, erb_number
 from .numerics import safe_divide
 
-FEATURES = ("energy_bands", "centroid", "rate")
+FEATURES = ("energy_bands", "centroid", "rate", "events")
 
 
 def band_rms(x: torch.Tensor, bank: FilterBank) -> torch.Tensor:
@@ -88,6 +89,39 @@ def compute_features(x: torch.Tensor, names: list[str] | tuple[str, ...], bank: 
             out.append(spectral_centroid(x, bank))
         elif name == "rate":
             out.append(onset_rate(x, bank.fs))
+        elif name == "events":
+            out.append(estimate_event_rate(x, bank.fs).unsqueeze(-1) / 100.0)
         else:
             raise ValueError(f"unknown feature {name!r}; choose from {', '.join(FEATURES)}")
     return out
+
+
+def estimate_event_rate(x: torch.Tensor, fs: float, hop_s: float = 0.001, threshold: float = 0.6, lag: int = 2,
+                        dead: int = 5, floor_db: float = 30.0) -> torch.Tensor:
+    """Estimate the rate (events/s) of impulsive events, e.g. drops, with a dead-time correction.
+
+    The pre-emphasised signal is cut in hops of ``hop_s`` seconds; a hop is an onset candidate when its
+    log10-energy exceeds the maximum of the ``lag`` previous hops by ``threshold`` (0.6 = 6 dB) and lies
+    within ``floor_db`` of the loudest hop.  Candidates closer than ``dead`` hops merge into one onset.
+    Two events closer than the effective dead time ``τ = (dead + lag)·hop`` are counted once, so the measured
+    rate ``m`` of a Poisson process of rate ``λ`` is ``m = λ / (1 + λτ)`` (non-paralysable counter), which is
+    inverted: ``λ = m / (1 − mτ)``.
+
+    Shape:
+        ``(..., n) -> (...)``.
+    """
+    hop = max(1, int(round(fs * hop_s)))
+    n = x.shape[-1] // hop
+    if n < 4 * (lag + dead):
+        raise ValueError(f"estimate_event_rate needs at least {4 * (lag + dead) * hop} samples, got {x.shape[-1]}")
+    emphasised = x - torch.roll(x, 1, -1)
+    log_e = torch.log10(emphasised[..., : n * hop].reshape(*x.shape[:-1], n, hop).pow(2).mean(-1) + 1e-12)
+    previous = torch.stack([torch.roll(log_e, k, -1) for k in range(1, lag + 1)]).amax(0)
+    loud = log_e > log_e.amax(-1, keepdim=True) - floor_db / 10
+    candidate = ((log_e - previous > threshold) & loud).to(x.dtype)
+    flat = candidate.reshape(-1, 1, n)
+    merged = torch.nn.functional.max_pool1d(torch.nn.functional.pad(flat, (dead - 1, 0)), dead, 1).reshape(candidate.shape)
+    onsets = torch.relu(merged - torch.roll(merged, 1, -1)).sum(-1)
+    measured = onsets / (x.shape[-1] / fs)
+    tau = (dead + lag) * hop / fs
+    return measured / torch.clamp(1 - measured * tau, min=0.05)

@@ -19,11 +19,12 @@ from .config import TrainConfig, parse_config
 from .data import frame_signal, zscore
 from .features import band_rms
 from .model import TexDSP
+from .model_pvae import PVAEModel
 from .synths.texenv import Loudness, overlap_add
 from .training import BEST, CHECKPOINT, build_model, load_checkpoint
 
 
-def load_run(run_dir: str | Path, which: str = "best") -> tuple[TexDSP, TrainConfig]:
+def load_run(run_dir: str | Path, which: str = "best") -> tuple[TexDSP | PVAEModel, TrainConfig]:
     """Load a trained model (``"best"`` or ``"last"`` weights) and its config from a run directory."""
     run_dir = Path(run_dir)
     name = BEST if which == "best" else CHECKPOINT
@@ -40,10 +41,12 @@ def load_run(run_dir: str | Path, which: str = "best") -> tuple[TexDSP, TrainCon
 
 
 @torch.no_grad()
-def resynthesize(model: TexDSP, audio: np.ndarray | torch.Tensor, loudness: Loudness = "specific",
+def resynthesize(model: TexDSP | PVAEModel, audio: np.ndarray | torch.Tensor, loudness: Loudness = "specific",
                  seed: int = 0) -> np.ndarray:
     """Resynthesise (or timbre-transfer) a mono signal at the model's sample rate.
 
+    P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
+    (``loudness`` is ignored); grain tails are carried across frames.
     Returns a float32 array of the input's length.
     """
     x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
@@ -51,6 +54,8 @@ def resynthesize(model: TexDSP, audio: np.ndarray | torch.Tensor, loudness: Loud
         raise ValueError(f"expected mono audio (1-D), got shape {tuple(x.shape)}")
     if not torch.isfinite(x).all():
         raise ValueError("input audio contains NaN or inf")
+    if isinstance(model, PVAEModel):
+        return _resynthesize_pvae(model, x, seed)
     length, hop = model.frame_size, model.frame_size // 2
     n = x.shape[0]
     n_frames = max(2, -(-max(n - length, 0) // hop) + 1)
@@ -67,3 +72,14 @@ def resynthesize(model: TexDSP, audio: np.ndarray | torch.Tensor, loudness: Loud
     generator = torch.Generator().manual_seed(seed)
     y = overlap_add(out.cpu(), hop, roll=True, generator=generator)[:n]
     return y.numpy().astype(np.float32)
+
+
+def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarray:
+    length, n = model.frame_size, x.shape[0]
+    n_frames = max(1, -(-n // length))
+    frames = torch.nn.functional.pad(x, (0, n_frames * length - n)).reshape(n_frames, length)
+    device = next(model.parameters()).device
+    feats = [f.unsqueeze(0) for f in model.features(zscore(frames).to(device))]
+    target = frames.pow(2).mean(-1).sqrt().to(device)
+    y = model.stream(feats, target, torch.Generator().manual_seed(seed))
+    return y[:n].cpu().numpy().astype(np.float32)

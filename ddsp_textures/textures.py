@@ -37,9 +37,16 @@ def poisson_events(n_samples: int, rate: float, fs: int, rng: np.random.Generato
 
 
 def place_grains(n_samples: int, positions: np.ndarray, grains: np.ndarray) -> np.ndarray:
-    """Add ``grains (E, K)`` starting at ``positions (E,)``; tails wrap around (the texture is periodic)."""
+    """Add ``grains (E, K)`` starting at ``positions (E,)``; tails wrap around (the texture is periodic).
+
+    The last 20 % of every grain is faded out (half cosine) so that truncated tails make no click."""
     out = np.zeros(n_samples, dtype=np.float64)
     if len(positions):
+        k = grains.shape[1]
+        fade = max(1, k // 5)
+        taper = np.ones(k)
+        taper[k - fade:] = 0.5 * (1 + np.cos(np.pi * np.arange(1, fade + 1) / fade))
+        grains = grains * taper
         idx = (positions[:, None] + np.arange(grains.shape[1])[None, :]) % n_samples
         np.add.at(out, idx.ravel(), grains.ravel())
     return out
@@ -180,12 +187,33 @@ def applause(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float =
     return _finish(0.05 * bed + intensity * place_grains(n, pos, amp * claps))
 
 
+def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 20.0, intensity: float = 1.0,
+              brightness: float = 1.0) -> np.ndarray:
+    """Isolated rain drops on a quiet background: a sharp click plus a short resonant 'plink' per drop, at a
+    known Poisson ``rate`` — the test signal for event-rate estimation and the P-VAE synth."""
+    n = _check(seconds, fs, rate, intensity, brightness)
+    rng = np.random.default_rng(seed)
+    pos = poisson_events(n, rate, fs, rng)
+    e = len(pos)
+    glen = int(0.02 * fs)
+    t = np.arange(glen) / fs
+    f0 = np.exp(rng.uniform(np.log(1500), np.log(4000), e)) * brightness
+    plink = np.sin(2 * np.pi * f0[:, None] * t * (1 + 6 * t)) * np.exp(-t[None, :] / rng.uniform(0.002, 0.006, e)[:, None])
+    clicks = filtered_noise_bursts(e, glen, fs, rng.uniform(3000, 7000, e) * brightness,
+                                   rng.uniform(1000, 3000, e) * brightness, np.full(e, 0.0008), rng)
+    clicks /= np.abs(clicks).max(axis=1, keepdims=True) + 1e-12
+    grains = rng.uniform(0.5, 1.0, e)[:, None] * (0.7 * clicks + plink)
+    bed = coloured_noise(n, fs, rng, -3.0, 200, min(fs / 2, 10000 * brightness))
+    return _finish(0.004 * bed + intensity * place_grains(n, pos, grains))
+
+
 TEXTURES: dict[str, Generator] = {
     "rain": rain,
     "fire": fire,
     "wind": wind,
     "stream": stream,
     "applause": applause,
+    "raindrops": raindrops,
 }
 
 

@@ -27,6 +27,8 @@ from .config import ConfigError, TrainConfig, parse_config
 from .data import TextureDataset, load_sources, tape_shift
 from .features import compute_features
 from .model import TexDSP, count_parameters
+from .model_pvae import PVAEModel
+from .synths.pvae import GrainVAE, extract_grains, train_grain_vae
 from .spectral import MultiScaleSpectralLoss
 from .texstat import TexStat
 
@@ -43,8 +45,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_model(cfg: TrainConfig) -> TexDSP:
+def build_model(cfg: TrainConfig) -> TexDSP | PVAEModel:
     torch.manual_seed(cfg.seed)
+    if cfg.architecture == "PVAE":
+        vae = GrainVAE(cfg.vae_grain_size, cfg.sampling_rate, cfg.N_filter_bank, cfg.vae_param_per_env,
+                       cfg.vae_latent_dim, cfg.vae_hidden, seed=cfg.seed)
+        return PVAEModel(cfg.features_list, cfg.frame_size, cfg.sampling_rate, cfg.N_filter_bank, vae,
+                         cfg.atoms_number, cfg.hidden_size_enc, cfg.hidden_size_dec, cfg.deepness_enc,
+                         cfg.deepness_dec, cfg.filter_low_lim, cfg.high_limit, cfg.max_rate, cfg.event_temperature)
     return TexDSP(cfg.features_list, cfg.frame_size, cfg.sampling_rate, cfg.N_filter_bank, cfg.param_per_env,
                   cfg.hidden_size_enc, cfg.hidden_size_dec, cfg.deepness_enc, cfg.deepness_dec,
                   cfg.filter_low_lim, cfg.high_limit, seed=cfg.seed)
@@ -65,9 +73,11 @@ def build_loss(cfg: TrainConfig, texstat: TexStat) -> Callable[[torch.Tensor, to
     return lambda x, y: texstat(x, y) + mss(x, y)
 
 
-def build_datasets(cfg: TrainConfig, model: TexDSP) -> tuple[TextureDataset, TextureDataset]:
+def build_datasets(cfg: TrainConfig, model: TexDSP | PVAEModel, signals: list | None = None
+                   ) -> tuple[TextureDataset, TextureDataset]:
     """Seeded train/validation split of the sequences of the configured audio."""
-    signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+    if signals is None:
+        signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
     if cfg.data_augmentation:
         signals = signals + [tape_shift(s, st) for s in signals for st in (-12, -6, 6, 12)]
     data = TextureDataset(signals, cfg.frame_size, cfg.hop_size, cfg.sequence_length, cfg.features_list,
@@ -125,7 +135,8 @@ class Trainer:
         self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
         self.device = resolve_device(cfg.device)
         self.model = build_model(cfg)
-        self.train_set, self.val_set = build_datasets(cfg, self.model)
+        self.signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+        self.train_set, self.val_set = build_datasets(cfg, self.model, self.signals)
         self.model.to(self.device)
         self.texstat = build_texstat(cfg).to(self.device)
         self.loss_fn = build_loss(cfg, self.texstat)
@@ -133,6 +144,7 @@ class Trainer:
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0
         self.best = math.inf
+        self.skipped_steps = 0
 
     def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x, *feats = (t.to(self.device) for t in batch)
@@ -149,6 +161,7 @@ class Trainer:
     def evaluate(self, data: TextureDataset) -> tuple[float, float]:
         """Mean training loss and mean TexStat loss over a dataset (batch-weighted)."""
         self.model.eval()
+        torch.manual_seed(self.cfg.seed + 7)                   # same random draws at every evaluation
         total, total_ts, count = 0.0, 0.0, 0
         for idx in _batches(len(data), self.cfg.batch_size, None):
             batch = data[idx]
@@ -162,22 +175,31 @@ class Trainer:
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
         generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        torch.manual_seed(self.cfg.seed * 100_003 + epoch)      # stochastic synths: same draws on resume
         batches = _batches(len(self.train_set), self.cfg.batch_size, generator)
-        total, count = 0.0, 0
+        total, count, skipped = 0.0, 0, 0
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=not self.progress,
                    unit="batch")
         for idx in bar:
             loss = self._loss(self.train_set[idx])
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch}; "
-                                         f"lower 'learning_rate' and retrain")
             self.optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):          # guard: never let a NaN/inf step reach the weights
+                skipped += 1
+                continue
             loss.backward()
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            if not all(torch.isfinite(g).all() for g in grads):
+                skipped += 1
+                continue
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
             self.optimizer.step()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        if count == 0:
+            raise FloatingPointError(f"every training step of epoch {epoch} gave a non-finite loss or gradient; "
+                                     f"lower 'learning_rate' and retrain")
+        self.skipped_steps += skipped
         return total / count
 
     def checkpoint(self) -> dict[str, Any]:
@@ -190,8 +212,27 @@ class Trainer:
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.epoch, self.best = int(state["epoch"]), float(state["best"])
 
+    def prepare_grain_vae(self) -> None:
+        """P-VAE runs: fit the grain VAE on onset-aligned grains of the training audio (once per run)."""
+        model = self.model
+        if not isinstance(model, PVAEModel) or bool(model.vae_trained):
+            return
+        cfg = self.cfg
+        per_signal = max(8, 512 // len(self.signals))
+        grains = torch.cat([extract_grains(s, cfg.sampling_rate, cfg.vae_grain_size, per_signal)
+                            for s in self.signals if len(s) >= cfg.vae_grain_size])
+        model.vae.requires_grad_(True)
+        history = train_grain_vae(model.vae, grains, cfg.vae_epochs, beta=cfg.vae_beta, seed=cfg.seed,
+                                  progress=self.progress)
+        model.vae.requires_grad_(False)
+        model.vae_trained.fill_(True)
+        (self.run_dir / "grain_vae_loss.json").write_text(json.dumps({"grains": len(grains), "loss": history}))
+        if self.progress:
+            tqdm.write(f"grain VAE: {len(grains)} grains, loss {history[0]:.3f} -> {history[-1]:.3f}")
+
     def fit(self) -> Path:
         cfg = self.cfg
+        self.prepare_grain_vae()
         if self.epoch == 0 and not self.history["epoch"]:
             val, val_ts = self.evaluate(self.val_set)
             self._record(0, math.nan, val, val_ts, 0.0)

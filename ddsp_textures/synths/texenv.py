@@ -26,8 +26,8 @@ def make_seed(bank: FilterBank, generator: torch.Generator | None = None) -> tor
 
     Carrier ``n`` is band ``n`` of its own Gaussian noise (independent carriers have no cross terms, so
     band energies add up), divided by its Hilbert envelope (leaving ``cos`` of its instantaneous phase),
-    filtered twice more by its band (``H_n²``: the division spreads the spectrum and the carrier would
-    otherwise leak into the half-overlapping neighbours) and scaled to RMS ``1/√2``, the RMS of a
+    filtered three more times by its band (``H_n³``: the division spreads the spectrum and the carrier
+    would otherwise leak into the half-overlapping neighbours) and scaled to RMS ``1/√2``, the RMS of a
     unit-envelope carrier.
 
     Args:
@@ -38,7 +38,7 @@ def make_seed(bank: FilterBank, generator: torch.Generator | None = None) -> tor
     filters = bank.filters.double()[1:-1]                                   # (N, F)
     sub = torch.fft.irfft(torch.fft.rfft(noise, dim=-1) * filters, n=bank.length, dim=-1)
     flat = safe_divide(sub, hilbert_envelope(sub), eps=1e-12)
-    carriers = torch.fft.irfft(torch.fft.rfft(flat, dim=-1) * filters**2, n=bank.length, dim=-1)
+    carriers = torch.fft.irfft(torch.fft.rfft(flat, dim=-1) * filters**3, n=bank.length, dim=-1)
     carriers = carriers * safe_divide(torch.tensor(0.5 ** 0.5, dtype=torch.float64),
                                       carriers.pow(2).mean(-1, keepdim=True).sqrt())
     return carriers.float()

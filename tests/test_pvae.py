@@ -1,0 +1,151 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ddsp_textures.cli import main
+from ddsp_textures.config import load_config
+from ddsp_textures.features import estimate_event_rate
+from ddsp_textures.model_pvae import PVAEModel
+from ddsp_textures.synths.events import hard_events, join_frames, place_grains, relaxed_events
+from ddsp_textures.synths.pvae import GrainVAE, extract_grains, pvae_synthesis, train_grain_vae
+from ddsp_textures.textures import make_texture
+from ddsp_textures.training import retrain, train
+from tests.test_training import ROOT
+
+
+def test_relaxed_events_follow_the_rate_and_are_differentiable():
+    rate = torch.tensor([10.0, 100.0], requires_grad=True)
+    alpha = torch.tensor([1.0, 2.0], requires_grad=True)
+    e = relaxed_events(rate, alpha, 16000 * 20, 16000, temperature=0.05, generator=torch.Generator().manual_seed(0))
+    assert e.shape == (2, 320000) and torch.isfinite(e).all()
+    indicator = relaxed_events(rate.detach(), torch.zeros(2), 320000, 16000, 0.05, torch.Generator().manual_seed(0))
+    counts = (indicator > 0.5).sum(-1).float()
+    np.testing.assert_allclose(counts.numpy(), [200, 2000], rtol=0.15)
+    # amplitudes V^alpha: mean 1/(1+alpha)
+    amp = e[1].detach()[indicator[1] > 0.5] / indicator[1][indicator[1] > 0.5]
+    assert float(amp.mean()) == pytest.approx(1 / 3, abs=0.03)
+    e.sum().backward()
+    assert torch.isfinite(rate.grad).all() and (rate.grad.abs() > 0).all()
+    assert torch.isfinite(alpha.grad).all() and (alpha.grad < 0).all()     # larger α → smaller events
+
+
+def test_hard_events_count_is_poisson():
+    e = hard_events(torch.full((100,), 20.0), torch.ones(100), 16000, 16000, torch.Generator().manual_seed(1))
+    counts = (e > 0).sum(-1).float()
+    assert float(counts.mean()) == pytest.approx(20, rel=0.1)
+    assert float(counts.var()) == pytest.approx(20, rel=0.4)
+
+
+def test_grains_start_at_their_event_not_mirrored():
+    events = torch.zeros(2, 3, 50)
+    events[0, 1, 7] = 1.0
+    events[1, 2, 40] = 0.5
+    grains = torch.arange(1.0, 2 * 3 * 5 + 1).reshape(2, 3, 5)
+    y = place_grains(events, grains)
+    torch.testing.assert_close(y[0, 7:12], grains[0, 1])
+    assert float(y[0, :7].abs().max()) < 1e-5 and float(y[0, 12:].abs().max()) < 1e-5
+    # circular: the grain at 40 fits; linear with tail matches numpy convolution
+    frame, tail = place_grains(events, grains, circular=False)
+    full = sum(np.convolve(events[1, k].numpy(), grains[1, k].numpy()) for k in range(3))
+    np.testing.assert_allclose(torch.cat([frame[1], tail[1]]).numpy(), full, atol=1e-5)
+
+
+def test_streamed_frames_equal_one_long_convolution():
+    rng = np.random.default_rng(0)
+    ev = (rng.random((1, 4 * 64)) < 0.05) * rng.random((1, 4 * 64))
+    grain = rng.normal(size=(1, 90))
+    frames, tails = place_grains(torch.tensor(ev.reshape(1, 4, 64).transpose(1, 0, 2)),
+                                 torch.tensor(grain).expand(4, 1, 90), circular=False)
+    streamed = join_frames(frames, tails)
+    np.testing.assert_allclose(streamed.numpy(), np.convolve(ev[0], grain[0]), atol=1e-9)
+
+
+@pytest.mark.parametrize("rate", [5, 20, 80])
+def test_event_rate_estimate_within_25_percent(rate):
+    fs = 22050
+    x = torch.stack([torch.tensor(make_texture("raindrops", 20.0, fs, seed=s, rate=rate)) for s in range(3)])
+    est = estimate_event_rate(x, fs)
+    assert torch.all((est - rate).abs() <= 0.25 * rate), est
+
+
+def _vae(fs=16000):
+    torch.manual_seed(0)
+    return GrainVAE(512, fs, n_bands=8, param_per_env=16, latent_dim=2, hidden=32, seed=1)
+
+
+def test_grain_vae_is_a_real_vae_and_learns():
+    vae = _vae()
+    mu, logvar = torch.randn(4, 2), torch.randn(4, 2)
+    expected = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1)
+    torch.testing.assert_close(vae.kl(mu, logvar), expected)
+    grains = extract_grains(make_texture("raindrops", 6.0, 16000, seed=2, rate=20), 16000, 512)
+    assert grains.shape[1] == 512 and len(grains) >= 40
+    recon, mu, logvar = vae(grains[:5])
+    assert recon.shape == (5, 512) and mu.shape == (5, 2)
+    history = train_grain_vae(vae, grains, epochs=12, progress=False)
+    assert history[-1] < 0.85 * history[0]
+    z, grid = vae.latent_grid(3)
+    assert z.shape == (3, 3, 2) and grid.shape == (3, 3, 512) and torch.isfinite(grid).all()
+    assert "seed" in vae.state_dict() and "window" in vae.state_dict()
+
+
+def test_pvae_model_is_finite_for_extreme_controls():
+    vae = _vae()
+    model = PVAEModel(["energy_bands", "events"], 4096, 16000, 8, vae, atoms=3, hidden_enc=16, hidden_dec=16)
+    with torch.no_grad():
+        model.head[-1].bias.fill_(1e4)           # saturate every control
+    feats = [torch.randn(2, 3, 8) * 100, torch.full((2, 3, 1), 50.0)]
+    y = model(feats)
+    assert y.shape == (2, 3, 4096) and torch.isfinite(y).all()
+    with torch.no_grad():
+        model.head[-1].bias.fill_(-1e4)
+    y = model([torch.zeros(2, 3, 8), torch.zeros(2, 3, 1)])
+    loss = y.pow(2).mean()
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    rate, alpha, latents = model.controls([torch.zeros(1, 2, 8), torch.full((1, 2, 1), 0.2)])
+    assert torch.all((rate >= 10) & (rate <= 40)) and latents.shape == (1, 2, 3, 2)
+    assert float(latents.abs().max()) <= 3.0 and torch.all((alpha > 0.2) & (alpha < 4.5))
+
+
+def test_pvae_synthesis_shapes():
+    vae = _vae()
+    y = pvae_synthesis(vae, torch.tensor([10.0, 50.0]), torch.ones(2), torch.randn(2, 4, 2), 4096)
+    assert y.shape == (2, 4096) and torch.isfinite(y).all()
+
+
+def test_pvae_training_retrain_and_resynthesis(tmp_path, capsys):
+    cfg = {"architecture": "PVAE", "audio_path": "procedural:raindrops?seconds=8&rate=20", "sampling_rate": 16000,
+           "frame_size": 4096, "hop_size": 2048, "sequence_length": 2, "features_list": ["energy_bands", "events"],
+           "hidden_size_enc": 16, "hidden_size_dec": 16, "N_filter_bank": 8, "M_filter_bank": 4, "atoms_number": 2,
+           "vae_grain_size": 512, "vae_param_per_env": 16, "vae_hidden": 32, "vae_epochs": 3, "batch_size": 4,
+           "epochs": 1, "seed": 2, "models_directory": str(tmp_path), "run_name": "pvae"}
+    run = train(cfg, progress=False)
+    vae_log = (run / "grain_vae_loss.json").read_text()
+    retrain(run, epochs=2, progress=False)
+    assert (run / "grain_vae_loss.json").read_text() == vae_log      # the grain VAE is not refitted on resume
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 2 and bool(state["model"]["vae_trained"])
+    assert all(np.isfinite(state["history"]["val_loss"]))
+    wav = tmp_path / "in.wav"
+    import soundfile as sf
+
+    sf.write(wav, make_texture("raindrops", 1.3, 16000, seed=9, rate=20), 16000)
+    assert main(["resynth", str(run), str(wav), str(tmp_path / "out.wav")]) == 0
+    y, fs = sf.read(tmp_path / "out.wav")
+    assert fs == 16000 and len(y) == int(1.3 * 16000) and np.isfinite(y).all() and np.abs(y).max() > 0.01
+    assert json.loads(vae_log)["grains"] > 8
+
+
+@pytest.mark.slow
+def test_shipped_pvae_config_trains_without_nan_and_lowers_validation_loss(tmp_path):
+    cfg = load_config(ROOT / "configs" / "pvae_raindrops.json")
+    cfg.models_directory, cfg.run_name = str(tmp_path), "pvae"
+    run = train(cfg, progress=False)
+    hist = torch.load(run / "checkpoint.pt", weights_only=True)["history"]
+    assert hist["epoch"][-1] == cfg.epochs
+    assert all(np.isfinite(hist["train_loss"][1:])) and all(np.isfinite(hist["val_loss"]))
+    assert min(hist["val_loss"][1:]) < hist["val_loss"][0]
