@@ -120,7 +120,8 @@ def estimate_event_rate(x: torch.Tensor, fs: float, hop_s: float = 0.001, thresh
     loud = log_e > log_e.amax(-1, keepdim=True) - floor_db / 10
     candidate = ((log_e - previous > threshold) & loud).to(x.dtype)
     flat = candidate.reshape(-1, 1, n)
-    merged = torch.nn.functional.max_pool1d(torch.nn.functional.pad(flat, (dead - 1, 0)), dead, 1).reshape(candidate.shape)
+    padded = torch.nn.functional.pad(flat, (dead - 1, 0))
+    merged = torch.nn.functional.max_pool1d(padded, dead, 1).reshape(candidate.shape)
     onsets = torch.relu(merged - torch.roll(merged, 1, -1)).sum(-1)
     measured = onsets / (x.shape[-1] / fs)
     tau = (dead + lag) * hop / fs

@@ -198,7 +198,8 @@ def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float 
     glen = int(0.02 * fs)
     t = np.arange(glen) / fs
     f0 = np.exp(rng.uniform(np.log(1500), np.log(4000), e)) * brightness
-    plink = np.sin(2 * np.pi * f0[:, None] * t * (1 + 6 * t)) * np.exp(-t[None, :] / rng.uniform(0.002, 0.006, e)[:, None])
+    decay = rng.uniform(0.002, 0.006, e)[:, None]
+    plink = np.sin(2 * np.pi * f0[:, None] * t * (1 + 6 * t)) * np.exp(-t[None, :] / decay)
     clicks = filtered_noise_bursts(e, glen, fs, rng.uniform(3000, 7000, e) * brightness,
                                    rng.uniform(1000, 3000, e) * brightness, np.full(e, 0.0008), rng)
     clicks /= np.abs(clicks).max(axis=1, keepdims=True) + 1e-12

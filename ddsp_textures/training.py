@@ -28,8 +28,8 @@ from .data import TextureDataset, load_sources, tape_shift
 from .features import compute_features
 from .model import TexDSP, count_parameters
 from .model_pvae import PVAEModel
-from .synths.pvae import GrainVAE, extract_grains, train_grain_vae
 from .spectral import MultiScaleSpectralLoss
+from .synths.pvae import GrainVAE, extract_grains, train_grain_vae
 from .texstat import TexStat
 
 CHECKPOINT = "checkpoint.pt"
