@@ -9,7 +9,6 @@ set only), nothing is cached on disk, and frames are never sampled with replacem
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 import torch
 
 from .texstat import TexStat
@@ -57,15 +56,14 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError("each set needs at least 2 embeddings")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():
-        eye = 1e-6 * np.eye(cov_a.shape[0])
-        covmean = scipy.linalg.sqrtm((cov_a + eye) @ (cov_b + eye))
-    if np.iscomplexobj(covmean):
-        if np.abs(np.diagonal(covmean).imag).max() > 1e-3:
-            raise ValueError("matrix square root has a large imaginary part; use more frames")
-        covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
+    # Tr sqrtm(Σa Σb) = Tr sqrtm(Σa^½ Σb Σa^½): a symmetric PSD matrix, so the trace is the sum of the square
+    # roots of its (clipped) eigenvalues — stable and real even when the covariances are singular
+    # (fewer frames than dimensions), where a general sqrtm returns complex noise.
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_covmean = np.sqrt(np.clip(inner, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_covmean)
 
 
 def kernel_distance(a: np.ndarray, b: np.ndarray, bandwidth: float | None = None, kernel: str = "gaussian",

@@ -90,18 +90,16 @@ def match_band_energies(coeffs: torch.Tensor, seed: torch.Tensor, bank: FilterBa
 
 
 def envelopes_from_coefficients(coeffs: torch.Tensor, length: int) -> torch.Tensor:
-    """Band envelopes from low-order coefficients (zero-padded inverse rfft, ortho).
+    """Band envelopes from low-order coefficients (inverse rfft of the zero-padded spectrum, ortho).
 
     Shape:
         ``(..., N, P)`` complex ``-> (..., N, L)``.
     """
     if length % 2:
         raise ValueError(f"TexEnv needs an even frame length, got {length}")
-    p = coeffs.shape[-1]
-    if p > length // 2 + 1:
-        raise ValueError(f"{p} coefficients do not fit a frame of {length} samples")
-    padded = torch.nn.functional.pad(coeffs, (0, length // 2 + 1 - p))
-    return torch.fft.irfft(padded, n=length, dim=-1, norm="ortho")
+    if coeffs.shape[-1] > length // 2 + 1:
+        raise ValueError(f"{coeffs.shape[-1]} coefficients do not fit a frame of {length} samples")
+    return torch.fft.irfft(coeffs, n=length, dim=-1, norm="ortho")     # irfft zero-pads to n itself
 
 
 def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: bool = False) -> torch.Tensor:
@@ -117,7 +115,8 @@ def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: boo
     """
     if coeffs.shape[-2] != seed.shape[0]:
         raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but the seed has {seed.shape[0]}")
-    bands = envelopes_from_coefficients(coeffs, seed.shape[-1]) * seed.to(coeffs.real.dtype)
+    bands = envelopes_from_coefficients(coeffs, seed.shape[-1])
+    bands.mul_(seed.to(bands.dtype))                  # in place: one (..., N, L) buffer instead of two
     return bands if return_bands else bands.sum(-2)
 
 
