@@ -86,8 +86,11 @@ def smooth_random(n_samples: int, fs: int, rate_hz: float, rng: np.random.Genera
     return (curve - curve.min()) / (np.ptp(curve) + 1e-12)
 
 
-def _finish(x: np.ndarray) -> np.ndarray:
+def _finish(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Remove DC, add a white noise floor 60 dB below the signal RMS (as any recording has: it keeps every
+    band of the auditory model above numerical noise) and peak-normalise to 0.9."""
     x = x - x.mean()
+    x = x + 1e-3 * np.sqrt(np.mean(x**2)) * rng.standard_normal(len(x))
     return (0.9 * x / (np.abs(x).max() + 1e-12)).astype(np.float32)
 
 
@@ -108,7 +111,7 @@ def rain(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 300
     amp = np.exp(rng.uniform(np.log(0.05), 0, e))[:, None]
     grains = amp * (clicks / (np.abs(clicks).max(axis=1, keepdims=True) + 1e-12) + 0.5 * plinks)
     bed = coloured_noise(n, fs, rng, -1.5, 300 * brightness, min(fs / 2, 16000 * brightness))
-    return _finish(0.08 * bed + intensity * place_grains(n, pos, grains))
+    return _finish(0.08 * bed + intensity * place_grains(n, pos, grains), rng)
 
 
 def fire(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 15.0, intensity: float = 1.0,
@@ -129,7 +132,7 @@ def fire(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 15.
                                      rng.uniform(1000, 4000, e) * brightness, rng.uniform(0.0005, 0.003, e), rng)
     crackles /= np.abs(crackles).max(axis=1, keepdims=True) + 1e-12
     amp = np.minimum(rng.pareto(2.0, e) * 0.3 + 0.1, 2.0)[:, None]
-    return _finish(0.12 * roar + 0.02 * hiss + 0.5 * intensity * place_grains(n, pos, amp * crackles))
+    return _finish(0.12 * roar + 0.02 * hiss + 0.5 * intensity * place_grains(n, pos, amp * crackles), rng)
 
 
 def wind(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 0.5, intensity: float = 1.0,
@@ -149,7 +152,7 @@ def wind(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 0.5
     position = (0.2 + 0.6 * gust) * (n_bands - 1)                                   # gusts raise the pitch
     weights = np.exp(-0.5 * ((np.arange(n_bands)[:, None] - position[None, :]) / 1.5) ** 2)
     level = 0.3 + intensity * gust
-    return _finish(level * (weights * bands).sum(0) + 0.05 * base)
+    return _finish(level * (weights * bands).sum(0) + 0.05 * base, rng)
 
 
 def stream(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 150.0, intensity: float = 1.0,
@@ -168,7 +171,7 @@ def stream(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 1
     grains = np.sin(phase) * np.exp(-t[None, :] / decay[:, None]) * np.sin(np.pi * np.minimum(t / 0.001, 0.5))
     amp = np.exp(rng.uniform(np.log(0.1), 0, e))[:, None]
     bed = coloured_noise(n, fs, rng, -6.0, 60, 2500 * brightness) * (0.5 + smooth_random(n, fs, 8.0, rng))
-    return _finish(0.15 * bed + intensity * place_grains(n, pos, amp * grains))
+    return _finish(0.15 * bed + intensity * place_grains(n, pos, amp * grains), rng)
 
 
 def applause(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 60.0, intensity: float = 1.0,
@@ -184,7 +187,7 @@ def applause(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float =
     claps /= np.abs(claps).max(axis=1, keepdims=True) + 1e-12
     amp = rng.uniform(0.3, 1.0, e)[:, None]
     bed = coloured_noise(n, fs, rng, -2.0, 200, min(fs / 2, 8000 * brightness))
-    return _finish(0.05 * bed + intensity * place_grains(n, pos, amp * claps))
+    return _finish(0.05 * bed + intensity * place_grains(n, pos, amp * claps), rng)
 
 
 def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 20.0, intensity: float = 1.0,
@@ -205,7 +208,7 @@ def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float 
     clicks /= np.abs(clicks).max(axis=1, keepdims=True) + 1e-12
     grains = rng.uniform(0.5, 1.0, e)[:, None] * (0.7 * clicks + plink)
     bed = coloured_noise(n, fs, rng, -3.0, 200, min(fs / 2, 10000 * brightness))
-    return _finish(0.004 * bed + intensity * place_grains(n, pos, grains))
+    return _finish(0.004 * bed + intensity * place_grains(n, pos, grains), rng)
 
 
 TEXTURES: dict[str, Generator] = {
