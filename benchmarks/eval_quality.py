@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results  # noqa: E402
 
-from ddsp_textures.data import AUDIO_SUFFIXES, load_audio  # noqa: E402
+from ddsp_textures.data import AUDIO_SUFFIXES, load_audio, zscore  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.matching import match_statistics  # noqa: E402
 from ddsp_textures.metrics import frame_audio, frechet_distance, kernel_distance, texstat_embeddings  # noqa: E402
@@ -32,10 +32,6 @@ from ddsp_textures.spectral import multiscale_spectral_loss  # noqa: E402
 from ddsp_textures.synths import make_seed, texenv_resynthesize  # noqa: E402
 from ddsp_textures.texstat import TexStat  # noqa: E402
 from ddsp_textures.textures import TEXTURES, make_texture  # noqa: E402
-
-
-def zscore(f: torch.Tensor) -> torch.Tensor:
-    return (f - f.mean(-1, keepdim=True)) / (f.std(-1, keepdim=True) + 1e-8)
 
 
 def frame_distances(measure: TexStat, a: torch.Tensor, b: torch.Tensor) -> tuple[list[float], list[float]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .data import zscore
 from .texstat import TexStat
 
 
@@ -38,7 +39,7 @@ def texstat_embeddings(frames: torch.Tensor, texstat: TexStat, n_stats: int = 3,
     for chunk in frames.split(batch_size):
         chunk = chunk.to(device)
         if normalize:
-            chunk = (chunk - chunk.mean(-1, keepdim=True)) / (chunk.std(-1, keepdim=True) + 1e-8)
+            chunk = zscore(chunk)
         out.append(texstat.feature_vector(chunk, n_stats).double().cpu())
     emb = torch.cat(out).numpy()
     return emb[np.isfinite(emb).all(axis=1)]

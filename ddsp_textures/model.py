@@ -16,17 +16,8 @@ from torch import nn
 
 from .features import compute_features, feature_dims
 from .filterbanks import FilterBank, erb_bank
+from .nn import mlp
 from .synths.texenv import Loudness, TexEnvSynth, normalise_loudness, polar_to_coefficients, texenv_synthesis
-
-
-def mlp(in_size: int, hidden: int, depth: int) -> nn.Sequential:
-    """``depth`` × [Linear, LayerNorm, LeakyReLU] (the reference's building block)."""
-    if depth < 1:
-        raise ValueError(f"MLP depth must be >= 1, got {depth}")
-    layers: list[nn.Module] = []
-    for i in range(depth):
-        layers += [nn.Linear(in_size if i == 0 else hidden, hidden), nn.LayerNorm(hidden), nn.LeakyReLU()]
-    return nn.Sequential(*layers)
 
 
 class TexDSP(nn.Module):

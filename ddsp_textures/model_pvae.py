@@ -24,7 +24,7 @@ from torch import nn
 
 from .features import compute_features, feature_dims
 from .filterbanks import FilterBank, erb_bank
-from .model import mlp
+from .nn import mlp
 from .synths.events import join_frames
 from .synths.pvae import GrainVAE, pvae_synthesis
 

@@ -24,16 +24,10 @@ from tqdm.auto import tqdm
 
 from ..features import energy_bands
 from ..filterbanks import erb_bank
+from ..nn import mlp
 from ..spectral import multiscale_spectral_loss
 from .events import hard_events, place_grains, relaxed_events
-from .texenv import texenv_synthesis
-
-
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.LayerNorm(b), nn.LeakyReLU()]
-    return nn.Sequential(*layers)
+from .texenv import make_seed, texenv_synthesis
 
 
 def grain_window(length: int, fade: float = 0.05) -> torch.Tensor:
@@ -64,13 +58,11 @@ class GrainVAE(nn.Module):
         self.grain_size, self.fs, self.n_bands, self.latent_dim = grain_size, fs, n_bands, latent_dim
         self.n_coeffs = param_per_env // 2
         self.bank = erb_bank(grain_size, fs, n_bands)
-        from .texenv import make_seed
-
         self.register_buffer("seed", make_seed(self.bank, torch.Generator().manual_seed(seed)))
         self.register_buffer("window", grain_window(grain_size))
-        self.encoder = _mlp([n_bands] + [hidden] * depth)
+        self.encoder = mlp(n_bands, hidden, depth)
         self.to_mu, self.to_logvar = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
-        self.decoder = _mlp([latent_dim] + [hidden] * depth)
+        self.decoder = mlp(latent_dim, hidden, depth)
         self.to_mag = nn.Linear(hidden, n_bands * self.n_coeffs)
         self.to_phase = nn.Linear(hidden, n_bands * self.n_coeffs)
         with torch.no_grad():
