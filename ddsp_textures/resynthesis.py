@@ -20,7 +20,7 @@ from .data import frame_signal, zscore
 from .features import band_rms
 from .model import TexDSP
 from .model_pvae import PVAEModel
-from .synths.texenv import Loudness, overlap_add
+from .synths.texenv import Loudness, overlap_add, wrap_pad
 from .training import BEST, CHECKPOINT, build_model, load_checkpoint
 
 
@@ -59,7 +59,7 @@ def resynthesize(model: TexDSP | PVAEModel, audio: np.ndarray | torch.Tensor, lo
     length, hop = model.frame_size, model.frame_size // 2
     n = x.shape[0]
     n_frames = max(2, -(-max(n - length, 0) // hop) + 1)
-    padded = torch.nn.functional.pad(x, (0, length + (n_frames - 1) * hop - n))
+    padded = wrap_pad(x, length + (n_frames - 1) * hop)
     frames = frame_signal(padded, length, hop)                                  # (F, L)
     device = next(model.parameters()).device
     normed = zscore(frames).to(device)
@@ -77,7 +77,7 @@ def resynthesize(model: TexDSP | PVAEModel, audio: np.ndarray | torch.Tensor, lo
 def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarray:
     length, n = model.frame_size, x.shape[0]
     n_frames = max(1, -(-n // length))
-    frames = torch.nn.functional.pad(x, (0, n_frames * length - n)).reshape(n_frames, length)
+    frames = wrap_pad(x, n_frames * length).reshape(n_frames, length)
     device = next(model.parameters()).device
     feats = [f.unsqueeze(0) for f in model.features(zscore(frames).to(device))]
     target = frames.pow(2).mean(-1).sqrt().to(device)

@@ -182,6 +182,16 @@ def overlap_add(frames: torch.Tensor, hop: int, roll: bool = True,
     return out
 
 
+def wrap_pad(x: torch.Tensor, total: int) -> torch.Tensor:
+    """Extend a texture to ``total`` samples by repeating its beginning (zero padding would put silence into
+    the last frame, which the random roll of :func:`overlap_add` then moves into the audible part)."""
+    n = x.shape[-1]
+    if total <= n:
+        return x[..., :total]
+    reps = -(-total // n)
+    return torch.cat([x] * reps, dim=-1)[..., :total]
+
+
 class TexEnvSynth(nn.Module):
     """TexEnv synthesiser with its seed kept as a buffer (saved in ``state_dict`` with the model).
 
@@ -240,7 +250,7 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, s
     hop = length // 2
     n = x.shape[0]
     n_frames = max(2, -(-(n - length) // hop) + 1)
-    padded = torch.nn.functional.pad(x, (0, length + (n_frames - 1) * hop - n))
+    padded = wrap_pad(x, length + (n_frames - 1) * hop)
     frames = padded.unfold(-1, length, hop)                                     # (F, L)
     coeffs = texenv_analysis(frames, bank, param_per_env // 2)
     if match_energy:
