@@ -42,7 +42,7 @@ def main() -> None:
             for i in range(args.steps + 1):
                 sync(trainer.device)
                 t0 = time.perf_counter()
-                loss = trainer._loss(batch)
+                loss = trainer._loss(batch)[0]
                 trainer.optimizer.zero_grad()
                 loss.backward()
                 trainer.optimizer.step()

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from .config import TrainConfig, parse_config
-from .data import frame_signal, zscore
+from .data import zscore
 from .features import band_rms
 from .model import TexDSP
 from .model_pvae import PVAEModel
-from .synths.texenv import Loudness, overlap_add, wrap_pad
+from .synths.texenv import Loudness, half_overlap_frames, overlap_add, wrap_pad
 from .training import BEST, CHECKPOINT, build_model, load_checkpoint
 
 
@@ -58,9 +58,7 @@ def resynthesize(model: TexDSP | PVAEModel, audio: np.ndarray | torch.Tensor, lo
         return _resynthesize_pvae(model, x, seed)
     length, hop = model.frame_size, model.frame_size // 2
     n = x.shape[0]
-    n_frames = max(2, -(-max(n - length, 0) // hop) + 1)
-    padded = wrap_pad(x, length + (n_frames - 1) * hop)
-    frames = frame_signal(padded, length, hop)                                  # (F, L)
+    frames = half_overlap_frames(x, length)                                     # (F, L)
     device = next(model.parameters()).device
     normed = zscore(frames).to(device)
     feats = [f.unsqueeze(0) for f in model.features(normed)]                    # (1, F, d)

@@ -146,7 +146,8 @@ class Trainer:
         self.best = math.inf
         self.skipped_steps = 0
 
-    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training loss of a batch, with the target and output frames it was computed from."""
         x, *feats = (t.to(self.device) for t in batch)
         y = self.model(feats)
         loss = self.loss_fn(_frames(x), _frames(y))
@@ -155,7 +156,7 @@ class Trainer:
             fy = compute_features(y, self.cfg.regularizers_list, self.model.bank)
             reg = sum(torch.nn.functional.mse_loss(a, b) for a, b in zip(fy, fx, strict=True))
             loss = loss + self.cfg.regularizer_weight * reg
-        return loss
+        return loss, x, y
 
     @torch.no_grad()
     def evaluate(self, data: TextureDataset) -> tuple[float, float]:
@@ -164,10 +165,8 @@ class Trainer:
         torch.manual_seed(self.cfg.seed + 7)                   # same random draws at every evaluation
         total, total_ts, count = 0.0, 0.0, 0
         for idx in _batches(len(data), self.cfg.batch_size, None):
-            batch = data[idx]
-            x, *feats = (t.to(self.device) for t in batch)
-            y = self.model(feats)
-            total += float(self._loss(batch)) * len(idx)
+            loss, x, y = self._loss(data[idx])                 # one forward pass serves both losses
+            total += float(loss) * len(idx)
             total_ts += float(self.texstat(_frames(x), _frames(y))) * len(idx)
             count += len(idx)
         return total / count, total_ts / count
@@ -181,7 +180,7 @@ class Trainer:
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=not self.progress,
                    unit="batch")
         for idx in bar:
-            loss = self._loss(self.train_set[idx])
+            loss = self._loss(self.train_set[idx])[0]
             self.optimizer.zero_grad(set_to_none=True)
             if not torch.isfinite(loss):          # guard: never let a NaN/inf step reach the weights
                 skipped += 1

@@ -192,6 +192,14 @@ def wrap_pad(x: torch.Tensor, total: int) -> torch.Tensor:
     return torch.cat([x] * reps, dim=-1)[..., :total]
 
 
+def half_overlap_frames(x: torch.Tensor, length: int) -> torch.Tensor:
+    """Frames of ``length`` at hop ``length/2`` covering all of ``x`` (at least two; the end is wrap-padded),
+    ready for :func:`overlap_add`: ``(n,) -> (F, L)``."""
+    hop = length // 2
+    n_frames = max(2, -(-max(x.shape[-1] - length, 0) // hop) + 1)
+    return wrap_pad(x, length + (n_frames - 1) * hop).unfold(-1, length, hop)
+
+
 class TexEnvSynth(nn.Module):
     """TexEnv synthesiser with its seed kept as a buffer (saved in ``state_dict`` with the model).
 
@@ -249,9 +257,7 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, s
         raise ValueError(f"expected a mono signal of at least {length} samples, got shape {tuple(x.shape)}")
     hop = length // 2
     n = x.shape[0]
-    n_frames = max(2, -(-(n - length) // hop) + 1)
-    padded = wrap_pad(x, length + (n_frames - 1) * hop)
-    frames = padded.unfold(-1, length, hop)                                     # (F, L)
+    frames = half_overlap_frames(x, length)                                     # (F, L)
     coeffs = texenv_analysis(frames, bank, param_per_env // 2)
     if match_energy:
         coeffs = match_band_energies(coeffs, seed, bank, bank(frames).pow(2).mean(-1))
