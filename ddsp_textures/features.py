@@ -96,16 +96,31 @@ def compute_features(x: torch.Tensor, names: list[str] | tuple[str, ...], bank: 
     return out
 
 
+def onset_candidates(x: torch.Tensor, fs: float, hop_s: float = 0.001, threshold: float = 0.6, lag: int = 2,
+                     floor_db: float = 30.0) -> tuple[torch.Tensor, int]:
+    """Hops of sharp energy rises: ``(..., n) -> (candidate (..., n // hop) bool, hop)``.
+
+    The pre-emphasised signal is cut in hops of ``hop_s`` seconds; a hop is a candidate when its log10-energy
+    exceeds the maximum of the ``lag`` previous hops by ``threshold`` (0.6 = 6 dB) and lies within ``floor_db``
+    of the loudest hop.  Shared by :func:`estimate_event_rate` and the grain extraction of the P-VAE.
+    """
+    hop = max(1, int(round(fs * hop_s)))
+    n = x.shape[-1] // hop
+    emphasised = x - torch.roll(x, 1, -1)
+    log_e = torch.log10(emphasised[..., : n * hop].reshape(*x.shape[:-1], n, hop).pow(2).mean(-1) + 1e-12)
+    previous = torch.stack([torch.roll(log_e, k, -1) for k in range(1, lag + 1)]).amax(0)
+    loud = log_e > log_e.amax(-1, keepdim=True) - floor_db / 10
+    return (log_e - previous > threshold) & loud, hop
+
+
 def estimate_event_rate(x: torch.Tensor, fs: float, hop_s: float = 0.001, threshold: float = 0.6, lag: int = 2,
                         dead: int = 5, floor_db: float = 30.0) -> torch.Tensor:
     """Estimate the rate (events/s) of impulsive events, e.g. drops, with a dead-time correction.
 
-    The pre-emphasised signal is cut in hops of ``hop_s`` seconds; a hop is an onset candidate when its
-    log10-energy exceeds the maximum of the ``lag`` previous hops by ``threshold`` (0.6 = 6 dB) and lies
-    within ``floor_db`` of the loudest hop.  Candidates closer than ``dead`` hops merge into one onset.
-    Two events closer than the effective dead time ``τ = (dead + lag)·hop`` are counted once, so the measured
-    rate ``m`` of a Poisson process of rate ``λ`` is ``m = λ / (1 + λτ)`` (non-paralysable counter), which is
-    inverted: ``λ = m / (1 − mτ)``.
+    Onset candidates come from :func:`onset_candidates`; candidates closer than ``dead`` hops merge into one
+    onset.  Two events closer than the effective dead time ``τ = (dead + lag)·hop`` are counted once, so the
+    measured rate ``m`` of a Poisson process of rate ``λ`` is ``m = λ / (1 + λτ)`` (non-paralysable counter),
+    which is inverted: ``λ = m / (1 − mτ)``.
 
     Shape:
         ``(..., n) -> (...)``.
@@ -114,11 +129,8 @@ def estimate_event_rate(x: torch.Tensor, fs: float, hop_s: float = 0.001, thresh
     n = x.shape[-1] // hop
     if n < 4 * (lag + dead):
         raise ValueError(f"estimate_event_rate needs at least {4 * (lag + dead) * hop} samples, got {x.shape[-1]}")
-    emphasised = x - torch.roll(x, 1, -1)
-    log_e = torch.log10(emphasised[..., : n * hop].reshape(*x.shape[:-1], n, hop).pow(2).mean(-1) + 1e-12)
-    previous = torch.stack([torch.roll(log_e, k, -1) for k in range(1, lag + 1)]).amax(0)
-    loud = log_e > log_e.amax(-1, keepdim=True) - floor_db / 10
-    candidate = ((log_e - previous > threshold) & loud).to(x.dtype)
+    candidate, hop = onset_candidates(x, fs, hop_s, threshold, lag, floor_db)
+    candidate = candidate.to(x.dtype)
     flat = candidate.reshape(-1, 1, n)
     padded = torch.nn.functional.pad(flat, (dead - 1, 0))
     merged = torch.nn.functional.max_pool1d(padded, dead, 1).reshape(candidate.shape)

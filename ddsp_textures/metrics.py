@@ -11,17 +11,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import zscore
+from .data import frame_signal, zscore
 from .texstat import TexStat
 
 
 def frame_audio(x: np.ndarray | torch.Tensor, frame_size: int, hop: int | None = None) -> torch.Tensor:
     """Non-overlapping (or ``hop``-spaced) frames of a mono signal: ``(n,) -> (F, L)``; the tail is dropped."""
-    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    hop = frame_size if hop is None else hop
-    if x.shape[-1] < frame_size:
-        raise ValueError(f"signal of {x.shape[-1]} samples is shorter than one frame ({frame_size})")
-    return x.unfold(-1, frame_size, hop)
+    return frame_signal(x, frame_size, frame_size if hop is None else hop)
 
 
 @torch.no_grad()

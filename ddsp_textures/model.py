@@ -17,7 +17,7 @@ from torch import nn
 from .features import compute_features, feature_dims
 from .filterbanks import FilterBank, erb_bank
 from .nn import mlp
-from .synths.texenv import Loudness, TexEnvSynth, normalise_loudness, polar_to_coefficients, texenv_synthesis
+from .synths.texenv import Loudness, TexEnvSynth, polar_to_coefficients
 
 
 class TexDSP(nn.Module):
@@ -82,16 +82,13 @@ class TexDSP(nn.Module):
         return polar_to_coefficients(magnitude, phase)
 
     def forward(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> torch.Tensor:
-        coeffs = self.decode(self.encode(features, state)[0])
-        return texenv_synthesis(coeffs, self.synth.seed)
+        return self.synth(self.decode(self.encode(features, state)[0]))
 
     @torch.no_grad()
     def synthesize(self, features: Sequence[torch.Tensor], loudness: Loudness = "none",
                    target: torch.Tensor | float = 1.0) -> torch.Tensor:
         """Inference with loudness imposition (``"generic"``: frame RMS, ``"specific"``: band RMS)."""
-        coeffs = self.decode(self.encode(features)[0])
-        bands = texenv_synthesis(coeffs, self.synth.seed, return_bands=True)
-        return normalise_loudness(bands, loudness, target)
+        return self.synth(self.decode(self.encode(features)[0]), loudness, target)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -54,12 +54,14 @@ def place_grains(n_samples: int, positions: np.ndarray, grains: np.ndarray) -> n
 
 def filtered_noise_bursts(n: int, length: int, fs: int, centre: np.ndarray, bandwidth: np.ndarray,
                           decay_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``n`` noise bursts with Gaussian spectral shape (centre/bandwidth in Hz) and exponential decay."""
+    """``n`` noise bursts with Gaussian spectral shape (centre/bandwidth in Hz) and exponential decay, each
+    normalised to unit peak."""
     t = np.arange(length) / fs
     noise = rng.standard_normal((n, length)) * np.exp(-t[None, :] / decay_s[:, None])
     freqs = np.fft.rfftfreq(length, 1 / fs)
     shape = np.exp(-0.5 * ((freqs[None, :] - centre[:, None]) / bandwidth[:, None]) ** 2)
-    return np.fft.irfft(np.fft.rfft(noise, axis=1) * shape, n=length, axis=1)
+    bursts = np.fft.irfft(np.fft.rfft(noise, axis=1) * shape, n=length, axis=1)
+    return bursts / (np.abs(bursts).max(axis=1, keepdims=True) + 1e-12)
 
 
 def coloured_noise(n_samples: int, fs: int, rng: np.random.Generator, slope_db_oct: float = -3.0,
@@ -109,7 +111,7 @@ def rain(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 300
     chirp = np.sin(2 * np.pi * f0[:, None] * t * (1 + 8 * t))
     plinks = chirp * np.exp(-t[None, :] / rng.uniform(0.003, 0.012, e)[:, None]) * (rng.random(e) < 0.3)[:, None]
     amp = np.exp(rng.uniform(np.log(0.05), 0, e))[:, None]
-    grains = amp * (clicks / (np.abs(clicks).max(axis=1, keepdims=True) + 1e-12) + 0.5 * plinks)
+    grains = amp * (clicks + 0.5 * plinks)
     bed = coloured_noise(n, fs, rng, -1.5, 300 * brightness, min(fs / 2, 16000 * brightness))
     return _finish(0.08 * bed + intensity * place_grains(n, pos, grains), rng)
 
@@ -130,7 +132,6 @@ def fire(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 15.
     glen = int(0.02 * fs)
     crackles = filtered_noise_bursts(e, glen, fs, rng.uniform(1500, 6000, e) * brightness,
                                      rng.uniform(1000, 4000, e) * brightness, rng.uniform(0.0005, 0.003, e), rng)
-    crackles /= np.abs(crackles).max(axis=1, keepdims=True) + 1e-12
     amp = np.minimum(rng.pareto(2.0, e) * 0.3 + 0.1, 2.0)[:, None]
     return _finish(0.12 * roar + 0.02 * hiss + 0.5 * intensity * place_grains(n, pos, amp * crackles), rng)
 
@@ -184,7 +185,6 @@ def applause(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float =
     glen = int(0.04 * fs)
     claps = filtered_noise_bursts(e, glen, fs, rng.uniform(800, 2500, e) * brightness,
                                   rng.uniform(400, 1500, e) * brightness, rng.uniform(0.004, 0.012, e), rng)
-    claps /= np.abs(claps).max(axis=1, keepdims=True) + 1e-12
     amp = rng.uniform(0.3, 1.0, e)[:, None]
     bed = coloured_noise(n, fs, rng, -2.0, 200, min(fs / 2, 8000 * brightness))
     return _finish(0.05 * bed + intensity * place_grains(n, pos, amp * claps), rng)
@@ -205,7 +205,6 @@ def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float 
     plink = np.sin(2 * np.pi * f0[:, None] * t * (1 + 6 * t)) * np.exp(-t[None, :] / decay)
     clicks = filtered_noise_bursts(e, glen, fs, rng.uniform(3000, 7000, e) * brightness,
                                    rng.uniform(1000, 3000, e) * brightness, np.full(e, 0.0008), rng)
-    clicks /= np.abs(clicks).max(axis=1, keepdims=True) + 1e-12
     grains = rng.uniform(0.5, 1.0, e)[:, None] * (0.7 * clicks + plink)
     bed = coloured_noise(n, fs, rng, -3.0, 200, min(fs / 2, 10000 * brightness))
     return _finish(0.004 * bed + intensity * place_grains(n, pos, grains), rng)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..features import energy_bands
+from ..features import energy_bands, onset_candidates
 from ..filterbanks import erb_bank
 from ..nn import mlp
 from ..spectral import multiscale_spectral_loss
@@ -105,16 +105,13 @@ def extract_grains(audio: np.ndarray | torch.Tensor, fs: float, grain_size: int,
                    pre_onset: float = 0.002) -> torch.Tensor:
     """Onset-aligned grains of a recording, each normalised to unit peak: ``(n,) -> (G, grain_size)``.
 
-    Onsets are hops whose pre-emphasised energy jumps by 6 dB over the previous 2 ms and lies within 30 dB of
-    the loudest hop (as in :func:`ddsp_textures.features.estimate_event_rate`); grains start ``pre_onset``
+    Onsets are :func:`ddsp_textures.features.onset_candidates` (6 dB energy jumps within 2 ms, within 30 dB of
+    the loudest hop) more than 5 ms apart; grains start ``pre_onset``
     seconds before the onset.  If fewer than 8 onsets are found, evenly spaced grains are taken instead.
     """
     x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
-    hop = max(1, int(round(fs * 0.001)))
-    n = x.shape[-1] // hop
-    log_e = torch.log10((x - torch.roll(x, 1))[: n * hop].reshape(n, hop).pow(2).mean(-1) + 1e-12)
-    prev = torch.maximum(torch.roll(log_e, 1), torch.roll(log_e, 2))
-    cand = ((log_e - prev > 0.6) & (log_e > log_e.max() - 3.0)).nonzero().flatten()
+    candidate, hop = onset_candidates(x, fs)
+    cand = candidate.nonzero().flatten()
     keep = [int(c) for i, c in enumerate(cand) if i == 0 or c - cand[i - 1] > 5]
     starts = [k * hop - int(pre_onset * fs) for k in keep]
     starts = [s for s in starts if 0 <= s <= x.shape[-1] - grain_size]
