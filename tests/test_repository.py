@@ -27,3 +27,23 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_shipped_configs_are_valid(path):
     cfg = load_config(path)
     assert cfg.epochs >= 1 and cfg.param_per_env % 2 == 0
+
+
+def test_book_execution_fails_loudly_instead_of_stalling():
+    config = (ROOT / "_config.yml").read_text()
+    timeout = int(re.search(r"^\s+timeout:\s*(\d+)", config, flags=re.M).group(1))
+    assert 0 < timeout <= 300
+    assert "nb_execution_raise_on_error: true" in config
+    assert "--nbval-cell-timeout=300" in _bash_blocks((ROOT / "README.md").read_text())[1]
+    # ipykernel 7's shell-channel thread is the reported source of clients that never see a finished cell
+    assert "ipykernel>=6.29,<7" in (ROOT / "pyproject.toml").read_text()
+
+
+def test_audio_players_embed_small_compressed_clips():
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("IPython")
+    from ddsp_textures.plotting import audio
+
+    html = audio(np.random.default_rng(0).standard_normal(44100 * 30), 44100)._repr_html_()
+    assert "data:audio/mpeg;base64," in html
+    assert len(html) < 150_000          # 8 s of mono MP3 at 22.05 kHz; a 30 s 16-bit WAV would be 2.6 MB
