@@ -44,6 +44,7 @@ class TrainConfig:
     deepness_enc: int = 2
     deepness_dec: int = 2
     param_per_env: int = 256
+    carrier_spectrum: str = "corpus"
     N_filter_bank: int = 16
     M_filter_bank: int = 6
     filter_low_lim: float = 20.0
@@ -188,6 +189,8 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"config key 'vae_param_per_env' must be even, got {cfg.vae_param_per_env}")
         if cfg.max_rate <= 0 or cfg.event_temperature <= 0 or cfg.vae_beta < 0:
             raise ConfigError("config keys 'max_rate' and 'event_temperature' must be > 0, 'vae_beta' >= 0")
+    if cfg.carrier_spectrum not in ("corpus", "flat"):
+        raise ConfigError(f"config key 'carrier_spectrum' must be 'corpus' or 'flat', got {cfg.carrier_spectrum!r}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"config key 'device' must be 'auto', 'cpu' or 'cuda', got {cfg.device!r}")
 

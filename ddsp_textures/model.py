@@ -86,9 +86,10 @@ class TexDSP(nn.Module):
 
     @torch.no_grad()
     def synthesize(self, features: Sequence[torch.Tensor], loudness: Loudness = "none",
-                   target: torch.Tensor | float = 1.0) -> torch.Tensor:
-        """Inference with loudness imposition (``"generic"``: frame RMS, ``"specific"``: band RMS)."""
-        return self.synth(self.decode(self.encode(features)[0]), loudness, target)
+                   target: torch.Tensor | float = 1.0, shifts: torch.Tensor | None = None) -> torch.Tensor:
+        """Inference with loudness imposition (``"generic"``: frame RMS, ``"specific"``: band RMS) and optional
+        carrier shifts ``(B, S)`` (see :func:`~ddsp_textures.synths.texenv.texenv_synthesis`)."""
+        return self.synth(self.decode(self.encode(features)[0]), loudness, target, shifts)
 
 
 def count_parameters(model: nn.Module) -> int:

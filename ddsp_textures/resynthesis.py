@@ -2,8 +2,10 @@
 
 The input is cut in frames of ``L`` samples with hop ``L/2`` (zero-padded to cover the whole file), each
 frame is z-scored and described by the model's features, the GRU runs over **all** frames in order, and the
-synthesised frames — given the loudness of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS
-of every band) — are randomly rolled and overlap-added with a Hann window that sums to one.
+frames are synthesised with the loudness of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of
+every band) and with carriers shifted by a random offset per frame.  Envelopes stay time-aligned with the
+input; the frames are overlap-added with the power-complementary ``sqrt_hann`` window (their fine structures
+are uncorrelated, so powers add).  The end of the input is wrap-padded, never zero-padded.
 Timbre transfer is the same call with a recording of another texture.
 """
 
@@ -20,7 +22,7 @@ from .data import zscore
 from .features import band_rms
 from .model import TexDSP
 from .model_pvae import PVAEModel
-from .synths.texenv import Loudness, half_overlap_frames, overlap_add, wrap_pad
+from .synths.texenv import Loudness, half_overlap_frames, overlap_add, random_shifts, wrap_pad
 from .training import BEST, CHECKPOINT, build_model, load_checkpoint
 
 
@@ -66,9 +68,9 @@ def resynthesize(model: TexDSP | PVAEModel, audio: np.ndarray | torch.Tensor, lo
         target = band_rms(frames.to(device), model.bank).unsqueeze(0)
     else:
         target = frames.pow(2).mean(-1).sqrt().to(device).unsqueeze(0)
-    out = model.synthesize(feats, loudness, target)[0]                          # (F, L)
-    generator = torch.Generator().manual_seed(seed)
-    y = overlap_add(out.cpu(), hop, roll=True, generator=generator)[:n]
+    shifts = random_shifts(frames.shape[0], length, torch.Generator().manual_seed(seed)).unsqueeze(0)
+    out = model.synthesize(feats, loudness, target, shifts)[0]                  # (F, L)
+    y = overlap_add(out.cpu(), hop, "sqrt_hann")[:n]
     return y.numpy().astype(np.float32)
 
 

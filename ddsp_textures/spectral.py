@@ -1,9 +1,11 @@
-"""Multi-scale spectral (MSS) loss, the usual DDSP reconstruction loss (book chapter: *TexStat*)."""
+"""Spectra: the multi-scale spectral (MSS) loss, the usual DDSP reconstruction loss (book chapter: *TexStat*), and
+the long-term spectrum that shapes TexEnv carriers (book chapter: *TexEnv synth*)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -64,3 +66,43 @@ class MultiScaleSpectralLoss(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return multiscale_spectral_loss(x, y, self.scales, self.overlap, self.log_weight)
+
+
+def long_term_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray], length: int,
+                       segment: int = 4096) -> torch.Tensor:
+    """Long-term average power spectrum of one signal or a corpus, on the rfft grid of ``length`` samples.
+
+    Welch's method: Hann-windowed segments of ``segment`` samples at 50 % overlap, mean squared magnitude,
+    pooled over every segment of every signal (≈ 11 Hz resolution at 44.1 kHz), then linearly interpolated onto
+    the ``length // 2 + 1`` bins of a frame.  The scale is arbitrary (only shapes are used).
+
+    Shape:
+        ``(n,)`` or a list of ``(n_i,)`` → ``(length // 2 + 1,)`` float64.
+
+    >>> t = torch.arange(44100) / 44100
+    >>> S = long_term_spectrum(torch.sin(2 * torch.pi * 1000 * t), 8192)
+    >>> round(int(S.argmax()) * 44100 / 8192)          # the bin of 1 kHz
+    1001
+    """
+    if isinstance(signals, (torch.Tensor, np.ndarray)) and np.ndim(signals) == 1:
+        signals = [signals]
+    if length < 2 or segment < 2:
+        raise ValueError(f"length and segment must be at least 2, got {length} and {segment}")
+    total, count = None, 0
+    for x in signals:
+        x = torch.as_tensor(np.asarray(x) if isinstance(x, np.ndarray) else x).double().reshape(-1).cpu()
+        n = min(segment, x.shape[0] - x.shape[0] % 2)
+        if n < 2:
+            continue
+        frames = x.unfold(0, n, max(1, n // 2)) * torch.hann_window(n, periodic=False, dtype=torch.float64)
+        power = torch.fft.rfft(frames, dim=-1).abs().pow(2)
+        if n != segment:                                   # a short signal: bring it onto the common grid
+            power = torch.tensor(np.stack([np.interp(np.arange(segment // 2 + 1) * n / segment,
+                                                     np.arange(n // 2 + 1), p) for p in power.numpy()]))
+        total = power.sum(0) if total is None else total + power.sum(0)
+        count += power.shape[0]
+    if total is None:
+        raise ValueError("no signal long enough for a spectrum")
+    coarse = (total / count).numpy()
+    fine = np.interp(np.arange(length // 2 + 1) * segment / length, np.arange(segment // 2 + 1), coarse)
+    return torch.tensor(fine)

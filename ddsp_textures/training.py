@@ -28,7 +28,7 @@ from .data import TextureDataset, load_sources, tape_shift
 from .features import compute_features
 from .model import TexDSP, count_parameters
 from .model_pvae import PVAEModel
-from .spectral import MultiScaleSpectralLoss
+from .spectral import MultiScaleSpectralLoss, long_term_spectrum
 from .synths.pvae import GrainVAE, extract_grains, train_grain_vae
 from .texstat import TexStat
 
@@ -136,6 +136,10 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.model = build_model(cfg)
         self.signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+        if isinstance(self.model, TexDSP) and cfg.carrier_spectrum == "corpus":
+            # carriers follow the corpus' long-term spectrum inside each band (a resumed run loads them instead)
+            self.model.synth.shape_carriers(long_term_spectrum(self.signals, cfg.frame_size),
+                                            torch.Generator().manual_seed(cfg.seed))
         self.train_set, self.val_set = build_datasets(cfg, self.model, self.signals)
         self.model.to(self.device)
         self.texstat = build_texstat(cfg).to(self.device)
@@ -279,13 +283,15 @@ class Trainer:
 
 
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
-    """Training/validation loss curves as a PNG."""
-    import matplotlib
+    """Training/validation loss curves as a PNG.
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    Drawn on a bare :class:`matplotlib.figure.Figure`: no pyplot state and no backend switch, so figures in
+    the notebook that called :func:`train` keep rendering.
+    """
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))
+    ax = fig.subplots(1, 2)
     ax[0].plot(history["epoch"][1:], history["train_loss"][1:], label="train")
     ax[0].plot(history["epoch"], history["val_loss"], label="validation")
     ax[0].set(xlabel="epoch", ylabel="loss", title="training loss")
@@ -294,7 +300,6 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
     ax[1].set(xlabel="epoch", ylabel="TexStat", title="validation TexStat loss")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def train(config: TrainConfig | dict[str, Any], progress: bool = True) -> Path:

@@ -4,15 +4,19 @@ import torch
 
 from ddsp_textures.envelopes import hilbert_envelope
 from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.metrics import third_octave_deviation_db
 from ddsp_textures.synths import (
     TexEnvSynth,
+    carrier_magnitudes,
     compression_ratio,
+    crossover_ripple,
     envelopes_from_coefficients,
     make_seed,
     match_band_energies,
     normalise_loudness,
     overlap_add,
     texenv_analysis,
+    texenv_resynthesize,
     texenv_synthesis,
 )
 from ddsp_textures.textures import make_texture
@@ -57,8 +61,20 @@ def test_vectorised_synthesis_equals_per_band_loop():
     np.testing.assert_allclose(out.numpy(), loop.numpy(), atol=1e-10)
 
 
+def _centre_levels_db(y: torch.Tensor, bank) -> torch.Tensor:
+    """Power spectrum averaged over ±1/8 band spacing (ERB number) around every band centre, in dB."""
+    from ddsp_textures.filterbanks import erb_number, rfft_frequencies
+
+    power = torch.fft.rfft(y.double(), dim=-1).abs().pow(2)
+    erb = erb_number(rfft_frequencies(bank.length, bank.fs))
+    cut = erb_number(bank.cutoffs)
+    step = float(cut[1] - cut[0])
+    return torch.stack([10 * torch.log10(power[(erb > c - step / 8) & (erb < c + step / 8)].mean())
+                        for c in cut[1:-1]])
+
+
 @pytest.mark.parametrize("name", ["rain", "fire", "wind", "stream", "applause"])
-def test_analysis_resynthesis_keeps_band_energies_within_1db(name):
+def test_energy_matching_is_bounded_and_digs_no_holes(name):
     length, fs = 32768, 44100
     bank = erb_bank(length, fs, 16)
     synth = TexEnvSynth(bank, 256, torch.Generator().manual_seed(1))
@@ -66,14 +82,74 @@ def test_analysis_resynthesis_keeps_band_energies_within_1db(name):
     coeffs = texenv_analysis(x, bank, synth.n_coeffs)
     ex = bank(x).pow(2).mean(-1)
     matched = match_band_energies(coeffs, synth.seed.double(), bank, ex)
+    gain_db = 20 * torch.log10(matched[:, 0].abs() / coeffs[:, 0].abs())
+    assert float(gain_db.abs().max()) <= 12.0 + 1e-6                        # the bound holds
     y = texenv_synthesis(matched, synth.seed.double())
     err_db = 10 * torch.log10(bank(y).pow(2).mean(-1) / ex)
-    assert float(err_db.abs().max()) < 1.0, err_db
-    # without the energy match the leakage of loud neighbours is visible but bounded in the loud bands
-    raw = texenv_synthesis(coeffs, synth.seed.double())
-    raw_db = 10 * torch.log10(bank(raw).pow(2).mean(-1) / ex)
-    loud = ex > ex.max() * 10 ** (-2.0)   # bands within 20 dB of the loudest
-    assert float(raw_db[loud].abs().median()) < 1.5
+    loud = ex > ex.max() * 1e-3                                              # bands within 30 dB of the loudest
+    assert float(err_db[loud].abs().median()) < 0.5, err_db
+    assert float(err_db[loud].abs().max()) < 3.0, err_db       # a band at its +12 dB bound leaves ≈ 2 dB here
+    assert float(err_db.min()) > -20.0, err_db                               # no band far below its target
+    hole = _centre_levels_db(y, bank) - _centre_levels_db(x, bank)
+    assert float(hole.min()) > -20.0, hole                                   # no spectral hole at any band centre
+
+
+def test_carriers_sum_flat_and_follow_a_given_spectrum():
+    bank = erb_bank(32768, 44100, 16)
+    seed = make_seed(bank, torch.Generator().manual_seed(0))
+    assert crossover_ripple(seed, bank) <= 1.0
+    # the old recipe (divide by the envelope, filter by H³) is what the measure was made to catch
+    filters = bank.filters.double()[1:-1]
+    noise = torch.fft.irfft(torch.fft.rfft(torch.randn(16, 32768, dtype=torch.float64), dim=-1) * filters, n=32768)
+    flat = noise / hilbert_envelope(noise)
+    cubed = torch.fft.irfft(torch.fft.rfft(flat, dim=-1) * filters**3, n=32768)
+    assert crossover_ripple(cubed, bank) > 5.0
+    # flat Hilbert envelopes (median coefficient of variation) and exact band magnitudes
+    env = hilbert_envelope(seed.double())
+    assert float((env.std(-1) / env.mean(-1)).median()) < 0.2
+    spectrum = torch.linspace(1.0, 100.0, 32768 // 2 + 1, dtype=torch.float64) ** 2
+    shaped = make_seed(bank, torch.Generator().manual_seed(0), spectrum)
+    mag = torch.fft.rfft(shaped.double(), dim=-1).abs()
+    expected = carrier_magnitudes(bank, spectrum)
+    ratio = mag / expected.clamp_min(1e-12)
+    inside = expected > 1e-3 * expected.amax(-1, keepdim=True)
+    spread = ratio.where(inside, torch.nan)
+    assert float((spread.nanquantile(0.99, dim=-1) / spread.nanquantile(0.01, dim=-1)).max()) < 1.0001
+    with pytest.raises(ValueError, match="bins"):
+        make_seed(bank, spectrum=torch.ones(10))
+
+
+def test_resynthesis_keeps_envelopes_time_aligned():
+    fs, length = 22050, 8192
+    bank = erb_bank(length, fs, 12)
+    t = torch.arange(6 * length, dtype=torch.float64) / fs
+    bursts = torch.zeros_like(t)
+    for centre in (0.31, 0.77, 1.23, 1.69):                                 # 40 ms bursts, off the frame grid
+        bursts += torch.exp(-0.5 * ((t - centre) / 0.02) ** 2)
+    x = torch.randn(t.shape[0], generator=torch.Generator().manual_seed(0), dtype=torch.float64) * (0.05 + bursts)
+    y = texenv_resynthesize(x, bank, 256, generator=torch.Generator().manual_seed(0))
+
+    def smooth_envelope(s):
+        kernel = torch.hann_window(441, dtype=torch.float64)
+        return torch.nn.functional.conv1d(s.pow(2)[None, None], (kernel / kernel.sum())[None, None],
+                                          padding=220)[0, 0].sqrt()
+
+    ex, ey = smooth_envelope(x), smooth_envelope(y)
+    assert float(torch.corrcoef(torch.stack([ex, ey]))[0, 1]) > 0.9
+    for centre in (0.31, 0.77, 1.23, 1.69):
+        window = (t > centre - 0.15) & (t < centre + 0.15)
+        peak = float(t[window][ey[window].argmax()])
+        assert abs(peak - centre) < 0.01                                    # within 10 ms of the burst
+
+
+def test_resynthesis_follows_the_long_term_spectrum_of_a_real_recording(recording):
+    fs, length = 44100, 32768
+    x = torch.tensor(recording("amazon-rainforest.ogg", fs, start=10.0, seconds=6.0))
+    bank = erb_bank(length, fs, 16)
+    y = texenv_resynthesize(x.double(), bank, 256, generator=torch.Generator().manual_seed(0))
+    dev = third_octave_deviation_db(x, y, fs)
+    assert float(np.abs(dev).max()) < 6.0, dev     # tonal insects inside 2-kHz-wide bands: 17 dB with flat carriers
+    assert float(np.median(np.abs(dev))) < 1.5
 
 
 def test_loudness_normalisation_modes():
@@ -92,12 +168,15 @@ def test_loudness_normalisation_modes():
 
 def test_overlap_add_has_unit_gain_and_length():
     frames = torch.ones(5, 64)
-    out = overlap_add(frames, 32, roll=False)
+    out = overlap_add(frames, 32)
     assert out.shape == (64 + 4 * 32,)
     np.testing.assert_allclose(out.numpy(), 1.0, atol=1e-6)
-    rolled = overlap_add(torch.randn(5, 64), 32, roll=True, generator=torch.Generator().manual_seed(0))
-    again = overlap_add(torch.randn(5, 64) * 0 + rolled[:64], 32, roll=False)
-    assert rolled.shape == again.shape
+    # sqrt-Hann: powers of uncorrelated neighbours add to a constant level
+    noise = torch.randn(400, 5, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    power = torch.stack([overlap_add(f, 32, "sqrt_hann") for f in noise]).pow(2).mean(0)
+    np.testing.assert_allclose(power.numpy(), 1.0, atol=0.25)
+    with pytest.raises(ValueError, match="window"):
+        overlap_add(frames, 32, "hamming")
 
 
 def test_seed_is_saved_in_state_dict_and_restored():
