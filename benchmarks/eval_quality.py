@@ -1,21 +1,30 @@
-"""Quality of TexEnv DSP resynthesis and of statistics-matching synthesis, on procedural textures or on
-any folder of audio files.
+"""Resynthesis quality on real recordings and procedural textures, before/after in one run.
 
-    python benchmarks/eval_quality.py                      # the five procedural textures
-    python benchmarks/eval_quality.py --audio my_sounds/    # every WAV/FLAC file of a folder is one texture
-    python benchmarks/eval_quality.py --quick               # short audio, fewer steps
+    python benchmarks/eval_quality.py                 # ../shared/recordings + procedural fire/applause/raindrops/wind
+    python benchmarks/eval_quality.py --audio DIR     # every audio file of a folder instead of the recordings
+    python benchmarks/eval_quality.py --quick         # 8-s excerpts, few epochs (a smoke test, not a result)
 
-For each texture and each (N, param_per_env) of the grid: frame-level TexStat and multi-scale spectral (MSS)
-distances between original and resynthesis (mean ± std over frames), and FAD / KAD on TexStat (S1–S3)
-embeddings.  The training-free baseline synthesises a frame by gradient descent on the TexStat loss
-(``ddsp_textures.matching.match_statistics``) and reports its distance to the target frame and to a held-out
-frame of the same texture; for reference, the distance between two different original frames is given too.
+For each texture (a 20-s excerpt from second 10 of a recording, or 20 s of a procedural texture), with
+frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α, β):
+
+* **own variability**: mean TexStat distance between consecutive frames of the original — what a perfect
+  texture model could not beat with frame-aligned statistics;
+* **DSP resynthesis** (TexEnv analysis → synthesis, N = 16, param_per_env = 256): *before* is the previous
+  implementation (``legacy_texenv.py``: carriers filtered by H³, unbounded energy matching, whole frames rolled)
+  and *after* the library's ``texenv_resynthesize`` (carriers with exact band magnitudes following the
+  recording's long-term spectrum, carrier-only shifts with sqrt-Hann overlap-add). Columns: frame-aligned
+  TexStat, FAD on TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation 100 Hz–16 kHz,
+  envelope kurtosis (mean over bands), and the crossover ripple of the flat carriers;
+* **statistics matching** on the first frame (training-free, ``match_statistics`` texenv mode);
+* **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``), resynthesised with its own features.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,87 +32,133 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results  # noqa: E402
+from legacy_texenv import legacy_resynthesize, legacy_seed  # noqa: E402
 
-from ddsp_textures.data import AUDIO_SUFFIXES, load_audio, zscore  # noqa: E402
+from ddsp_textures.data import AUDIO_SUFFIXES, frame_signal, load_audio, save_audio, zscore  # noqa: E402
+from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.matching import match_statistics  # noqa: E402
-from ddsp_textures.metrics import frame_audio, frechet_distance, kernel_distance, texstat_embeddings  # noqa: E402
-from ddsp_textures.spectral import multiscale_spectral_loss  # noqa: E402
-from ddsp_textures.synths import make_seed, texenv_resynthesize  # noqa: E402
+from ddsp_textures.metrics import frechet_distance, texstat_embeddings, third_octave_deviation_db  # noqa: E402
+from ddsp_textures.resynthesis import load_run, resynthesize  # noqa: E402
+from ddsp_textures.synths import crossover_ripple, make_seed, texenv_resynthesize  # noqa: E402
 from ddsp_textures.texstat import TexStat  # noqa: E402
-from ddsp_textures.textures import TEXTURES, make_texture  # noqa: E402
+from ddsp_textures.textures import make_texture  # noqa: E402
+from ddsp_textures.training import train  # noqa: E402
+
+FS, L = 44100, 32768
+RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
+PROCEDURAL = ("fire", "applause", "raindrops", "wind")
+STATIONARY = {"water", "amazon-rainforest", "wind", "rain"}
 
 
-def frame_distances(measure: TexStat, a: torch.Tensor, b: torch.Tensor) -> tuple[list[float], list[float]]:
-    ts, mss = [], []
-    for x, y in zip(zscore(a), zscore(b), strict=True):
-        ts.append(float(measure(x[None], y[None])))
-        mss.append(float(multiscale_spectral_loss(x[None], y[None])))
-    return ts, mss
+@torch.no_grad()
+def aligned_texstat(measure: TexStat, x: torch.Tensor, y: torch.Tensor) -> float:
+    a, b = zscore(frame_signal(x, L, L)), zscore(frame_signal(y, L, L))
+    return float(np.mean([float(measure(a[i:i + 1], b[i:i + 1])) for i in range(len(a))]))
+
+
+@torch.no_grad()
+def own_variability(measure: TexStat, x: torch.Tensor) -> float:
+    a = zscore(frame_signal(x, L, L))
+    return float(np.mean([float(measure(a[i:i + 1], a[i + 1:i + 2])) for i in range(len(a) - 1)]))
+
+
+@torch.no_grad()
+def envelope_kurtosis(bank, x: torch.Tensor) -> float:
+    env = hilbert_envelope(bank(zscore(frame_signal(x, L, L)).double()))
+    centred = env - env.mean(-1, keepdim=True)
+    return float((centred.pow(4).mean(-1) / centred.pow(2).mean(-1).pow(2)).mean())
+
+
+def describe(measure: TexStat, bank, x: torch.Tensor, y: torch.Tensor, emb_x: np.ndarray) -> dict[str, float]:
+    y = y.float()
+    emb_y = texstat_embeddings(frame_signal(y, L, L // 2), measure)
+    return {"texstat": aligned_texstat(measure, x, y), "fad": frechet_distance(emb_x, emb_y),
+            "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max()), "kurt": envelope_kurtosis(bank, y)}
+
+
+def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[np.ndarray, float]:
+    wav = workdir / f"{name}.wav"
+    save_audio(wav, x, FS)
+    config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
+              "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"],
+              "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256, "N_filter_bank": 16,
+              "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": 0,
+              "models_directory": str(workdir), "run_name": f"run_{name}", "device": "cpu"}
+    start = time.perf_counter()
+    run = train(config, progress=False)
+    model, _ = load_run(run)
+    return resynthesize(model, x), time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--audio", type=Path, help="folder of audio files (default: procedural textures)")
-    parser.add_argument("--fs", type=int, default=44100)
-    parser.add_argument("--frame", type=int, default=32768)
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each procedural texture")
-    parser.add_argument("--steps", type=int, default=150, help="statistics-matching iterations")
+    parser.add_argument("--audio", type=Path, help="folder of audio files (default: ../shared/recordings)")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of the short TexDSP run (0: skip)")
+    parser.add_argument("--steps", type=int, default=100, help="statistics-matching iterations")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.seconds, args.steps, args.frame = 6.0, 20, 16384
-    if args.audio:
-        files = sorted(p for p in args.audio.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-        if not files:
-            sys.exit(f"error: no audio files in {args.audio}")
-        sounds = {p.stem: load_audio(p, args.fs) for p in files}
+        args.seconds, args.epochs, args.steps = 8.0, 2, 10
+    folder = args.audio or RECORDINGS
+    sounds: dict[str, np.ndarray] = {}
+    if folder.is_dir():
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
+            audio = load_audio(path, FS)
+            start = int(min(10.0, max(0.0, len(audio) / FS - args.seconds)) * FS)
+            sounds[path.stem] = audio[start:start + int(args.seconds * FS)]
     else:
-        sounds = {name: make_texture(name, args.seconds, args.fs, seed=11) for name in TEXTURES}
-    length = args.frame
-    measure = TexStat(length, args.fs, 16, 6, beta=(1, 1, 1, 1, 1))
-    grid = [(16, 256), (16, 512), (24, 256), (24, 512)]
+        print(f"no recordings in {folder}: procedural textures only")
+    if args.audio is None:
+        for name in PROCEDURAL:
+            sounds[name] = make_texture(name, args.seconds, FS, seed=11)
+    measure = TexStat(L, FS, 16, 6)
+    bank = erb_bank(L, FS, 16)
+    ripple_before = crossover_ripple(legacy_seed(bank, torch.Generator().manual_seed(0)), bank)
+    ripple_after = crossover_ripple(make_seed(bank, torch.Generator().manual_seed(0)), bank)
     rows = []
-    for name, audio in sounds.items():
-        if len(audio) < 3 * length:
-            print(f"skipping {name}: shorter than 3 frames")
-            continue
-        x = torch.tensor(audio)
-        original = frame_audio(x, length, length // 2)
-        emb_orig = texstat_embeddings(original, measure)
-        for n, ppe in grid:
-            bank = erb_bank(length, args.fs, n)
-            seed = make_seed(bank, torch.Generator().manual_seed(0))
-            y = texenv_resynthesize(x, bank, ppe, seed, generator=torch.Generator().manual_seed(0))
-            resynth = frame_audio(y, length, length // 2)
-            ts, mss = frame_distances(measure, original, resynth)
-            emb = texstat_embeddings(resynth, measure)
-            row = {"texture": name, "method": f"TexEnv N={n} ppe={ppe}",
-                   "texstat": f"{np.mean(ts):.2f} ± {np.std(ts):.2f}", "mss": f"{np.mean(mss):.2f} ± {np.std(mss):.2f}",
-                   "fad": frechet_distance(emb_orig, emb), "kad": kernel_distance(emb_orig, emb)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, audio in sounds.items():
+            x = torch.tensor(np.ascontiguousarray(audio, dtype=np.float32))
+            if len(x) < 3 * L:
+                print(f"skipping {name}: shorter than 3 frames")
+                continue
+            emb_x = texstat_embeddings(frame_signal(x, L, L // 2), measure)
+            row = {"texture": name, "kind": "stationary" if name in STATIONARY else "impulsive",
+                   "own": own_variability(measure, x), "kurt_orig": envelope_kurtosis(bank, x)}
+            before = describe(measure, bank, x, legacy_resynthesize(x.double(), bank, 256), emb_x)
+            after = describe(measure, bank, x, texenv_resynthesize(x.double(), bank, 256,
+                                                                   generator=torch.Generator().manual_seed(0)), emb_x)
+            row.update({f"{k}_before": v for k, v in before.items()})
+            row.update({f"{k}_after": v for k, v in after.items()})
+            row["ripple_before"], row["ripple_after"] = ripple_before, ripple_after
+            matched = match_statistics(zscore(x[:L]), measure, "texenv", steps=args.steps,
+                                       generator=torch.Generator().manual_seed(0))
+            row["matching"] = float(measure(zscore(x[:L])[None], matched.audio[None].float()))
+            if args.epochs > 0:
+                y, seconds = train_short(audio, name, args.epochs, Path(tmp))
+                row["model"] = aligned_texstat(measure, x, torch.tensor(y))
+                row["model_lts"] = float(np.abs(third_octave_deviation_db(x, torch.tensor(y), FS)).max())
+                row["model_ratio"] = row["model"] / row["texstat_after"]
+                row["train_s"] = seconds
+            row["change"] = f"{100 * (row['texstat_after'] / row['texstat_before'] - 1):+.0f} %"
             rows.append(row)
-            print(row, flush=True)
-        # statistics matching on the first frame; held-out = a frame at least one frame away
-        target, held_out = zscore(original[0]), zscore(original[2])
-        ts_ref, mss_ref = frame_distances(measure, original[0:1], original[2:3])
-        rows.append({"texture": name, "method": "original frame vs held-out frame",
-                     "texstat": f"{ts_ref[0]:.2f}", "mss": f"{mss_ref[0]:.2f}"})
-        for mode in ("texenv", "waveform"):
-            result = match_statistics(target, measure, mode, steps=args.steps,
-                                      generator=torch.Generator().manual_seed(0))
-            ts_t, mss_t = frame_distances(measure, target[None], result.audio[None])
-            ts_h, mss_h = frame_distances(measure, held_out[None], result.audio[None])
-            row = {"texture": name, "method": f"statistics matching ({mode}, {args.steps} steps)",
-                   "texstat": f"{ts_t[0]:.2f} (held-out {ts_h[0]:.2f})",
-                   "mss": f"{mss_t[0]:.2f} (held-out {mss_h[0]:.2f})"}
-            rows.append(row)
-            print(row, flush=True)
-    columns = [("texture", "texture"), ("method", "method"), ("texstat", "TexStat"), ("mss", "MSS"),
-               ("fad", "FAD (S1–S3)"), ("kad", "KAD")]
-    source = str(args.audio) if args.audio else "procedural textures"
-    write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality", rows, columns,
-                  notes=f"Audio: {source} at {args.fs} Hz; frames of {length} (hop {length // 2}); TexStat N=16, M=6, "
-                  "α=(10, 1, 0.1, 0.01), β=1; FAD/KAD on TexStat S1–S3 embeddings of the frames.")
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+    columns = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
+               ("texstat_before", "DSP TexStat before"), ("texstat_after", "DSP TexStat after"), ("change", "change"),
+               ("fad_before", "FAD before"), ("fad_after", "FAD after"),
+               ("lts_before", "worst 1/3-oct dB before"), ("lts_after", "worst 1/3-oct dB after"),
+               ("kurt_orig", "env. kurtosis original"), ("kurt_before", "kurtosis before"),
+               ("kurt_after", "kurtosis after"), ("matching", "stat. matching (frame 0)"),
+               ("model", "trained TexDSP TexStat"), ("model_ratio", "model / DSP after"),
+               ("model_lts", "model worst 1/3-oct dB"), ("train_s", "train s")]
+    notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
+             f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256. Crossover ripple "
+             f"of the flat carriers: before {ripple_before:.2f} dB, after {ripple_after:.2f} dB. Trained TexDSP: "
+             f"{args.epochs} epochs on the excerpt itself (CPU), resynthesised with its own features.")
+    write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows, columns,
+                  notes=notes)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,27 @@ def frame_audio(x: np.ndarray | torch.Tensor, frame_size: int, hop: int | None =
 
 
 @torch.no_grad()
+def frame_distance(texstat: TexStat, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
+    """Mean TexStat loss between time-aligned frames of two signals (non-overlapping frames of the module's
+    ``frame_size``, each z-scored; the tail is dropped): how far a resynthesis is from its original, frame by
+    frame.  Compare with ``frame_distance(texstat, x[:-L], x[L:])``, the texture's own variability.
+
+    >>> ts = TexStat(4096, 16000, 8, 4)
+    >>> x = torch.randn(3 * 4096)
+    >>> frame_distance(ts, x, x), frame_distance(ts, x, 3 * x) < 1e-4   # frames are z-scored: level-free
+    (0.0, True)
+    """
+    n = texstat.frame_size
+    a = zscore(frame_audio(torch.as_tensor(np.asarray(x) if isinstance(x, np.ndarray) else x).float(), n))
+    b = zscore(frame_audio(torch.as_tensor(np.asarray(y) if isinstance(y, np.ndarray) else y).float(), n))
+    count = min(len(a), len(b))
+    if count == 0:
+        raise ValueError(f"signals shorter than one frame of {n} samples")
+    device = texstat.cochlear.filters.device
+    return float(np.mean([float(texstat(a[i:i + 1].to(device), b[i:i + 1].to(device))) for i in range(count)]))
+
+
+@torch.no_grad()
 def texstat_embeddings(frames: torch.Tensor, texstat: TexStat, n_stats: int = 3, batch_size: int = 16,
                        normalize: bool = True) -> np.ndarray:
     """Embed frames ``(F, L)`` as flattened statistics ``(F, D)`` (float64).
