@@ -70,11 +70,18 @@ def envelope_kurtosis(bank, x: torch.Tensor) -> float:
     return float((centred.pow(4).mean(-1) / centred.pow(2).mean(-1).pow(2)).mean())
 
 
-def describe(measure: TexStat, bank, x: torch.Tensor, y: torch.Tensor, emb_x: np.ndarray) -> dict[str, float]:
-    y = y.float()
-    emb_y = texstat_embeddings(frame_signal(y, L, L // 2), measure)
-    return {"texstat": aligned_texstat(measure, x, y), "fad": frechet_distance(emb_x, emb_y),
-            "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max()), "kurt": envelope_kurtosis(bank, y)}
+def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], emb_x: np.ndarray) -> dict[str, float]:
+    """Metrics averaged over resyntheses with different carrier seeds (TexStat varies by ±10 % between seeds)."""
+    rows = []
+    for y in ys:
+        y = y.float()
+        emb_y = texstat_embeddings(frame_signal(y, L, L // 2), measure)
+        rows.append({"texstat": aligned_texstat(measure, x, y), "fad": frechet_distance(emb_x, emb_y),
+                     "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max()),
+                     "kurt": envelope_kurtosis(bank, y)})
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    out["texstat_spread"] = float(np.std([r["texstat"] for r in rows]))
+    return out
 
 
 def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[np.ndarray, float]:
@@ -97,10 +104,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--epochs", type=int, default=30, help="epochs of the short TexDSP run (0: skip)")
     parser.add_argument("--steps", type=int, default=100, help="statistics-matching iterations")
+    parser.add_argument("--seeds", type=int, default=3, help="carrier seeds averaged for the DSP rows")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.seconds, args.epochs, args.steps = 8.0, 2, 10
+        args.seconds, args.epochs, args.steps, args.seeds = 8.0, 2, 10, 1
     folder = args.audio or RECORDINGS
     sounds: dict[str, np.ndarray] = {}
     if folder.is_dir():
@@ -127,9 +135,11 @@ def main() -> None:
             emb_x = texstat_embeddings(frame_signal(x, L, L // 2), measure)
             row = {"texture": name, "kind": "stationary" if name in STATIONARY else "impulsive",
                    "own": own_variability(measure, x), "kurt_orig": envelope_kurtosis(bank, x)}
-            before = describe(measure, bank, x, legacy_resynthesize(x.double(), bank, 256), emb_x)
-            after = describe(measure, bank, x, texenv_resynthesize(x.double(), bank, 256,
-                                                                   generator=torch.Generator().manual_seed(0)), emb_x)
+            seeds = range(args.seeds)
+            before = describe(measure, bank, x, [legacy_resynthesize(x.double(), bank, 256, s) for s in seeds], emb_x)
+            after = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256,
+                                                                    generator=torch.Generator().manual_seed(s))
+                                                for s in seeds], emb_x)
             row.update({f"{k}_before": v for k, v in before.items()})
             row.update({f"{k}_after": v for k, v in after.items()})
             row["ripple_before"], row["ripple_after"] = ripple_before, ripple_after
@@ -146,7 +156,8 @@ def main() -> None:
             rows.append(row)
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     columns = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
-               ("texstat_before", "DSP TexStat before"), ("texstat_after", "DSP TexStat after"), ("change", "change"),
+               ("texstat_before", "DSP TexStat before"), ("texstat_after", "DSP TexStat after"),
+               ("texstat_spread_after", "± (seeds)"), ("change", "change"),
                ("fad_before", "FAD before"), ("fad_after", "FAD after"),
                ("lts_before", "worst 1/3-oct dB before"), ("lts_after", "worst 1/3-oct dB after"),
                ("kurt_orig", "env. kurtosis original"), ("kurt_before", "kurtosis before"),
@@ -154,7 +165,8 @@ def main() -> None:
                ("model", "trained TexDSP TexStat"), ("model_ratio", "model / DSP after"),
                ("model_lts", "model worst 1/3-oct dB"), ("train_s", "train s")]
     notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
-             f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256. Crossover ripple "
+             f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256; DSP rows are means over "
+             f"{args.seeds} carrier seeds (± is their standard deviation). Crossover ripple "
              f"of the flat carriers: before {ripple_before:.2f} dB, after {ripple_after:.2f} dB. Trained TexDSP: "
              f"{args.epochs} epochs on the excerpt itself (CPU), resynthesised with its own features.")
     write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows, columns,

@@ -47,3 +47,23 @@ def test_audio_players_embed_small_compressed_clips():
     html = audio(np.random.default_rng(0).standard_normal(44100 * 30), 44100)._repr_html_()
     assert "data:audio/mpeg;base64," in html
     assert len(html) < 150_000          # 8 s of mono MP3 at 22.05 kHz; a 30 s 16-bit WAV would be 2.6 MB
+
+
+def _chapter_code_cells():
+    jupytext = pytest.importorskip("jupytext")
+    for path in sorted((ROOT / "book").glob("*.md")):
+        notebook = jupytext.read(path)
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type == "code":
+                yield path.name, index, cell.source
+
+
+def test_chapter_code_lines_fit_the_rendered_page():
+    long = [(name, index, line) for name, index, source in _chapter_code_cells()
+            for line in source.splitlines() if len(line) > 88]
+    assert not long, long[:5]
+
+
+def test_chapters_link_back_to_the_chapters_they_build_on():
+    for path in sorted((ROOT / "book").glob("0[2-9]_*.md")):
+        assert "{doc}`0" in path.read_text(), f"{path.name} links to no earlier chapter"

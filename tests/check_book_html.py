@@ -1,0 +1,49 @@
+"""Check the built book as a reader sees it: every chapter page shows at least as many images as it has code
+cells that show a figure, and no chapter with figures renders none (a figure that failed to render — e.g. a
+library call that switched the matplotlib backend — is invisible to nbval).
+
+    python tests/check_book_html.py [_build/html]
+
+Run after ``jupyter-book build .``; exits 1 with one line per failing chapter.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOWS_FIGURE = re.compile(r"^(plt\.show\(\)|fig\.show\(\)|display\(fig)", re.M)
+IMAGE = re.compile(r"<img[^>]+src=\"[^\"]*_images/")
+
+
+def figure_cells(chapter: Path) -> int:
+    """Code cells that show a figure at top level (figures drawn inside interactive widgets are not counted)."""
+    import jupytext
+
+    cells = jupytext.read(chapter).cells
+    return sum(1 for c in cells if c.cell_type == "code" and SHOWS_FIGURE.search(c.source))
+
+
+def main(html_root: Path) -> int:
+    failures = []
+    for chapter in sorted((ROOT / "book").glob("*.md")):
+        expected = figure_cells(chapter)
+        if expected == 0:
+            continue
+        page = html_root / "book" / f"{chapter.stem}.html"
+        if not page.is_file():
+            failures.append(f"{page}: missing (was the book built?)")
+            continue
+        found = len(IMAGE.findall(page.read_text(encoding="utf-8")))
+        print(f"{chapter.name}: {found} images for {expected} figure cells")
+        if found < expected:
+            failures.append(f"{page.name}: {found} rendered images, but {chapter.name} shows {expected} figures")
+    for line in failures:
+        print(f"error: {line}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "_build" / "html"))
