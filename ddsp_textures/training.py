@@ -131,8 +131,9 @@ def _frames(x: torch.Tensor) -> torch.Tensor:
 class Trainer:
     """Holds the model, the data and the optimizer of one run."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, progress: bool = True) -> None:
-        self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
+    def __init__(self, cfg: TrainConfig, run_dir: Path, progress: bool = True,
+                 on_epoch: Callable[[dict[str, list[float]]], None] | None = None) -> None:
+        self.cfg, self.run_dir, self.progress, self.on_epoch = cfg, run_dir, progress, on_epoch
         self.device = resolve_device(cfg.device)
         self.model = build_model(cfg)
         self.signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
@@ -258,6 +259,8 @@ class Trainer:
                 since_best += 1
             _atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
             self._write_logs()
+            if self.on_epoch is not None:
+                self.on_epoch({k: list(v) for k, v in self.history.items()})
             if self.progress:
                 tqdm.write(f"epoch {epoch:>4}/{cfg.epochs}  train {train_loss:.4f}  val {val:.4f}  "
                            f"val TexStat {val_ts:.4f}  ({self.history['seconds'][-1]:.1f} s)")
@@ -302,12 +305,17 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
     fig.savefig(path, dpi=80)
 
 
-def train(config: TrainConfig | dict[str, Any], progress: bool = True) -> Path:
-    """Train a new run from a config; returns its directory."""
+def train(config: TrainConfig | dict[str, Any], progress: bool = True,
+          on_epoch: Callable[[dict[str, list[float]]], None] | None = None) -> Path:
+    """Train a new run from a config; returns its directory.
+
+    ``on_epoch`` is called after every epoch with a copy of the history (keys ``epoch``, ``train_loss``,
+    ``val_loss``, ``val_texstat``, ``seconds``), e.g. to update a live plot in a notebook.
+    """
     cfg = config if isinstance(config, TrainConfig) else parse_config(config)
     run_dir = _new_run_dir(cfg)
     (run_dir / "config.json").write_text(cfg.to_json())
-    trainer = Trainer(cfg, run_dir, progress)
+    trainer = Trainer(cfg, run_dir, progress, on_epoch)
     if progress:
         tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation sequences, "
                    f"{count_parameters(trainer.model):,} parameters, device {trainer.device}")
@@ -318,6 +326,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no {path.name} in {path.parent}")
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_history(run_dir: str | Path) -> dict[str, list[float]]:
+    """The training history of a run (from its last checkpoint): lists keyed by ``epoch``, ``train_loss``,
+    ``val_loss``, ``val_texstat`` and ``seconds``; epoch 0 is the evaluation before training."""
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT)
+    return {k: [float(v) for v in values] for k, values in state["history"].items()}
 
 
 def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = True) -> Path:

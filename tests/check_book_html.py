@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOWS_FIGURE = re.compile(r"^(plt\.show\(\)|fig\.show\(\)|display\(fig)", re.M)
+SHOWS_FIGURE = re.compile(r"^(plt\.show\(\)|fig\.show\(\)|display\(fig\b)", re.M)
 IMAGE = re.compile(r"<img[^>]+src=\"[^\"]*_images/")
 
 
