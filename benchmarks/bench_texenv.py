@@ -70,13 +70,16 @@ def main() -> None:
         frames = x[: (len(x) - length) // (length // 2) * (length // 2) + length].unfold(0, length, length // 2)
         coeffs = texenv_analysis(frames, bank, 128)
 
-        def stream(c: torch.Tensor = coeffs, s: torch.Tensor = seed, hop: int = length // 2) -> None:
-            overlap_add(texenv_synthesis(c, s), hop, generator=torch.Generator().manual_seed(0))
+        shifts = torch.randint(0, length, (len(frames),), generator=torch.Generator().manual_seed(0))
+
+        def stream(c: torch.Tensor = coeffs, s: torch.Tensor = seed, k: torch.Tensor = shifts,
+                   hop: int = length // 2) -> None:
+            overlap_add(texenv_synthesis(c, s, shifts=k), hop, "sqrt_hann")
 
         t_stream = timeit(stream, device, repeat=3)
         sync(device)
         start = time.perf_counter()
-        texenv_resynthesize(x, bank, 256, seed, generator=torch.Generator().manual_seed(0))
+        texenv_resynthesize(x, bank, 256, seed, match_energy=True, generator=torch.Generator().manual_seed(0))
         sync(device)
         t_full = time.perf_counter() - start
         tasks = (("streaming synthesis 60 s", t_stream), ("DSP resynthesis 60 s (analysis+match+synth)", t_full))
