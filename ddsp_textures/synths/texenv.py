@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from ..envelopes import hilbert_envelope
-from ..filterbanks import FilterBank
+from ..filterbanks import FilterBank, erb_number, rfft_frequencies
 from ..numerics import safe_divide
+from ..spectral import long_term_spectrum
 
 Loudness = Literal["none", "generic", "specific"]
 
@@ -94,8 +95,6 @@ def crossover_ripple(seed: torch.Tensor, bank: FilterBank) -> float:
     the powers are summed and averaged over ±1/8 band spacing (ERB-number) around every band centre and every
     crossover.  0 dB is a perfectly flat sum; carriers filtered by ``H³`` give ≈ 9 dB.
     """
-    from ..filterbanks import erb_number, rfft_frequencies
-
     if bank.scale != "erb":
         raise ValueError("crossover_ripple is defined for ERB banks")
     weights = bank.filters.double()[1:-1].pow(2).cpu()
@@ -133,18 +132,18 @@ def band_energy_gram(coeffs: torch.Tensor, seed: torch.Tensor, bank: FilterBank)
     """
     length = seed.shape[-1]
     weights = bank.filters.to(seed.device, torch.float64)[1:-1].pow(2)       # (n, F)
-    weights = weights * 2.0
-    weights[:, 0] /= 2
+    weights = weights * 2.0                                                  # one-sided spectrum: bins count twice,
+    weights[:, 0] /= 2                                                       # except DC ...
     if length % 2 == 0:
-        weights[:, -1] /= 2
+        weights[:, -1] /= 2                                                  # ... and Nyquist
+    weights = torch.cat([weights, weights], dim=-1)                          # (n, 2F): real and imaginary parts
     lead = coeffs.shape[:-2]
     flat = coeffs.reshape(-1, *coeffs.shape[-2:])
     grams = []
     for item in flat:                                                        # one frame: (m, L) products
         spectrum = torch.fft.rfft(texenv_synthesis(item, seed, return_bands=True).double(), dim=-1)
         parts = torch.cat([spectrum.real, spectrum.imag], dim=-1)            # (m, 2F)
-        w = torch.cat([weights, weights], dim=-1)                            # (n, 2F)
-        grams.append(torch.einsum("nf,mf,kf->nmk", w, parts, parts) / length**2)
+        grams.append(torch.einsum("nf,mf,kf->nmk", weights, parts, parts) / length**2)
     return torch.stack(grams).reshape(*lead, *grams[0].shape)
 
 
@@ -312,7 +311,7 @@ def random_shifts(n: int, length: int, generator: torch.Generator | None = None)
 
 def wrap_pad(x: torch.Tensor, total: int) -> torch.Tensor:
     """Extend a texture to ``total`` samples by repeating its beginning (zero padding would put silence into
-    the last frame, which the random roll of :func:`overlap_add` then moves into the audible part)."""
+    the last frame, and its envelopes would fade the end of the resynthesis out)."""
     n = x.shape[-1]
     if total <= n:
         return x[..., :total]
@@ -392,8 +391,6 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, s
     Shape:
         ``(n,) -> (n,)`` with ``n >= L``.
     """
-    from ..spectral import long_term_spectrum
-
     length = bank.length
     if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.shape[0] < length:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
