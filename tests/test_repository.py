@@ -67,3 +67,11 @@ def test_chapter_code_lines_fit_the_rendered_page():
 def test_chapters_link_back_to_the_chapters_they_build_on():
     for path in sorted((ROOT / "book").glob("0[2-9]_*.md")):
         assert "{doc}`0" in path.read_text(), f"{path.name} links to no earlier chapter"
+
+
+def test_book_workflow_and_binder_use_the_ci_command_and_open_chapters_as_notebooks():
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert "run: bash .ci/run" in workflow and "path: _build/html" in workflow and "deploy-pages" in workflow
+    post_build = ROOT / "postBuild"
+    assert post_build.stat().st_mode & 0o111 and "set-default-viewer markdown myst" in post_build.read_text()
+    assert "-e .[book]" in (ROOT / "environment.yml").read_text()
