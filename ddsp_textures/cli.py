@@ -1,4 +1,4 @@
-"""Command line: ``python -m ddsp_textures {train,retrain,resynth,textures}``."""
+"""Command line: ``python -m ddsp_textures {train,retrain,resynth,generate,textures}``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--loudness", choices=["specific", "generic", "none"], default="specific")
     s.add_argument("--weights", choices=["best", "last"], default="best")
     s.add_argument("--seed", type=int, default=0)
+    c = sub.add_parser("generate", help="generate a texture of any length from feature curves with a trained run",
+                       description="Curves are a number or 'seconds:value' pairs, e.g. --loudness '0:-20,10:0'.")
+    c.add_argument("run_dir")
+    c.add_argument("output", help="WAV file to write")
+    c.add_argument("--seconds", type=float, default=10.0)
+    c.add_argument("--like", help="reference recording for the starting features (default: the training audio)")
+    c.add_argument("--loudness", default="0", help="dB relative to the reference (curve)")
+    c.add_argument("--centroid", default=None, help="spectral centroid in Hz (curve)")
+    c.add_argument("--rate", default=None, help="events per second (curve)")
+    c.add_argument("--weights", choices=["best", "last"], default="best")
+    c.add_argument("--seed", type=int, default=0)
     g = sub.add_parser("textures", help="write the procedural demo textures as WAV files")
     g.add_argument("output_dir")
     g.add_argument("--seconds", type=float, default=10.0)
@@ -58,6 +69,26 @@ def main(argv: list[str] | None = None) -> int:
             model, cfg = load_run(args.run_dir, args.weights)
             audio = load_audio(args.input, cfg.sampling_rate)
             y = resynthesize(model, audio, args.loudness, args.seed)
+            peak = float(np.abs(y).max())
+            if peak > 0.99:
+                y = y * (0.99 / peak)
+            save_audio(args.output, y, cfg.sampling_rate)
+            print(f"wrote {args.output} ({len(y) / cfg.sampling_rate:.2f} s)")
+        elif args.command == "generate":
+            from .data import load_audio, load_sources, save_audio
+            from .generation import generate
+            from .resynthesis import load_run
+
+            model, cfg = load_run(args.run_dir, args.weights)
+            if args.like:
+                reference = load_audio(args.like, cfg.sampling_rate)
+            else:
+                try:
+                    reference = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)[0]
+                except FileNotFoundError:
+                    raise FileNotFoundError(f"the run's training audio {cfg.audio_path} is gone; "
+                                            f"give a reference recording with --like FILE") from None
+            y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed)
             peak = float(np.abs(y).max())
             if peak > 0.99:
                 y = y * (0.99 / peak)

@@ -23,6 +23,8 @@ from .filterbanks import FilterBank, erb_number
 from .numerics import safe_divide
 
 FEATURES = ("energy_bands", "centroid", "rate", "events")
+RATE_SCALE = 10.0        # feature "rate" = onsets per second / RATE_SCALE
+EVENTS_SCALE = 100.0     # feature "events" = estimated events per second / EVENTS_SCALE
 
 
 def band_rms(x: torch.Tensor, bank: FilterBank) -> torch.Tensor:
@@ -71,7 +73,7 @@ def onset_rate(x: torch.Tensor, fs: float, hop: int = 256, context: int = 8, thr
     background = padded.unfold(-1, context, 1)[..., :n, :].mean(-1)          # previous `context` hops
     above = torch.sigmoid(sharpness * (log_e - background - threshold))
     onsets = torch.relu(above - torch.roll(above, 1, -1)).sum(-1, keepdim=True)
-    return onsets / (x.shape[-1] / fs) / 10.0
+    return onsets / (x.shape[-1] / fs) / RATE_SCALE
 
 
 def feature_dims(names: list[str] | tuple[str, ...], n_bands: int) -> list[int]:
@@ -90,7 +92,7 @@ def compute_features(x: torch.Tensor, names: list[str] | tuple[str, ...], bank: 
         elif name == "rate":
             out.append(onset_rate(x, bank.fs))
         elif name == "events":
-            out.append(estimate_event_rate(x, bank.fs).unsqueeze(-1) / 100.0)
+            out.append(estimate_event_rate(x, bank.fs).unsqueeze(-1) / EVENTS_SCALE)
         else:
             raise ValueError(f"unknown feature {name!r}; choose from {', '.join(FEATURES)}")
     return out
