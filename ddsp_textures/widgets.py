@@ -8,13 +8,12 @@ original next to the model's resynthesis with audio players.  Errors are shown a
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, parse_config
+from .config import ConfigError, TrainConfig, parse_config
 from .data import AUDIO_SUFFIXES, load_audio
 from .plotting import audio, spectrogram
 from .textures import make_texture
@@ -114,11 +113,10 @@ class TrainingForm:
             self.plot.clear_output(wait=True)
             display(loss_figure(history))
 
-    def _listen(self, listen: Callable[[], tuple[np.ndarray, np.ndarray, int]]) -> None:
+    def _show_result(self, original: np.ndarray, resynth: np.ndarray, fs: int) -> None:
         from IPython.display import display
         from matplotlib.figure import Figure
 
-        original, resynth, fs = listen()
         fig = Figure(figsize=(10, 2.6))
         axes = fig.subplots(1, 2, sharey=True)
         spectrogram(axes[0], original, fs, "original", max_freq=min(fs / 2, 10000))
@@ -130,7 +128,7 @@ class TrainingForm:
 
     def train(self) -> Path | None:
         """Train with the current settings; returns the run directory (``None`` after an error)."""
-        from .resynthesis import load_run, resynthesize
+        from .resynthesis import load_run
         from .training import load_history, train
 
         self.button.disabled = True
@@ -143,7 +141,7 @@ class TrainingForm:
             self.model, _ = load_run(self.run_dir)
             self.status.value = (f"done: validation TexStat {self.history['val_texstat'][0]:.3f} → "
                                  f"{min(self.history['val_texstat']):.3f} (run {self.run_dir})")
-            self._listen(lambda: self._resynthesis(cfg, resynthesize))
+            self._show_result(*self._resynthesis(cfg))
             return self.run_dir
         except (ConfigError, OSError, ValueError, FloatingPointError) as err:
             self.status.value = f"error: {err}"
@@ -151,7 +149,10 @@ class TrainingForm:
         finally:
             self.button.disabled = False
 
-    def _resynthesis(self, cfg, resynthesize) -> tuple[np.ndarray, np.ndarray, int]:
+    def _resynthesis(self, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
+        """A 4-s excerpt of the chosen texture (another one for procedural textures) and its resynthesis."""
+        from .resynthesis import resynthesize
+
         fs, seconds = cfg.sampling_rate, 4.0
         if cfg.audio_path.startswith("procedural:"):
             name = cfg.audio_path.split(":", 1)[1].split("?", 1)[0]
