@@ -38,7 +38,12 @@ from ddsp_textures.data import AUDIO_SUFFIXES, frame_signal, load_audio, save_au
 from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.matching import match_statistics  # noqa: E402
-from ddsp_textures.metrics import frechet_distance, texstat_embeddings, third_octave_deviation_db  # noqa: E402
+from ddsp_textures.metrics import (  # noqa: E402
+    frame_distance,
+    frechet_distance,
+    texstat_embeddings,
+    third_octave_deviation_db,
+)
 from ddsp_textures.resynthesis import load_run, resynthesize  # noqa: E402
 from ddsp_textures.synths import crossover_ripple, make_seed, texenv_resynthesize  # noqa: E402
 from ddsp_textures.texstat import TexStat  # noqa: E402
@@ -49,18 +54,6 @@ FS, L = 44100, 32768
 RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
 PROCEDURAL = ("fire", "applause", "raindrops", "wind")
 STATIONARY = {"water", "amazon-rainforest", "wind", "rain"}
-
-
-@torch.no_grad()
-def aligned_texstat(measure: TexStat, x: torch.Tensor, y: torch.Tensor) -> float:
-    a, b = zscore(frame_signal(x, L, L)), zscore(frame_signal(y, L, L))
-    return float(np.mean([float(measure(a[i:i + 1], b[i:i + 1])) for i in range(len(a))]))
-
-
-@torch.no_grad()
-def own_variability(measure: TexStat, x: torch.Tensor) -> float:
-    a = zscore(frame_signal(x, L, L))
-    return float(np.mean([float(measure(a[i:i + 1], a[i + 1:i + 2])) for i in range(len(a) - 1)]))
 
 
 @torch.no_grad()
@@ -76,7 +69,7 @@ def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], em
     for y in ys:
         y = y.float()
         emb_y = texstat_embeddings(frame_signal(y, L, L // 2), measure)
-        rows.append({"texstat": aligned_texstat(measure, x, y), "fad": frechet_distance(emb_x, emb_y),
+        rows.append({"texstat": frame_distance(measure, x, y), "fad": frechet_distance(emb_x, emb_y),
                      "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max()),
                      "kurt": envelope_kurtosis(bank, y)})
     out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
@@ -134,7 +127,7 @@ def main() -> None:
                 continue
             emb_x = texstat_embeddings(frame_signal(x, L, L // 2), measure)
             row = {"texture": name, "kind": "stationary" if name in STATIONARY else "impulsive",
-                   "own": own_variability(measure, x), "kurt_orig": envelope_kurtosis(bank, x)}
+                   "own": frame_distance(measure, x[:-L], x[L:]), "kurt_orig": envelope_kurtosis(bank, x)}
             seeds = range(args.seeds)
             before = describe(measure, bank, x, [legacy_resynthesize(x.double(), bank, 256, s) for s in seeds], emb_x)
             after = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256,
@@ -148,7 +141,7 @@ def main() -> None:
             row["matching"] = float(measure(zscore(x[:L])[None], matched.audio[None].float()))
             if args.epochs > 0:
                 y, seconds = train_short(audio, name, args.epochs, Path(tmp))
-                row["model"] = aligned_texstat(measure, x, torch.tensor(y))
+                row["model"] = frame_distance(measure, x, torch.tensor(y))
                 row["model_lts"] = float(np.abs(third_octave_deviation_db(x, torch.tensor(y), FS)).max())
                 row["model_ratio"] = row["model"] / row["texstat_after"]
                 row["train_s"] = seconds

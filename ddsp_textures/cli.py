@@ -46,6 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
+    """Write model output as a WAV, scaled down only if its peak would clip."""
+    from .data import save_audio
+
+    peak = float(np.abs(y).max())
+    if peak > 0.99:
+        y = y * (0.99 / peak)
+    save_audio(path, y, fs)
+    print(f"wrote {path} ({len(y) / fs:.2f} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .config import ConfigError
@@ -63,19 +74,15 @@ def main(argv: list[str] | None = None) -> int:
             run = retrain(args.run_dir, epochs=args.epochs, progress=not args.quiet)
             print(f"trained: {run}")
         elif args.command == "resynth":
-            from .data import load_audio, save_audio
+            from .data import load_audio
             from .resynthesis import load_run, resynthesize
 
             model, cfg = load_run(args.run_dir, args.weights)
             audio = load_audio(args.input, cfg.sampling_rate)
             y = resynthesize(model, audio, args.loudness, args.seed)
-            peak = float(np.abs(y).max())
-            if peak > 0.99:
-                y = y * (0.99 / peak)
-            save_audio(args.output, y, cfg.sampling_rate)
-            print(f"wrote {args.output} ({len(y) / cfg.sampling_rate:.2f} s)")
+            _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "generate":
-            from .data import load_audio, load_sources, save_audio
+            from .data import load_audio, load_sources
             from .generation import generate
             from .resynthesis import load_run
 
@@ -89,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise FileNotFoundError(f"the run's training audio {cfg.audio_path} is gone; "
                                             f"give a reference recording with --like FILE") from None
             y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed)
-            peak = float(np.abs(y).max())
-            if peak > 0.99:
-                y = y * (0.99 / peak)
-            save_audio(args.output, y, cfg.sampling_rate)
-            print(f"wrote {args.output} ({len(y) / cfg.sampling_rate:.2f} s)")
+            _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "textures":
             from .data import save_audio
             from .textures import TEXTURES, make_texture

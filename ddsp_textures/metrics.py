@@ -34,8 +34,7 @@ def frame_distance(texstat: TexStat, x: np.ndarray | torch.Tensor, y: np.ndarray
     (0.0, True)
     """
     n = texstat.frame_size
-    a = zscore(frame_audio(torch.as_tensor(np.asarray(x) if isinstance(x, np.ndarray) else x).float(), n))
-    b = zscore(frame_audio(torch.as_tensor(np.asarray(y) if isinstance(y, np.ndarray) else y).float(), n))
+    a, b = zscore(frame_audio(x, n)), zscore(frame_audio(y, n))
     count = min(len(a), len(b))
     if count == 0:
         raise ValueError(f"signals shorter than one frame of {n} samples")

@@ -137,10 +137,6 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.model = build_model(cfg)
         self.signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
-        if isinstance(self.model, TexDSP) and cfg.carrier_spectrum == "corpus":
-            # carriers follow the corpus' long-term spectrum inside each band (a resumed run loads them instead)
-            self.model.synth.shape_carriers(long_term_spectrum(self.signals, cfg.frame_size),
-                                            torch.Generator().manual_seed(cfg.seed))
         self.train_set, self.val_set = build_datasets(cfg, self.model, self.signals)
         self.model.to(self.device)
         self.texstat = build_texstat(cfg).to(self.device)
@@ -316,6 +312,11 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
     run_dir = _new_run_dir(cfg)
     (run_dir / "config.json").write_text(cfg.to_json())
     trainer = Trainer(cfg, run_dir, progress, on_epoch)
+    if isinstance(trainer.model, TexDSP) and cfg.carrier_spectrum == "corpus":
+        # new runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the weights,
+        # so a resumed run loads them)
+        trainer.model.synth.shape_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
+                                           torch.Generator().manual_seed(cfg.seed))
     if progress:
         tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation sequences, "
                    f"{count_parameters(trainer.model):,} parameters, device {trainer.device}")
