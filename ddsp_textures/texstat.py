@@ -20,6 +20,7 @@ Correlations are computed as Gram matrices of normalised signals, so memory stay
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -59,16 +60,20 @@ def _upper_pairs(corr: torch.Tensor) -> torch.Tensor:
     return corr[..., i, j]
 
 
-def envelope_moments(env: torch.Tensor, alpha: Sequence[float] = DEFAULT_ALPHA) -> torch.Tensor:
-    """S1: weighted mean, CV², skewness and kurtosis of envelopes ``(..., T) -> (..., 4)``."""
+def envelope_moments(env: torch.Tensor, alpha: Sequence[float] = DEFAULT_ALPHA, eps: float = EPS) -> torch.Tensor:
+    """S1: weighted mean, CV², skewness and kurtosis of envelopes ``(..., T) -> (..., 4)``.
+
+    ``eps`` regularises the denominators (``σ²/(μ² + eps)``, ``m_k/(σ² + eps)^{k/2}``); the reference's
+    standalone package used ``1e-8``, which on signals at recording level silences the CV² of near-empty bands.
+    """
     if len(alpha) != 4:
         raise ValueError(f"alpha needs 4 weights (mean, CV², skewness, kurtosis), got {len(alpha)}")
     t = env.shape[-1]
     mu = env.mean(dim=-1)
     centred = env - mu.unsqueeze(-1)
     var = centred.pow(2).sum(dim=-1) / max(t - 1, 1)
-    var_eps = var + EPS
-    cv2 = var / (mu.pow(2) + EPS)
+    var_eps = var + eps
+    cv2 = var / (mu.pow(2) + eps)
     skew = centred.pow(3).mean(dim=-1) / var_eps.pow(1.5)
     kurt = centred.pow(4).mean(dim=-1) / var_eps.pow(2)
     weights = torch.tensor(alpha, dtype=env.dtype, device=env.device)
@@ -92,6 +97,7 @@ class TexStat(nn.Module):
             ``fs/16``, the reference's values).
         factor: envelope decimation factor (default 4).
         alpha: S1 weights; beta: weights of the five statistics in the loss.
+        eps: regulariser of the S1 denominators (see :func:`envelope_moments`).
 
     Shape:
         ``statistics``: ``(B, L)`` or ``(L,)`` → list of five tensors (leading batch axis kept).
@@ -108,7 +114,8 @@ class TexStat(nn.Module):
     def __init__(self, frame_size: int, fs: float = 44100, n_bands: int = 16, n_mod_bands: int = 6,
                  low: float = 20.0, high: float | None = None, mod_low: float = 10.0,
                  mod_high: float | None = None, factor: int = 4,
-                 alpha: Sequence[float] = DEFAULT_ALPHA, beta: Sequence[float] = DEFAULT_BETA) -> None:
+                 alpha: Sequence[float] = DEFAULT_ALPHA, beta: Sequence[float] = DEFAULT_BETA,
+                 eps: float = EPS) -> None:
         super().__init__()
         if frame_size % factor:
             raise ValueError(f"frame_size {frame_size} must be divisible by the decimation factor {factor}")
@@ -120,6 +127,9 @@ class TexStat(nn.Module):
             raise ValueError("TexStat needs at least 2 cochlear and 2 modulation bands (for correlations)")
         self.frame_size, self.fs, self.factor = frame_size, fs, factor
         self.alpha, self.beta = tuple(float(a) for a in alpha), tuple(float(b) for b in beta)
+        if not (math.isfinite(eps) and eps > 0):
+            raise ValueError(f"eps must be a finite number > 0, got {eps}")
+        self.eps = float(eps)
         self.cochlear: FilterBank = erb_bank(frame_size, fs, n_bands, low, high)
         env_fs = fs / factor
         mod_high = env_fs / 4 if mod_high is None else mod_high
@@ -149,7 +159,7 @@ class TexStat(nn.Module):
             raise ValueError("input audio contains NaN or inf")
         env, dec, mod = self.envelopes(x)
         b = x.shape[0]
-        s1 = envelope_moments(env, self.alpha)
+        s1 = envelope_moments(env, self.alpha, self.eps)
         s2 = _upper_pairs(correlation_matrix(env))
         s3 = (_std(mod) / _std(dec).unsqueeze(-1)).reshape(b, -1)
         s4 = _upper_pairs(correlation_matrix(mod.transpose(1, 2)))          # (B, M, P)

@@ -64,6 +64,12 @@ def test_chapter_code_lines_fit_the_rendered_page():
     assert not long, long[:5]
 
 
+def test_chapter_cells_are_short_enough_to_read():
+    long = [(name, index, len(source.splitlines())) for name, index, source in _chapter_code_cells()
+            if len(source.splitlines()) > 15]
+    assert not long, long
+
+
 def test_chapters_link_back_to_the_chapters_they_build_on():
     for path in sorted((ROOT / "book").glob("0[2-9]_*.md")):
         assert "{doc}`0" in path.read_text(), f"{path.name} links to no earlier chapter"

@@ -130,3 +130,21 @@ def test_mss_zero_for_identical_and_grows_with_noise():
     small = float(multiscale_spectral_loss(x, x + 0.05 * torch.randn_like(x)))
     large = float(multiscale_spectral_loss(x, x + 0.5 * torch.randn_like(x)))
     assert 0 < small < large
+
+
+def test_eps_regularises_the_moments_as_in_the_published_package():
+    # envelope with known mean and variance: the CV² slot is var / (mu² + eps) exactly
+    from ddsp_textures.texstat import envelope_moments
+
+    env = torch.tensor([[1e-5, 3e-5] * 50], dtype=torch.float64)   # mu = 2e-5, var ≈ 1e-10
+    var = float(env.var())
+    for eps in (1e-10, 1e-8):
+        cv2 = float(envelope_moments(env, (1, 1, 1, 1), eps=eps)[0, 1])
+        assert cv2 == pytest.approx(var / (4e-10 + eps), rel=1e-9)
+    # a quiet frame: eps = 1e-8 silences the CV² of near-empty bands, the default does not
+    x = 1e-4 * torch.randn(1, 8192, generator=torch.Generator().manual_seed(0))
+    quiet = TexStat(8192, 16000, 8, 4, eps=1e-8).statistics(x)[0][0, :, 1]
+    default = TexStat(8192, 16000, 8, 4).statistics(x)[0][0, :, 1]
+    assert float(quiet.max()) < 0.2 * float(default.min())
+    with pytest.raises(ValueError, match="eps"):
+        TexStat(8192, 16000, 8, 4, eps=0.0)
