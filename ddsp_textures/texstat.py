@@ -80,6 +80,25 @@ def envelope_moments(env: torch.Tensor, alpha: Sequence[float] = DEFAULT_ALPHA, 
     return torch.stack([mu, cv2, skew, kurt], dim=-1) * weights
 
 
+def _parseval_vectors(spectrum: torch.Tensor, length: int) -> torch.Tensor:
+    """Real vectors whose dot products are the centred time-domain dot products of the real signals of
+    ``length`` samples whose first rfft bins are ``spectrum`` ``(..., K) -> (..., 2(K-1))``.
+
+    By Parseval, ``Σ_t (a-ā)(b-b̄) = Σ_{k≥1} w_k Re(A_k conj B_k)`` with ``w_k = 2/T`` (``1/T`` at the Nyquist
+    bin, whose imaginary part a real signal does not have); the DC bin holds the mean and is left out.
+    Bins beyond ``K`` must be zero (band-limited signals).
+    """
+    k = spectrum.shape[-1]
+    weights = torch.full((k - 1,), 2.0 / length, dtype=spectrum.real.dtype, device=spectrum.device)
+    parts = spectrum[..., 1:]
+    real, imag = parts.real, parts.imag
+    if length % 2 == 0 and k == length // 2 + 1:
+        weights[-1] = 1.0 / length
+        imag = torch.cat([imag[..., :-1], torch.zeros_like(imag[..., -1:])], dim=-1)
+    root = weights.sqrt()
+    return torch.cat([real * root, imag * root], dim=-1)
+
+
 def _std(x: torch.Tensor) -> torch.Tensor:
     t = x.shape[-1]
     centred = x - x.mean(dim=-1, keepdim=True)
@@ -134,6 +153,9 @@ class TexStat(nn.Module):
         env_fs = fs / factor
         mod_high = env_fs / 4 if mod_high is None else mod_high
         self.modulation: FilterBank = modulation_bank(frame_size // factor, env_fs, n_mod_bands, mod_low, mod_high)
+        mod_filters = self.modulation.filters[1:-1]                                  # (M, T/2 + 1)
+        support = int(torch.nonzero(mod_filters.abs().amax(0) > 0).max()) + 1
+        self.register_buffer("_modulation_filters", mod_filters[:, :support].contiguous(), persistent=False)
 
     @property
     def n_bands(self) -> int:
@@ -149,23 +171,75 @@ class TexStat(nn.Module):
         dec = downsample(env, self.factor)
         return env, dec, self.modulation(dec)
 
-    def statistics(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The five statistics ``[S1, S2, S3, S4, S5]`` of a batch of frames."""
+    def statistics(self, x: torch.Tensor, chunk_size: int | None = None) -> list[torch.Tensor]:
+        """The five statistics ``[S1, S2, S3, S4, S5]`` of a batch of frames.
+
+        Computed in chunks of ``chunk_size`` frames (default :meth:`auto_chunk_size`): on a CPU a batch that
+        no longer fits in the cache is slower per frame than a few frames at a time; the results are the
+        same for any chunk size.
+        """
         if x.dim() == 1:
             x = x.unsqueeze(0)
         if x.dim() != 2:
             raise ValueError(f"expected a (batch, samples) tensor, got shape {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise ValueError("expected at least one frame, got an empty batch")
+        if x.shape[-1] != self.frame_size:
+            raise ValueError(f"this TexStat was built for frames of {self.frame_size} samples, "
+                             f"got {x.shape[-1]}")
+        if not x.is_floating_point():
+            raise ValueError(f"expected floating-point audio, got {x.dtype}")
         if not torch.isfinite(x).all():
             raise ValueError("input audio contains NaN or inf")
-        env, dec, mod = self.envelopes(x)
-        b = x.shape[0]
+        chunk = self.auto_chunk_size(x) if chunk_size is None else int(chunk_size)
+        if chunk < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        parts = [self._statistics(part) for part in x.split(chunk)]
+        if len(parts) == 1:
+            return parts[0]
+        return [torch.cat(stat, dim=0) for stat in zip(*parts, strict=True)]
+
+    def auto_chunk_size(self, x: torch.Tensor) -> int:
+        """Frames per chunk: the whole batch on a GPU; on a CPU, as many frames as keep one ``(chunk, N, L)``
+        envelope tensor within :attr:`CPU_CHUNK_ELEMENTS` (one frame at a time for N = 16, L = 65536)."""
+        if x.device.type != "cpu":
+            return max(1, x.shape[0])
+        return max(1, self.CPU_CHUNK_ELEMENTS // (self.n_bands * self.frame_size))
+
+    CPU_CHUNK_ELEMENTS = 2**20
+
+    def _spectral_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Envelopes ``E (B, N, L)``, spectrum of the decimated envelopes ``(B, N, K)`` and spectra of the
+        modulation bands ``(B, N, M, K')`` (bins above the modulation bank's support dropped).
+
+        Two FFT passes over ``(B, N, L)`` data: one inverse FFT of each band's one-sided spectrum gives the
+        analytic signal directly, and the rfft of the envelope gives the decimated envelope's spectrum
+        (its first ``T/2 + 1`` bins, as :func:`~ddsp_textures.envelopes.downsample` computes it).
+        """
+        length, t = self.frame_size, self.frame_size // self.factor
+        env = self.cochlear.envelopes(x)                                              # (B, N, L)
+        k = t // 2 + 1
+        dec = torch.fft.rfft(env, dim=-1)[..., :k] * (t / length)
+        if t % 2 == 0:   # fold the Nyquist bin as downsample() does (its irfft keeps only the real part)
+            dec = torch.cat([dec[..., :-1], (2 * dec[..., -1:].real).to(dec.dtype)], dim=-1)
+        g = self._modulation_filters.to(device=x.device, dtype=x.dtype)               # (M, K')
+        mod = dec[..., : g.shape[-1]].unsqueeze(-2) * g                              # (B, N, M, K')
+        return env, dec, mod
+
+    def _statistics(self, x: torch.Tensor) -> list[torch.Tensor]:
+        env, dec, mod = self._spectral_parts(x)
+        b, t = x.shape[0], self.frame_size // self.factor
         s1 = envelope_moments(env, self.alpha, self.eps)
         s2 = _upper_pairs(correlation_matrix(env))
-        s3 = (_std(mod) / _std(dec).unsqueeze(-1)).reshape(b, -1)
-        s4 = _upper_pairs(correlation_matrix(mod.transpose(1, 2)))          # (B, M, P)
-        s4 = s4.transpose(1, 2).reshape(b, -1)                               # pair-major, m-minor
-        s5 = _upper_pairs(correlation_matrix(mod))                           # (B, N, Pm)
-        s5 = s5.transpose(1, 2).reshape(b, -1)                               # pair-major, n-minor
+        dec_v, mod_v = _parseval_vectors(dec, t), _parseval_vectors(mod, t)
+        dec_std = torch.sqrt(dec_v.pow(2).sum(-1) / max(t - 1, 1) + EPS)             # (B, N)
+        mod_std = torch.sqrt(mod_v.pow(2).sum(-1) / max(t - 1, 1) + EPS)             # (B, N, M)
+        s3 = (mod_std / dec_std.unsqueeze(-1)).reshape(b, -1)
+        z = mod_v / torch.sqrt(mod_v.pow(2).sum(-1, keepdim=True) + EPS)
+        s4 = _upper_pairs(z.transpose(1, 2) @ z.transpose(1, 2).transpose(-1, -2))  # (B, M, P)
+        s4 = s4.transpose(1, 2).reshape(b, -1)                                       # pair-major, m-minor
+        s5 = _upper_pairs(z @ z.transpose(-1, -2))                                   # (B, N, Pm)
+        s5 = s5.transpose(1, 2).reshape(b, -1)                                       # pair-major, n-minor
         return [s1, s2, s3, s4, s5]
 
     def feature_vector(self, x: torch.Tensor, n_stats: int = 5) -> torch.Tensor:
@@ -177,13 +251,30 @@ class TexStat(nn.Module):
         """Per-item RMS distance of each statistic: ``(B, L), (B, L) -> (B, 5)`` (unweighted by β)."""
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-        sx, sy = self.statistics(x), self.statistics(y)
-        d = [safe_sqrt((a - b).reshape(a.shape[0], -1).pow(2).mean(-1)) for a, b in zip(sx, sy, strict=True)]
-        return torch.stack(d, dim=-1)
+        return statistics_distances(self.statistics(x), self.statistics(y))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        beta = torch.tensor(self.beta, dtype=x.dtype, device=x.device)
-        return (self.distances(x, y).mean(0) * beta).sum()
+        return self.weighted(self.distances(x, y))
+
+    def loss_to_statistics(self, x: torch.Tensor, target: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The loss of frames ``x`` against precomputed target statistics (``statistics(y)``, e.g. cached
+        during training, where the target frames never change): ``forward(x, y)`` without recomputing the
+        statistics of ``y``."""
+        return self.weighted(statistics_distances(self.statistics(x), target))
+
+    def weighted(self, distances: torch.Tensor) -> torch.Tensor:
+        """``Σ_k β_k · mean_b distances[b, k]``: ``(B, 5) -> ()``."""
+        beta = torch.tensor(self.beta, dtype=distances.dtype, device=distances.device)
+        return (distances.mean(0) * beta).sum()
+
+
+def statistics_distances(sx: Sequence[torch.Tensor], sy: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per-item RMS distance of each statistic between two lists of statistics: ``-> (B, 5)``."""
+    if len(sx) != len(sy) or any(a.shape != b.shape for a, b in zip(sx, sy, strict=False)):
+        raise ValueError(f"statistics of different shapes: {[tuple(a.shape) for a in sx]} and "
+                         f"{[tuple(b.shape) for b in sy]}")
+    d = [safe_sqrt((a - b).reshape(a.shape[0], -1).pow(2).mean(-1)) for a, b in zip(sx, sy, strict=True)]
+    return torch.stack(d, dim=-1)
 
 
 def texstat_loss(x: torch.Tensor, y: torch.Tensor, fs: float = 44100, n_bands: int = 16, n_mod_bands: int = 6,

@@ -63,14 +63,9 @@ def build_texstat(cfg: TrainConfig) -> TexStat:
                    cfg.high_limit, alpha=cfg.alpha, beta=cfg.beta)
 
 
-def build_loss(cfg: TrainConfig, texstat: TexStat) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The training loss on frames ``(B, L)``."""
-    if cfg.loss_function == "texstat":
-        return texstat
-    mss = MultiScaleSpectralLoss()
-    if cfg.loss_function == "multiscale":
-        return mss
-    return lambda x, y: texstat(x, y) + mss(x, y)
+def _uses(cfg: TrainConfig) -> tuple[bool, bool]:
+    """Whether the configured loss has a TexStat term and a multi-scale spectral term."""
+    return cfg.loss_function != "multiscale", cfg.loss_function != "texstat"
 
 
 def build_datasets(cfg: TrainConfig, model: TexDSP | PVAEModel, signals: list | None = None
@@ -140,18 +135,44 @@ class Trainer:
         self.train_set, self.val_set = build_datasets(cfg, self.model, self.signals)
         self.model.to(self.device)
         self.texstat = build_texstat(cfg).to(self.device)
-        self.loss_fn = build_loss(cfg, self.texstat)
+        self.mss = MultiScaleSpectralLoss()
+        self._target_statistics: dict[int, list[torch.Tensor]] = {}
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0
         self.best = math.inf
         self.skipped_steps = 0
 
-    def _loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training loss of a batch, with the target and output frames it was computed from."""
+    def targets(self, data: TextureDataset, idx: torch.Tensor) -> list[torch.Tensor]:
+        """TexStat statistics of the target frames of items ``idx``: the frames of an item never change, so
+        the statistics of a whole dataset are computed once (on first use) and looked up afterwards."""
+        key = id(data)
+        if key not in self._target_statistics:
+            with torch.no_grad():
+                frames = _frames(data.audio)
+                parts = [self.texstat.statistics(chunk.to(self.device)) for chunk in frames.split(64)]
+            self._target_statistics[key] = [torch.cat(stat) for stat in zip(*parts, strict=True)]
+        per_item = data.audio.shape[1]
+        rows = (idx.reshape(-1, 1) * per_item + torch.arange(per_item)).reshape(-1).to(self.device)
+        return [stat[rows] for stat in self._target_statistics[key]]
+
+    def _loss(self, batch: tuple[torch.Tensor, ...], targets: list[torch.Tensor] | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training loss of a batch, with the target and output frames it was computed from; ``targets``
+        are the TexStat statistics of the target frames when known (:meth:`targets`)."""
         x, *feats = (t.to(self.device) for t in batch)
         y = self.model(feats)
-        loss = self.loss_fn(_frames(x), _frames(y))
+        with_texstat, with_mss = _uses(self.cfg)
+        loss = torch.zeros((), device=self.device)
+        if not torch.isfinite(y).all():      # a diverged output: a non-finite loss, skipped by the step guard
+            return torch.full((), math.nan, device=self.device), x, y
+        if with_texstat:
+            if targets is None:
+                loss = loss + self.texstat(_frames(y), _frames(x))
+            else:
+                loss = loss + self.texstat.loss_to_statistics(_frames(y), targets)
+        if with_mss:
+            loss = loss + self.mss(_frames(x), _frames(y))
         if self.cfg.regularizers_list:
             fx = compute_features(x, self.cfg.regularizers_list, self.model.bank)
             fy = compute_features(y, self.cfg.regularizers_list, self.model.bank)
@@ -166,9 +187,12 @@ class Trainer:
         torch.manual_seed(self.cfg.seed + 7)                   # same random draws at every evaluation
         total, total_ts, count = 0.0, 0.0, 0
         for idx in _batches(len(data), self.cfg.batch_size, None):
-            loss, x, y = self._loss(data[idx])                 # one forward pass serves both losses
+            targets = self.targets(data, idx)
+            loss, x, y = self._loss(data[idx], targets)        # one forward pass serves both losses
             total += float(loss) * len(idx)
-            total_ts += float(self.texstat(_frames(x), _frames(y))) * len(idx)
+            finite = bool(torch.isfinite(y).all())
+            ts = self.texstat.loss_to_statistics(_frames(y), targets) if finite else math.nan
+            total_ts += float(ts) * len(idx)
             count += len(idx)
         return total / count, total_ts / count
 
@@ -181,7 +205,7 @@ class Trainer:
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=not self.progress,
                    unit="batch")
         for idx in bar:
-            loss = self._loss(self.train_set[idx])[0]
+            loss = self._loss(self.train_set[idx], self.targets(self.train_set, idx))[0]
             self.optimizer.zero_grad(set_to_none=True)
             if not torch.isfinite(loss):          # guard: never let a NaN/inf step reach the weights
                 skipped += 1

@@ -1,6 +1,7 @@
 """Check the built book as a reader sees it: every chapter page shows at least as many images as it has code
 cells that show a figure, and no chapter with figures renders none (a figure that failed to render — e.g. a
-library call that switched the matplotlib backend — is invisible to nbval).
+library call that switched the matplotlib backend — is invisible to nbval); likewise every table — written in
+the text or displayed by a cell as Markdown — is an HTML table, not a paragraph of pipes.
 
     python tests/check_book_html.py [_build/html]
 
@@ -16,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHOWS_FIGURE = re.compile(r"^(plt\.show\(\)|fig\.show\(\)|display\(fig\b)", re.M)
 IMAGE = re.compile(r"<img[^>]+src=\"[^\"]*_images/")
+SHOWS_TABLE = re.compile(r"^display\(Markdown\(", re.M)
+TABLE_RULE = re.compile(r"^\|\s*:?-{3,}", re.M)
 
 
 def figure_cells(chapter: Path) -> int:
@@ -26,20 +29,32 @@ def figure_cells(chapter: Path) -> int:
     return sum(1 for c in cells if c.cell_type == "code" and SHOWS_FIGURE.search(c.source))
 
 
+def table_count(chapter: Path) -> int:
+    """Tables in the text plus code cells that display a Markdown table."""
+    import jupytext
+
+    cells = jupytext.read(chapter).cells
+    return sum(len(TABLE_RULE.findall(c.source)) if c.cell_type == "markdown" else
+               len(SHOWS_TABLE.findall(c.source)) for c in cells)
+
+
 def main(html_root: Path) -> int:
     failures = []
     for chapter in sorted((ROOT / "book").glob("*.md")):
-        expected = figure_cells(chapter)
-        if expected == 0:
+        expected, tables = figure_cells(chapter), table_count(chapter)
+        if expected == 0 and tables == 0:
             continue
         page = html_root / "book" / f"{chapter.stem}.html"
         if not page.is_file():
             failures.append(f"{page}: missing (was the book built?)")
             continue
-        found = len(IMAGE.findall(page.read_text(encoding="utf-8")))
-        print(f"{chapter.name}: {found} images for {expected} figure cells")
+        html = page.read_text(encoding="utf-8")
+        found, found_tables = len(IMAGE.findall(html)), html.count("<table")
+        print(f"{chapter.name}: {found} images for {expected} figure cells, {found_tables} tables for {tables}")
         if found < expected:
             failures.append(f"{page.name}: {found} rendered images, but {chapter.name} shows {expected} figures")
+        if found_tables < tables:
+            failures.append(f"{page.name}: {found_tables} HTML tables, but {chapter.name} has {tables}")
     for line in failures:
         print(f"error: {line}")
     return 1 if failures else 0

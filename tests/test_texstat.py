@@ -148,3 +148,45 @@ def test_eps_regularises_the_moments_as_in_the_published_package():
     assert bool((quiet < 0.5 * default).all()) and float((quiet / default).min()) < 0.1
     with pytest.raises(ValueError, match="eps"):
         TexStat(8192, 16000, 8, 4, eps=0.0)
+
+
+@pytest.mark.parametrize("length, n_bands", [(8192, 8), (44100, 16)])
+def test_spectral_pipeline_and_chunks_equal_the_time_domain_pipeline(length, n_bands):
+    # statistics() works on spectra (one-sided analytic signal, Parseval for S3–S5) and in batch chunks;
+    # the time-domain pipeline (subbands → Hilbert → decimation → modulation bands) must give the same numbers
+    from ddsp_textures.envelopes import downsample, hilbert_envelope
+    from ddsp_textures.texstat import _std, _upper_pairs, correlation_matrix, envelope_moments
+
+    ts = TexStat(length, 44100, n_bands, 6).double()
+    x = torch.randn(5, length, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    env = hilbert_envelope(ts.cochlear(x))
+    dec = downsample(env, 4)
+    mod = ts.modulation(dec)
+    expected = [envelope_moments(env, ts.alpha), _upper_pairs(correlation_matrix(env)),
+                (_std(mod) / _std(dec).unsqueeze(-1)).reshape(5, -1),
+                _upper_pairs(correlation_matrix(mod.transpose(1, 2))).transpose(1, 2).reshape(5, -1),
+                _upper_pairs(correlation_matrix(mod)).transpose(1, 2).reshape(5, -1)]
+    for chunk in (1, 2, 5):
+        for got, want in zip(ts.statistics(x, chunk_size=chunk), expected, strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_loss_to_cached_statistics_equals_the_loss_and_its_gradient():
+    ts = TexStat(8192, 16000, 8, 4)
+    y = torch.randn(3, 8192)
+    x = torch.randn(3, 8192, requires_grad=True)
+    direct = ts(x, y)
+    (g_direct,) = torch.autograd.grad(direct, x)
+    with torch.no_grad():
+        target = ts.statistics(y)
+    cached = ts.loss_to_statistics(x, target)
+    (g_cached,) = torch.autograd.grad(cached, x)
+    assert float(direct.detach()) > 0.1
+    torch.testing.assert_close(cached, direct)
+    torch.testing.assert_close(g_cached, g_direct)
+    with pytest.raises(ValueError, match="different shapes"):
+        ts.loss_to_statistics(x, [s[:2] for s in target])
+    with pytest.raises(ValueError, match="empty batch"):
+        ts.statistics(torch.zeros(0, 8192))
+    with pytest.raises(ValueError, match="8192 samples"):
+        ts.statistics(torch.zeros(1, 4096))

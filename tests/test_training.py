@@ -131,3 +131,27 @@ def test_shipped_quick_config_lowers_validation_texstat(tmp_path, monkeypatch):
     hist = torch.load(run / "checkpoint.pt", weights_only=True)["history"]
     assert hist["epoch"][-1] == cfg.epochs
     assert min(hist["val_texstat"][1:]) < 0.8 * hist["val_texstat"][0]
+
+
+@pytest.mark.parametrize("loss_function", ["texstat", "texstat+multiscale"])
+def test_cached_target_statistics_give_the_uncached_loss(tmp_path, loss_function):
+    # the trainer computes the statistics of its (fixed) target frames once; the loss must be the one that
+    # recomputes them at every step, and a diverged (non-finite) output must give a NaN loss, not an error
+    from ddsp_textures.spectral import MultiScaleSpectralLoss
+    from ddsp_textures.training import Trainer
+
+    cfg = parse_config(_cfg(tmp_path, loss_function=loss_function))
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    idx = torch.tensor([2, 0, 3])
+    batch = trainer.train_set[idx]
+    torch.manual_seed(0)
+    cached, x, y = trainer._loss(batch, trainer.targets(trainer.train_set, idx))
+    frames_x, frames_y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+    direct = trainer.texstat(frames_y, frames_x)
+    if loss_function != "texstat":
+        direct = direct + MultiScaleSpectralLoss()(frames_x, frames_y)
+    assert float(cached.detach()) > 0.1
+    torch.testing.assert_close(cached, direct, rtol=1e-5, atol=1e-6)
+    assert len(trainer._target_statistics) == 1            # computed once for the whole training set
+    trainer.model.forward = lambda feats: torch.full_like(batch[0], float("nan"))
+    assert torch.isnan(trainer._loss(batch, trainer.targets(trainer.train_set, idx))[0])

@@ -10,6 +10,7 @@ phase of ERB-filtered Gaussian noise).  ``param_per_env = 2·P`` real numbers de
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -117,7 +118,7 @@ def texenv_analysis(x: torch.Tensor, bank: FilterBank, n_coeffs: int) -> torch.T
     """
     if n_coeffs < 1 or n_coeffs > bank.length // 2 + 1:
         raise ValueError(f"n_coeffs must be in [1, {bank.length // 2 + 1}], got {n_coeffs}")
-    env = hilbert_envelope(bank(x))
+    env = bank.envelopes(x)
     return torch.fft.rfft(env, dim=-1, norm="ortho")[..., :n_coeffs]
 
 
@@ -208,9 +209,66 @@ def roll_carriers(seed: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     return seed[:, idx].movedim(0, -2)
 
 
+CPU_BLOCK_ELEMENTS = 2**20
+
+
+def synthesis_blocks(n_items: int, n_bands: int, length: int, device: torch.device) -> tuple[int, int]:
+    """Items and bands synthesised together: everything at once on a GPU (one kernel per stage); on a CPU
+    blocks of about :data:`CPU_BLOCK_ELEMENTS` samples, as square as possible (4 items × 4 bands of 65 536
+    samples), since a ``(B, N, L)`` tensor that outgrows the cache is slower per sample than a few blocks
+    (measured in ``benchmarks/bench_texenv.py``)."""
+    if device.type != "cpu":
+        return max(1, n_items), n_bands
+    bands = max(1, min(n_bands, math.isqrt(max(1, CPU_BLOCK_ELEMENTS // length))))
+    items = max(1, min(n_items, CPU_BLOCK_ELEMENTS // (bands * length)))
+    return items, bands
+
+
+def _check_synthesis_inputs(coeffs: torch.Tensor, seed: torch.Tensor, shifts: torch.Tensor | None) -> None:
+    if coeffs.shape[-2] != seed.shape[0]:
+        raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but the seed has {seed.shape[0]}")
+    if shifts is not None and tuple(shifts.shape) != tuple(coeffs.shape[:-2]):
+        raise ValueError(f"need one carrier shift per item {tuple(coeffs.shape[:-2])}, "
+                         f"got shape {tuple(shifts.shape)}")
+
+
+BandWeights = Callable[[torch.Tensor, slice, slice], torch.Tensor]
+
+
+def _modulated_sum(coeffs: torch.Tensor, seed: torch.Tensor, shifts: torch.Tensor | None,
+                   weights: BandWeights | None = None) -> torch.Tensor:
+    """``Σ_n w_n · env_n · carrier_n`` over blocks of items and bands; ``weights(bands, items, part)`` gives
+    the per-band factors ``(items, bands)`` of a block (``None``: 1)."""
+    length, n_bands = seed.shape[-1], seed.shape[0]
+    lead = coeffs.shape[:-2]
+    flat = coeffs.reshape(-1, n_bands, coeffs.shape[-1])
+    flat_shifts = None if shifts is None else shifts.reshape(-1)
+    n_items = flat.shape[0]
+    item_block, band_block = synthesis_blocks(n_items, n_bands, length, coeffs.device)
+    outputs = []
+    for i0 in range(0, n_items, item_block):
+        items = slice(i0, min(i0 + item_block, n_items))
+        acc = None
+        for b0 in range(0, n_bands, band_block):
+            part = slice(b0, min(b0 + band_block, n_bands))
+            env = envelopes_from_coefficients(flat[items, part], length)
+            carriers = seed[part].to(env.dtype)
+            if flat_shifts is not None:
+                carriers = roll_carriers(carriers, flat_shifts[items])
+            bands = env.mul_(carriers)        # in place: irfft's backward does not need its output
+            if weights is not None:
+                bands = bands * weights(bands, items, part).unsqueeze(-1)
+            block = bands.sum(-2)
+            acc = block if acc is None else acc + block
+        outputs.append(acc)
+    return torch.cat(outputs).reshape(*lead, length)
+
+
 def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: bool = False,
                      shifts: torch.Tensor | None = None) -> torch.Tensor:
-    """Batched TexEnv synthesis, vectorised over batch and bands.
+    """Batched TexEnv synthesis: each band's envelope (inverse FFT of its coefficients) times its carrier,
+    summed over bands — in cache-sized blocks of items and bands (:func:`synthesis_blocks`), never holding
+    the ``(..., N, L)`` bands at once unless ``return_bands``.
 
     ``shifts`` (one integer per item) delays the *carriers* of each item while the envelopes keep their time
     alignment; overlapping frames then get uncorrelated fine structure (see :func:`overlap_add`).
@@ -223,17 +281,12 @@ def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: boo
     >>> [round(v, 5) for v in texenv_synthesis(c, seed)[0].tolist()]  # three bands of constant envelope 1
     [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
     """
-    if coeffs.shape[-2] != seed.shape[0]:
-        raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but the seed has {seed.shape[0]}")
-    bands = envelopes_from_coefficients(coeffs, seed.shape[-1])
-    if shifts is None:
-        bands.mul_(seed.to(bands.dtype))              # in place: one (..., N, L) buffer instead of two
-    else:
-        if tuple(shifts.shape) != tuple(coeffs.shape[:-2]):
-            raise ValueError(f"need one carrier shift per item {tuple(coeffs.shape[:-2])}, "
-                             f"got shape {tuple(shifts.shape)}")
-        bands = bands * roll_carriers(seed.to(bands.dtype), shifts)
-    return bands if return_bands else bands.sum(-2)
+    _check_synthesis_inputs(coeffs, seed, shifts)
+    if not return_bands:
+        return _modulated_sum(coeffs, seed, shifts)
+    env = envelopes_from_coefficients(coeffs, seed.shape[-1])
+    carriers = seed.to(env.dtype) if shifts is None else roll_carriers(seed.to(env.dtype), shifts)
+    return env * carriers
 
 
 def polar_to_coefficients(magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
@@ -365,8 +418,20 @@ class TexEnvSynth(nn.Module):
 
     def forward(self, coeffs: torch.Tensor, loudness: Loudness = "none",
                 target: torch.Tensor | float = 1.0, shifts: torch.Tensor | None = None) -> torch.Tensor:
-        bands = texenv_synthesis(coeffs, self.seed, return_bands=True, shifts=shifts)
-        return normalise_loudness(bands, loudness, target)
+        if loudness == "none":
+            return texenv_synthesis(coeffs, self.seed, shifts=shifts)
+        if loudness == "generic":
+            return normalise_loudness(texenv_synthesis(coeffs, self.seed, shifts=shifts).unsqueeze(-2),
+                                      "generic", target)
+        if loudness != "specific":
+            raise ValueError(f"unknown loudness mode {loudness!r}; use 'none', 'generic' or 'specific'")
+        _check_synthesis_inputs(coeffs, self.seed, shifts)
+        target = torch.as_tensor(target, dtype=self.seed.dtype, device=self.seed.device)
+        if target.dim() == 0 or target.shape[-1] != self.n_bands:
+            raise ValueError(f"specific loudness needs one target per band ({self.n_bands})")
+        flat_target = target.expand(*coeffs.shape[:-2], self.n_bands).reshape(-1, self.n_bands)
+        return _modulated_sum(coeffs, self.seed, shifts,
+                              lambda bands, items, part: flat_target[items, part] / _rms(bands))
 
 
 def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> float:
