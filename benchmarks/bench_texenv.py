@@ -1,6 +1,11 @@
-"""TexEnv synthesis throughput (real-time factor) vs a per-band loop, and 60 s streaming synthesis.
+"""TexEnv synthesis and analysis throughput (real-time factor), before and after, and 60 s streaming synthesis.
 
-    python benchmarks/bench_texenv.py [--quick]
+"Before" is the previous release (kept here): synthesis of all ``(B, N, L)`` bands at once, analysis through
+time-domain subbands and a separate Hilbert transform.  Also shown: the reference's per-band loop.  "After" is
+the library: synthesis in cache-sized blocks of items × bands, analysis from one inverse FFT of the one-sided
+band spectra (``FilterBank.envelopes``).
+
+    python benchmarks/bench_texenv.py [--quick] [--threads 1]
 
 Real-time factor (RTF) = seconds of audio produced per second of compute (higher is faster).
 """
@@ -17,11 +22,23 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import sync, timeit, write_results  # noqa: E402
 
+from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.synths import make_seed, overlap_add, texenv_analysis, texenv_resynthesize, texenv_synthesis  # noqa: E402
 from ddsp_textures.textures import make_texture  # noqa: E402
 
 FS = 44100
+
+
+def before_synthesis(coeffs: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+    """The previous release: every band of every item at once, ``(B, N, L)``."""
+    bands = torch.fft.irfft(coeffs, n=seed.shape[-1], dim=-1, norm="ortho")
+    return bands.mul_(seed).sum(-2)
+
+
+def before_analysis(x: torch.Tensor, bank, n_coeffs: int) -> torch.Tensor:
+    """The previous release: time-domain subbands, then the Hilbert envelope (fft + ifft), then rfft."""
+    return torch.fft.rfft(hilbert_envelope(bank(x)), dim=-1, norm="ortho")[..., :n_coeffs]
 
 
 def loop_synthesis(coeffs: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
@@ -39,7 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--batch", type=int, default=16, help="frames per synthesis call")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (see README)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     lengths = [8192] if args.quick else [32768, 65536]
     rows = []
@@ -47,17 +66,30 @@ def main() -> None:
         device = torch.device(dev)
         for length in lengths:
             for n in (16, 24):
-                bank = erb_bank(length, FS, n)
+                bank = erb_bank(length, FS, n).to(device)
                 seed = make_seed(bank, torch.Generator().manual_seed(0)).to(device)
                 for ppe in (256, 512):
                     coeffs = torch.randn(args.batch, n, ppe // 2, dtype=torch.complex64, device=device)
                     torch.testing.assert_close(texenv_synthesis(coeffs, seed), loop_synthesis(coeffs, seed),
                                                rtol=1e-4, atol=1e-4)
+                    torch.testing.assert_close(texenv_synthesis(coeffs, seed), before_synthesis(coeffs, seed),
+                                               rtol=1e-4, atol=1e-4)
                     audio_s = args.batch * length / FS
                     t_vec = timeit(lambda c=coeffs, s=seed: texenv_synthesis(c, s), device, repeat=5)
+                    t_before = timeit(lambda c=coeffs, s=seed: before_synthesis(c, s), device, repeat=5)
                     t_loop = timeit(lambda c=coeffs, s=seed: loop_synthesis(c, s), device, repeat=5)
                     row = {"task": "synthesis", "device": dev, "frame": length, "N": n, "param_per_env": ppe,
-                           "rtf": audio_s / t_vec, "loop_rtf": audio_s / t_loop, "speedup": t_loop / t_vec}
+                           "rtf": audio_s / t_vec, "before_rtf": audio_s / t_before, "loop_rtf": audio_s / t_loop,
+                           "speedup": t_before / t_vec}
+                    if ppe == 256:
+                        frames = torch.randn(args.batch, length, device=device)
+                        torch.testing.assert_close(texenv_analysis(frames, bank, 128),
+                                                   before_analysis(frames, bank, 128), rtol=1e-3, atol=1e-3)
+                        t_an = timeit(lambda f=frames, b=bank: texenv_analysis(f, b, 128), device, repeat=5)
+                        t_an0 = timeit(lambda f=frames, b=bank: before_analysis(f, b, 128), device, repeat=5)
+                        rows.append({"task": "analysis", "device": dev, "frame": length, "N": n,
+                                     "param_per_env": ppe, "rtf": audio_s / t_an, "before_rtf": audio_s / t_an0,
+                                     "speedup": t_an0 / t_an})
                     rows.append(row)
                     print(row, flush=True)
         # streaming: 60 s of audio, frames of 32768 at hop L/2, synthesis + overlap-add from precomputed
@@ -90,10 +122,11 @@ def main() -> None:
             print(row, flush=True)
     columns = [("task", "task"), ("device", "device"), ("frame", "frame"), ("N", "N"),
                ("param_per_env", "param_per_env"),
-               ("rtf", "RTF (library)"), ("loop_rtf", "RTF (per-band loop)"), ("speedup", "speed-up")]
+               ("before_rtf", "RTF before"), ("rtf", "RTF after"), ("loop_rtf", "RTF per-band loop (reference)"),
+               ("speedup", "speed-up after/before")]
     write_results("texenv" + ("_quick" if args.quick else ""), "TexEnv synthesis throughput", rows, columns,
                   notes=f"Batches of {args.batch} frames at 44.1 kHz; RTF = audio seconds per compute second "
-                  "(median of 5 runs); speed-up = loop time / library time in the same run.")
+                  f"(median of 5 runs), {args.threads} thread(s); speed-up = before time / after time in the same run.")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ import numpy as np
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ddsp_textures",
                                 description="Statistics-driven texture synthesis with DDSP.")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for torch (default: $DDSP_TEXTURES_THREADS, else torch's choice — one per "
+                        "core; use 1 on a machine shared with other jobs, see README 'Threads')")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a new model from a JSON config")
     t.add_argument("config", help="path of the JSON config")
@@ -57,9 +60,33 @@ def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
     print(f"wrote {path} ({len(y) / fs:.2f} s)")
 
 
+def _set_threads(requested: int | None) -> None:
+    """Apply the thread policy: ``--threads``, else ``$DDSP_TEXTURES_THREADS``, else torch's default."""
+    import os
+
+    import torch
+
+    if requested is None:
+        env = os.environ.get("DDSP_TEXTURES_THREADS", "").strip()
+        if not env:
+            return
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"DDSP_TEXTURES_THREADS must be a positive integer, got {env!r}")
+        requested = int(env)
+    if requested < 1:
+        raise ValueError(f"--threads must be a positive integer, got {requested}")
+    torch.set_num_threads(requested)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .config import ConfigError
+
+    try:
+        _set_threads(args.threads)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
     try:
         if args.command == "train":

@@ -155,3 +155,17 @@ def test_cached_target_statistics_give_the_uncached_loss(tmp_path, loss_function
     assert len(trainer._target_statistics) == 1            # computed once for the whole training set
     trainer.model.forward = lambda feats: torch.full_like(batch[0], float("nan"))
     assert torch.isnan(trainer._loss(batch, trainer.targets(trainer.train_set, idx))[0])
+
+
+def test_thread_option_sets_torch_threads_and_rejects_bad_values(tmp_path, capsys, monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        assert main(["--threads", "1", "textures", str(tmp_path / "t"), "--seconds", "0.2"]) == 0
+        assert torch.get_num_threads() == 1
+        assert main(["--threads", "0", "textures", str(tmp_path / "t")]) == 2
+        assert "--threads must be a positive integer" in capsys.readouterr().err
+        monkeypatch.setenv("DDSP_TEXTURES_THREADS", "two")
+        assert main(["textures", str(tmp_path / "t")]) == 2
+        assert "DDSP_TEXTURES_THREADS" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)
