@@ -49,6 +49,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+OUTPUT_SUFFIXES = (".wav", ".flac")
+
+
+def _check_output(path: str) -> None:
+    """Refuse an output path we cannot or should not write, before any work is done."""
+    out = Path(path)
+    if out.is_dir():
+        raise ValueError(f"output {out} is a directory; give a file name ending in .wav or .flac")
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"output {out} must end in .wav or .flac (got {out.suffix or 'no extension'!r})")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"cannot write {out}: {parent} is not a directory")
+
+
+def _check_textures_args(args: argparse.Namespace) -> None:
+    import math
+
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output_dir {out} is an existing file, not a directory")
+    if not (math.isfinite(args.seconds) and 0 < args.seconds <= 3600):
+        raise ValueError(f"--seconds must be a number in (0, 3600], got {args.seconds}")
+    if not 8000 <= args.sampling_rate <= 384_000:
+        raise ValueError(f"--sampling-rate must be in [8000, 384000] Hz, got {args.sampling_rate}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
     """Write model output as a WAV, scaled down only if its peak would clip."""
     from .data import save_audio
@@ -79,7 +112,17 @@ def _set_threads(requested: int | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0, 2 for any error: one ``error:`` line, no traceback)."""
+    import warnings
+
     args = _parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from .config import ConfigError
 
     try:
@@ -104,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             from .data import load_audio
             from .resynthesis import load_run, resynthesize
 
+            _check_output(args.output)
+            if args.seed < 0:
+                raise ValueError(f"--seed must be >= 0, got {args.seed}")
             model, cfg = load_run(args.run_dir, args.weights)
             audio = load_audio(args.input, cfg.sampling_rate)
             y = resynthesize(model, audio, args.loudness, args.seed)
@@ -113,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             from .generation import generate
             from .resynthesis import load_run
 
+            _check_output(args.output)
+            if args.seed < 0:
+                raise ValueError(f"--seed must be >= 0, got {args.seed}")
             model, cfg = load_run(args.run_dir, args.weights)
             if args.like:
                 reference = load_audio(args.like, cfg.sampling_rate)
@@ -128,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             from .data import save_audio
             from .textures import TEXTURES, make_texture
 
+            _check_textures_args(args)
             out = Path(args.output_dir)
             for name in TEXTURES:
                 save_audio(out / f"{name}.wav", make_texture(name, args.seconds, args.sampling_rate, args.seed),
@@ -135,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {len(TEXTURES)} textures to {out}")
     except (ConfigError, FileNotFoundError, ValueError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; use a smaller config (frame_size, batch_size) or shorter audio",
+              file=sys.stderr)
+        return 2
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        print(f"error: cannot access{where}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; resume with 'python -m ddsp_textures retrain RUN_DIR'", file=sys.stderr)

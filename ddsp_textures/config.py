@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,18 @@ from .features import FEATURES
 
 class ConfigError(ValueError):
     """A configuration that cannot be trained."""
+
+
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+
+
+def check_run_name(name: str) -> str:
+    """A run name is one path component of letters, digits and ``._+-`` (not starting with a dot): a run can
+    never be written outside ``models_directory``."""
+    if not isinstance(name, str) or not RUN_NAME.match(name) or set(name) == {"."}:
+        raise ConfigError(f"config key 'run_name' must be a plain name (letters, digits, '._+-', at most 100 "
+                          f"characters, no path separators or '..'), got {name!r}")
+    return name
 
 
 ALIASES = {
@@ -94,10 +110,15 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list):
             raise ConfigError(f"config key '{key}' must be a list or a comma-separated string, got {value!r}")
+        if kind is float and any(isinstance(v, bool) or not isinstance(v, int | float | str) for v in value):
+            raise ConfigError(f"config key '{key}' must hold numbers, got {value!r}")
         try:
-            return [kind(v) for v in value]
+            out = [kind(v) for v in value]
         except (TypeError, ValueError):
             raise ConfigError(f"config key '{key}' must hold {kind.__name__} values, got {value!r}") from None
+        if kind is float and not all(math.isfinite(v) for v in out):
+            raise ConfigError(f"config key '{key}' must hold finite numbers, got {value!r}")
+        return out
     text = str(annotation)
     if value is None and "None" in text:
         return None
@@ -114,6 +135,12 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     if text.startswith("float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}")
         return float(value)
     if not isinstance(value, str):
         raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
@@ -138,6 +165,8 @@ def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> TrainCon
                 raise ConfigError(f"config key '{key}' must be one of {', '.join(table)}, got {values[key]!r}")
             values[key] = table[values[key]]
     cfg = TrainConfig(**values)
+    if not cfg.audio_path.strip():
+        raise ConfigError("config key 'audio_path' is empty (a folder of WAV/FLAC files, a file or 'procedural:NAME')")
     if base_dir is not None:
         if not cfg.audio_path.startswith("procedural:") and not Path(cfg.audio_path).is_absolute():
             cfg.audio_path = str((base_dir / cfg.audio_path).resolve())
@@ -165,9 +194,10 @@ def validate(cfg: TrainConfig) -> None:
     if not 0 <= cfg.filter_low_lim < cfg.high_limit <= cfg.sampling_rate / 2:
         raise ConfigError(f"filter limits must satisfy 0 <= filter_low_lim < filter_high_lim <= sampling_rate/2, "
                           f"got {cfg.filter_low_lim} and {cfg.high_limit}")
-    for name in cfg.features_list + cfg.regularizers_list:
-        if name not in FEATURES:
-            raise ConfigError(f"unknown feature {name!r}; choose from {', '.join(FEATURES)}")
+    for key in ("features_list", "regularizers_list"):
+        for name in getattr(cfg, key):
+            if name not in FEATURES:
+                raise ConfigError(f"config key '{key}': unknown feature {name!r}; choose from {', '.join(FEATURES)}")
     if not cfg.features_list:
         raise ConfigError("config key 'features_list' must name at least one feature")
     if len(cfg.alpha) != 4:
@@ -193,6 +223,76 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"config key 'carrier_spectrum' must be 'corpus' or 'flat', got {cfg.carrier_spectrum!r}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"config key 'device' must be 'auto', 'cpu' or 'cuda', got {cfg.device!r}")
+    if cfg.seed < 0 or cfg.seed >= 2**63:
+        raise ConfigError(f"config key 'seed' must be an integer in [0, 2**63), got {cfg.seed}")
+    if cfg.run_name is not None:
+        check_run_name(cfg.run_name)
+    if cfg.audio_path.startswith("procedural:"):
+        from .data import parse_procedural
+
+        try:
+            parse_procedural(cfg.audio_path, cfg.sampling_rate)
+        except ValueError as err:
+            raise ConfigError(f"config key 'audio_path': {err}") from None
+    elif not cfg.audio_path.strip():
+        raise ConfigError("config key 'audio_path' is empty")
+    check_resources(cfg)
+    if cfg.hop_size > cfg.frame_size:
+        warnings.warn(f"hop_size {cfg.hop_size} > frame_size {cfg.frame_size}: parts of the audio are never used",
+                      stacklevel=2)
+
+
+LIMITS = {  # generous upper bounds: beyond them a config is a typo, not a model
+    "sampling_rate": 384_000, "frame_size": 2**20, "hop_size": 2**22, "sequence_length": 4096,
+    "hidden_size_enc": 16_384, "hidden_size_dec": 16_384, "deepness_enc": 64, "deepness_dec": 64,
+    "param_per_env": 2**16, "N_filter_bank": 256, "M_filter_bank": 64, "batch_size": 4096, "epochs": 10**6,
+    "atoms_number": 1024, "vae_latent_dim": 256, "vae_grain_size": 2**18, "vae_param_per_env": 2**14,
+    "vae_hidden": 16_384, "vae_epochs": 10**6,
+}
+
+
+def physical_memory() -> int:
+    """Bytes of RAM on this machine (16 GiB if the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def step_memory(cfg: TrainConfig) -> int:
+    """A rough upper estimate (bytes) of the memory one training step needs: TexStat and the synth keep
+    ``O(frames · N · L)`` activations for the backward pass, the filterbanks are ``(N + 2) × (L/2 + 1)`` float64
+    matrices, and the networks hold weights, gradients and two Adam moments."""
+    frames = cfg.batch_size * cfg.sequence_length
+    length, n = cfg.frame_size, cfg.N_filter_bank
+    activations = frames * n * length * 48
+    banks = 3 * (n + 2) * (length // 2 + 1) * 8
+    feature_width = n + 8
+    hidden = max(cfg.hidden_size_enc, cfg.hidden_size_dec)
+    weights = (len(cfg.features_list) * (feature_width * cfg.hidden_size_enc + cfg.deepness_enc
+                                         * cfg.hidden_size_enc**2)
+               + 3 * 3 * hidden**2 + cfg.deepness_dec * cfg.hidden_size_dec**2
+               + cfg.hidden_size_dec * n * cfg.param_per_env)
+    if cfg.architecture == "PVAE":
+        weights += cfg.vae_hidden**2 * 4 + cfg.vae_hidden * (cfg.vae_grain_size + n * cfg.vae_param_per_env)
+    return int(activations + banks + weights * 4 * 4)
+
+
+def check_resources(cfg: TrainConfig) -> None:
+    """Refuse configs that cannot fit: absurd sizes (:data:`LIMITS`) and steps that need more than this
+    machine's memory — with the figure, before anything is allocated or written."""
+    for key, limit in LIMITS.items():
+        value = getattr(cfg, key)
+        if value > limit:
+            raise ConfigError(f"config key '{key}' = {value} is beyond the supported maximum {limit}")
+    if cfg.sampling_rate < 1000:
+        raise ConfigError(f"config key 'sampling_rate' must be >= 1000 Hz, got {cfg.sampling_rate}")
+    need, have = step_memory(cfg), physical_memory()
+    if need > 0.8 * have:
+        raise ConfigError(f"this config needs about {need / 2**30:.1f} GiB for one training step (batch_size × "
+                          f"sequence_length × N_filter_bank × frame_size = {cfg.batch_size} × {cfg.sequence_length}"
+                          f" × {cfg.N_filter_bank} × {cfg.frame_size}, plus the networks), but this machine has "
+                          f"{have / 2**30:.1f} GiB; lower batch_size, sequence_length, frame_size or the hidden sizes")
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -201,7 +301,11 @@ def load_config(path: str | Path) -> TrainConfig:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text (a JSON config must be UTF-8)") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
     return parse_config(data, Path.cwd())

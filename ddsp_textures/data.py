@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -34,11 +35,19 @@ def load_audio(path: str | Path, fs: int) -> np.ndarray:
         raise FileNotFoundError(f"audio file not found: {path}")
     try:
         data, file_fs = sf.read(str(path), dtype="float32", always_2d=True)
+        header = sf.info(str(path)).extra_info
     except (RuntimeError, sf.LibsndfileError) as err:
         raise ValueError(f"cannot read {path} as audio: {err}") from None
+    if "(should be" in header:     # libsndfile's note when chunk sizes disagree with the file's length
+        warnings.warn(f"{path} looks truncated (its header promises more data than the file holds); "
+                      f"using the {len(data)} samples present", stacklevel=2)
     mono = data.mean(axis=1)
+    if mono.size == 0:
+        raise ValueError(f"{path} contains no audio samples")
     if not np.isfinite(mono).all():
         raise ValueError(f"{path} contains NaN or inf samples")
+    if not np.any(mono):
+        warnings.warn(f"{path} is silent (all samples are 0)", stacklevel=2)
     return resample(mono, file_fs, fs)
 
 
@@ -50,13 +59,67 @@ def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
     sf.write(str(path), np.clip(np.asarray(x, dtype=np.float32), -1, 1), int(fs), subtype="PCM_16")
 
 
-def procedural_source(spec: str, fs: int, seed: int) -> list[np.ndarray]:
-    """``procedural:NAME?seconds=30&rate=20`` → one generated texture (default 30 s)."""
+MAX_PROCEDURAL_SECONDS = 3600.0
+
+
+def parse_procedural(spec: str, fs: int) -> tuple[str, float, dict[str, float]]:
+    """Check ``procedural:NAME?seconds=30&rate=20`` and return ``(name, seconds, controls)``; every problem is
+    one ``ValueError`` naming the parameter."""
+    from .textures import MAX_EVENTS, MAX_RATE, TEXTURES, controls_of
+
     body = spec.removeprefix("procedural:")
     name, _, query = body.partition("?")
-    params = {k: float(v) for k, v in parse_qsl(query)}
+    if name not in TEXTURES:
+        raise ValueError(f"unknown procedural texture {name!r}; choose from {', '.join(TEXTURES)}")
+    params: dict[str, float] = {}
+    for key, text in parse_qsl(query, keep_blank_values=True):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"procedural parameter '{key}' must be a number, got {text!r}") from None
+        if not np.isfinite(value):
+            raise ValueError(f"procedural parameter '{key}' must be finite, got {text!r}")
+        params[key] = value
     seconds = params.pop("seconds", 30.0)
+    if not 0 < seconds <= MAX_PROCEDURAL_SECONDS:
+        raise ValueError(f"procedural parameter 'seconds' must be in (0, {MAX_PROCEDURAL_SECONDS:g}], got {seconds:g}")
+    allowed = controls_of(name)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown procedural parameter(s) {', '.join(unknown)} for {name!r}; "
+                         f"valid: seconds, {', '.join(allowed)}")
+    if fs < 8000:
+        raise ValueError(f"procedural textures need a sampling_rate of at least 8000 Hz, got {fs}")
+    if not 0 <= params.get("rate", 0.0) <= MAX_RATE:
+        raise ValueError(f"procedural parameter 'rate' must be in [0, {MAX_RATE:g}] events/s, got {params['rate']:g}")
+    if params.get("rate", 0.0) * seconds > MAX_EVENTS:
+        raise ValueError(f"procedural parameters: rate × seconds = {params['rate'] * seconds:g} events is more than "
+                         f"{MAX_EVENTS:g}; use fewer seconds or a lower rate")
+    if params.get("intensity", 0.0) < 0 or params.get("brightness", 1.0) <= 0:
+        raise ValueError("procedural parameters: 'intensity' must be >= 0 and 'brightness' > 0")
+    return name, seconds, params
+
+
+def procedural_source(spec: str, fs: int, seed: int) -> list[np.ndarray]:
+    """``procedural:NAME?seconds=30&rate=20`` → one generated texture (default 30 s)."""
+    name, seconds, params = parse_procedural(spec, fs)
     return [make_texture(name, seconds=seconds, fs=fs, seed=seed, **params)]
+
+
+def source_seconds(audio_path: str) -> float | None:
+    """Total duration of a training source without decoding it (``None`` if it cannot be read: loading will
+    report why)."""
+    if audio_path.startswith("procedural:"):
+        try:
+            return parse_procedural(audio_path, 44100)[1]
+        except ValueError:
+            return None
+    path = Path(audio_path)
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else [path]
+    try:
+        return float(sum(sf.info(str(p)).duration for p in files))
+    except (OSError, RuntimeError, sf.LibsndfileError):
+        return None
 
 
 def load_sources(audio_path: str, fs: int, seed: int = 0) -> list[np.ndarray]:

@@ -11,24 +11,26 @@ Timbre transfer is the same call with a recording of another texture.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .config import TrainConfig, parse_config
+from .config import TrainConfig
 from .data import zscore
 from .features import band_rms
 from .model import TexDSP
 from .model_pvae import PVAEModel
+from .rundir import BEST, CHECKPOINT, checkpoint_config, load_checkpoint, load_weights
 from .synths.texenv import Loudness, half_overlap_frames, overlap_add, random_shifts, wrap_pad
-from .training import BEST, CHECKPOINT, build_model, load_checkpoint
+from .training import build_model
 
 
 def load_run(run_dir: str | Path, which: str = "best") -> tuple[TexDSP | PVAEModel, TrainConfig]:
     """Load a trained model (``"best"`` or ``"last"`` weights) and its config from a run directory."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found (or not a directory): {run_dir}")
     name = BEST if which == "best" else CHECKPOINT
     if which not in ("best", "last"):
         raise ValueError(f"which must be 'best' or 'last', got {which!r}")
@@ -36,9 +38,9 @@ def load_run(run_dir: str | Path, which: str = "best") -> tuple[TexDSP | PVAEMod
     if which == "best" and not path.is_file():
         path = run_dir / CHECKPOINT
     state = load_checkpoint(path)
-    cfg = parse_config(json.loads(state["config"]))
+    cfg = checkpoint_config(state, path)
     model = build_model(cfg)
-    model.load_state_dict(state["model"])
+    load_weights(model, state, path)
     return model.eval(), cfg
 
 

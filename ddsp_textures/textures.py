@@ -220,6 +220,18 @@ TEXTURES: dict[str, Generator] = {
 }
 
 
+MAX_RATE = 100_000.0
+MAX_EVENTS = 5_000_000
+
+
+def controls_of(name: str) -> tuple[str, ...]:
+    """The control parameters a texture generator accepts (besides ``seconds``, ``fs`` and ``seed``)."""
+    import inspect
+
+    params = inspect.signature(TEXTURES[name]).parameters
+    return tuple(p for p in params if p not in ("seconds", "fs", "seed"))
+
+
 def make_texture(name: str, seconds: float = 5.0, fs: int = 44100, seed: int = 0, **controls: float) -> np.ndarray:
     """Generate the named texture (``rain``, ``fire``, ``wind``, ``stream``, ``applause``).
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,17 +22,28 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .config import ConfigError, TrainConfig, parse_config
-from .data import TextureDataset, load_sources, tape_shift
+from .config import ConfigError, TrainConfig, parse_config, physical_memory
+from .data import TextureDataset, load_sources, source_seconds, tape_shift
 from .features import compute_features
 from .model import TexDSP, count_parameters
 from .model_pvae import PVAEModel
+from .rundir import (
+    BEST,
+    CHECKPOINT,
+    CheckpointError,
+    RunLock,
+    atomic_save,
+    check_models_directory,
+    checkpoint_config,
+    claim_new_run,
+    load_checkpoint,
+    load_weights,
+    remove_failed_run,
+)
 from .spectral import MultiScaleSpectralLoss, long_term_spectrum
 from .synths.pvae import GrainVAE, extract_grains, train_grain_vae
 from .texstat import TexStat
 
-CHECKPOINT = "checkpoint.pt"
-BEST = "best_model.pt"
 HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_texstat", "seconds")
 
 
@@ -98,25 +108,17 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list
     return list(order.split(batch_size))
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _new_run_dir(cfg: TrainConfig) -> Path:
-    root = Path(cfg.models_directory)
-    root.mkdir(parents=True, exist_ok=True)
-    if cfg.run_name:
-        run = root / cfg.run_name
-        if (run / CHECKPOINT).exists():
-            raise ConfigError(f"run directory {run} already holds a checkpoint; use 'retrain {run}' to resume")
-        run.mkdir(exist_ok=True)
-        return run
-    taken = [int(p.name[6:]) for p in root.glob("model_*") if p.name[6:].isdigit()]
-    run = root / f"model_{(max(taken) + 1) if taken else 0:02d}"
-    run.mkdir()
-    return run
+def check_source_size(cfg: TrainConfig) -> None:
+    """Refuse training audio whose decoded frames would not fit in memory (with the figure)."""
+    seconds = source_seconds(cfg.audio_path)
+    if seconds is None:
+        return
+    copies = 1 + cfg.frame_size / cfg.hop_size + (4 if cfg.data_augmentation else 0)
+    need, have = seconds * cfg.sampling_rate * 4 * copies, physical_memory()
+    if need > 0.5 * have:
+        raise ConfigError(f"the training audio ({seconds / 60:.1f} min at {cfg.sampling_rate} Hz, framed with "
+                          f"hop {cfg.hop_size}) needs about {need / 2**30:.1f} GiB in memory, this machine has "
+                          f"{have / 2**30:.1f} GiB; use less audio, a lower sampling_rate or a larger hop_size")
 
 
 def _frames(x: torch.Tensor) -> torch.Tensor:
@@ -126,7 +128,7 @@ def _frames(x: torch.Tensor) -> torch.Tensor:
 class Trainer:
     """Holds the model, the data and the optimizer of one run."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, progress: bool = True,
+    def __init__(self, cfg: TrainConfig, run_dir: Path | None, progress: bool = True,
                  on_epoch: Callable[[dict[str, list[float]]], None] | None = None) -> None:
         self.cfg, self.run_dir, self.progress, self.on_epoch = cfg, run_dir, progress, on_epoch
         self.device = resolve_device(cfg.device)
@@ -230,10 +232,15 @@ class Trainer:
         return {"epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "history": self.history, "best": self.best, "config": self.cfg.to_json()}
 
-    def restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.history = {k: list(v) for k, v in state["history"].items()}
+    def restore(self, state: dict[str, Any], path: Path | None = None) -> None:
+        path = self.run_dir / CHECKPOINT if path is None else path
+        load_weights(self.model, state, path)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            history = {k: [float(v) for v in state["history"][k]] for k in HISTORY_KEYS}
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise CheckpointError(f"{path}: optimizer state or history do not fit this run ({err})") from None
+        self.history = history
         self.epoch, self.best = int(state["epoch"]), float(state["best"])
 
     def prepare_grain_vae(self) -> None:
@@ -273,11 +280,11 @@ class Trainer:
             self._record(epoch, train_loss, val, val_ts, time.perf_counter() - start)
             if val < self.best:
                 self.best, since_best = val, 0
-                _atomic_save({"epoch": epoch, "model": self.model.state_dict(), "config": cfg.to_json()},
+                atomic_save({"epoch": epoch, "model": self.model.state_dict(), "config": cfg.to_json()},
                              self.run_dir / BEST)
             else:
                 since_best += 1
-            _atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
+            atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
             self._write_logs()
             if self.on_epoch is not None:
                 self.on_epoch({k: list(v) for k, v in self.history.items()})
@@ -329,54 +336,96 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
           on_epoch: Callable[[dict[str, list[float]]], None] | None = None) -> Path:
     """Train a new run from a config; returns its directory.
 
+    Everything is validated — config, output location, audio — before the run directory is created, and a start
+    that fails before the first checkpoint leaves no directory behind.  The run directory is locked while
+    training (:class:`~ddsp_textures.rundir.RunLock`).
+
     ``on_epoch`` is called after every epoch with a copy of the history (keys ``epoch``, ``train_loss``,
     ``val_loss``, ``val_texstat``, ``seconds``), e.g. to update a live plot in a notebook.
     """
     cfg = config if isinstance(config, TrainConfig) else parse_config(config)
-    run_dir = _new_run_dir(cfg)
-    (run_dir / "config.json").write_text(cfg.to_json())
-    trainer = Trainer(cfg, run_dir, progress, on_epoch)
-    if isinstance(trainer.model, TexDSP) and cfg.carrier_spectrum == "corpus":
-        # new runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the weights,
-        # so a resumed run loads them)
-        trainer.model.synth.shape_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
-                                           torch.Generator().manual_seed(cfg.seed))
-    if progress:
-        tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation sequences, "
-                   f"{count_parameters(trainer.model):,} parameters, device {trainer.device}")
-    return trainer.fit()
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"no {path.name} in {path.parent}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    check_models_directory(cfg.models_directory)
+    check_source_size(cfg)
+    trainer = Trainer(cfg, None, progress, on_epoch)
+    run_dir, lock, created = claim_new_run(cfg)
+    try:
+        trainer.run_dir = run_dir
+        (run_dir / "config.json").write_text(cfg.to_json())
+        if isinstance(trainer.model, TexDSP) and cfg.carrier_spectrum == "corpus":
+            # new runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the
+            # weights, so a resumed run loads them)
+            trainer.model.synth.shape_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
+                                               torch.Generator().manual_seed(cfg.seed))
+        if progress:
+            tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation "
+                       f"sequences, {count_parameters(trainer.model):,} parameters, device {trainer.device}")
+        return trainer.fit()
+    except BaseException:
+        if not (run_dir / CHECKPOINT).exists():
+            remove_failed_run(run_dir, lock, created)
+        raise
+    finally:
+        lock.release()
 
 
 def load_history(run_dir: str | Path) -> dict[str, list[float]]:
     """The training history of a run (from its last checkpoint): lists keyed by ``epoch``, ``train_loss``,
     ``val_loss``, ``val_texstat`` and ``seconds``; epoch 0 is the evaluation before training."""
-    state = load_checkpoint(Path(run_dir) / CHECKPOINT)
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT, resumable=True)
     return {k: [float(v) for v in values] for k, values in state["history"].items()}
 
 
 def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = True) -> Path:
-    """Resume a run from its last checkpoint (optionally raising its total number of epochs)."""
+    """Resume a run from its last checkpoint (optionally raising its total number of epochs).
+
+    The config saved in the checkpoint is authoritative; ``config.json`` is a copy for reading.  If it was edited,
+    retraining is refused with the keys that differ (an edit is never silently ignored): restore it, or start a
+    new run with the new settings.  ``epochs`` is the one setting a resume may change; ``config.json`` is updated.
+    """
     run_dir = Path(run_dir)
-    state = load_checkpoint(run_dir / CHECKPOINT)
-    cfg = parse_config(json.loads(state["config"]))
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found (or not a directory): {run_dir}")
+    path = run_dir / CHECKPOINT
+    state = load_checkpoint(path, resumable=True)
+    cfg = checkpoint_config(state, path)
+    _check_config_copy(run_dir, cfg)
     if epochs is not None:
         if epochs < 1:
             raise ConfigError(f"--epochs must be >= 1, got {epochs}")
         cfg.epochs = epochs
-        (run_dir / "config.json").write_text(cfg.to_json())
-    trainer = Trainer(cfg, run_dir, progress)
-    trainer.restore(state)
-    if trainer.epoch >= cfg.epochs:
+    check_source_size(cfg)
+    lock = RunLock(run_dir)
+    try:
+        trainer = Trainer(cfg, run_dir, progress)
+        trainer.restore(state, path)
+        if epochs is not None:
+            (run_dir / "config.json").write_text(cfg.to_json())
+        if trainer.epoch >= cfg.epochs:
+            if progress:
+                tqdm.write(f"{run_dir} already trained {trainer.epoch} of {cfg.epochs} epochs; "
+                           f"pass --epochs N to train longer")
+            return run_dir
         if progress:
-            tqdm.write(f"{run_dir} already trained {trainer.epoch} of {cfg.epochs} epochs; "
-                       f"pass --epochs N to train longer")
-        return run_dir
-    if progress:
-        tqdm.write(f"resuming {run_dir} at epoch {trainer.epoch + 1}/{cfg.epochs}")
-    return trainer.fit()
+            tqdm.write(f"resuming {run_dir} at epoch {trainer.epoch + 1}/{cfg.epochs}")
+        return trainer.fit()
+    finally:
+        lock.release()
+
+
+def _check_config_copy(run_dir: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume when ``config.json`` differs from the checkpoint's config (see :func:`retrain`)."""
+    copy = run_dir / "config.json"
+    if not copy.is_file():
+        return
+    try:
+        edited = json.loads(copy.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ConfigError(f"{copy} is not valid JSON; restore it (the checkpoint holds the run's config)") from None
+    saved = cfg.to_dict()
+    if not isinstance(edited, dict):
+        raise ConfigError(f"{copy} is not a JSON object; restore it (the checkpoint holds the run's config)")
+    changed = sorted(k for k in set(edited) | set(saved) if edited.get(k) != saved.get(k))
+    if changed:
+        raise ConfigError(f"{copy} differs from the config saved in the checkpoint (keys: {', '.join(changed)}); "
+                          f"the checkpoint's config is authoritative — restore config.json, or start a new run "
+                          f"with the changed settings (retrain --epochs N changes the number of epochs)")

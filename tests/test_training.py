@@ -79,7 +79,7 @@ def test_training_writes_weights_only_checkpoints_and_logs(tmp_path):
     hist = state["history"]
     assert hist["epoch"] == [0, 1, 2, 3] and all(np.isfinite(hist["val_loss"]))
     assert min(hist["val_texstat"][1:]) < hist["val_texstat"][0]
-    with pytest.raises(ConfigError, match="already holds a checkpoint"):
+    with pytest.raises(ConfigError, match="is not empty .* use .retrain"):
         train(_cfg(tmp_path, run_name="tiny"), progress=False)
 
 

@@ -1,0 +1,195 @@
+"""Run directories: names, exclusive use, atomic saves and safe checkpoint loading (book chapter: *DDSP training*).
+
+A run directory holds ``config.json`` (a readable copy), ``checkpoint.pt`` (weights, optimizer state, history and
+the **authoritative** config), ``best_model.pt``, ``metrics.csv`` and ``loss_plot.png``.  Rules enforced here:
+
+* a run name is one plain path component — never ``..``, a separator or an absolute path — so a run cannot be
+  written outside ``models_directory``;
+* one process at a time uses a run: ``train`` and ``retrain`` hold an exclusive lock on ``RUN/.lock`` (released by
+  the operating system when the process ends, even on SIGKILL); a second process gets an error;
+* a new run directory is created only after the config and the audio were validated, and removed again if the
+  start fails before training;
+* checkpoints load with ``torch.load(..., weights_only=True)``; anything that is not a checkpoint of this library
+  (truncated, random bytes, a pickle with code, a bare tensor, a dict without config, weights of another shape,
+  non-finite weights) is one :class:`CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ConfigError, TrainConfig, check_run_name, parse_config
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best_model.pt"
+LOCK = ".lock"
+
+try:  # POSIX advisory locks; on other systems runs are not locked
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable checkpoint of this library."""
+
+
+class RunInUseError(ValueError):
+    """Another process holds the run directory."""
+
+
+def check_models_directory(path: str | Path) -> Path:
+    """``models_directory`` must be a directory or creatable as one (it is not created here)."""
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"config key 'models_directory' is an existing file, not a directory: {root}")
+    probe = root
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"config key 'models_directory': cannot create or write {root} "
+                          f"({probe} is not a writable directory)")
+    return root
+
+
+class RunLock:
+    """Exclusive use of a run directory by this process (``RUN/.lock``, released on :meth:`release` or exit)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK
+        self.created = not self.path.exists()
+        try:
+            self._fh = open(self.path, "a")  # noqa: SIM115 - held for the lifetime of the run
+        except OSError as err:
+            raise ConfigError(f"cannot write to run directory {run_dir}: {err.strerror}") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._fh.close()
+                raise RunInUseError(f"run directory {run_dir} is in use by another process (train or retrain); "
+                                    f"wait for it to finish or choose another run_name") from None
+
+    def release(self) -> None:
+        """Unlock (and remove the lock file if this process created it)."""
+        if not self._fh.closed:
+            if self.created:
+                self.path.unlink(missing_ok=True)
+            self._fh.close()
+
+
+def claim_new_run(cfg: TrainConfig) -> tuple[Path, RunLock, list[Path]]:
+    """Create (or take, if it exists and is empty) the run directory of a new run and lock it.
+
+    Returns ``(run_dir, lock, created)`` where ``created`` lists the directories this call made (so that a
+    failed start can remove them again).
+    """
+    root = check_models_directory(cfg.models_directory)
+    created = [p for p in (root, *root.parents) if not p.exists()][::-1]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"config key 'models_directory': cannot create {root}: {err.strerror}") from None
+    if cfg.run_name:
+        run = root / check_run_name(cfg.run_name)
+        if not run.exists():
+            created.append(run)
+        try:
+            run.mkdir(exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"cannot create run directory {run}: {err.strerror}") from None
+        lock = RunLock(run)
+        leftovers = sorted(p.name for p in run.iterdir() if p.name != LOCK)
+        if leftovers:
+            lock.release()
+            hint = f"use 'retrain {run}' to resume it" if CHECKPOINT in leftovers else "choose another run_name"
+            raise ConfigError(f"run directory {run} is not empty ({', '.join(leftovers[:3])}); {hint}")
+        return run, lock, created
+    while True:
+        taken = [int(p.name[6:]) for p in root.glob("model_*") if p.name[6:].isdigit()]
+        run = root / f"model_{(max(taken) + 1) if taken else 0:02d}"
+        try:
+            run.mkdir()
+        except FileExistsError:          # another process took this number first
+            continue
+        return run, RunLock(run), [*created, run]
+
+
+def remove_failed_run(run: Path, lock: RunLock, created: list[Path]) -> None:
+    """Undo :func:`claim_new_run` after a start that failed before the first checkpoint."""
+    for name in ("config.json", "grain_vae_loss.json", "metrics.csv", "loss_plot.png"):
+        (run / name).unlink(missing_ok=True)
+    lock.release()
+    for directory in reversed(created):
+        try:
+            directory.rmdir()            # only if empty: never removes anything else
+        except OSError:
+            break
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a kill never leaves half a checkpoint."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+REQUIRED = {"model": dict, "config": str}
+RESUMABLE = {"optimizer": dict, "history": dict, "epoch": int, "best": float}
+
+
+def load_checkpoint(path: Path, resumable: bool = False) -> dict[str, Any]:
+    """Load and check a checkpoint (weights only); ``resumable`` also requires optimizer state and history."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path.name} in {path.parent}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"refused to load {path}: it is not a plain weights file (damaged, or it holds "
+                              f"Python objects or code, which are never executed)") from None
+    except Exception as err:  # noqa: BLE001 - torch.load raises many types for foreign or damaged files
+        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"cannot read {path} as a ddsp-textures checkpoint ({type(err).__name__}: "
+                              f"{reason})") from None
+    needed = {**REQUIRED, **(RESUMABLE if resumable else {})}
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} is not a ddsp-textures checkpoint (it holds a {type(state).__name__})")
+    for key, kind in needed.items():
+        value = state.get(key)
+        if not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
+            raise CheckpointError(f"{path} is not a ddsp-textures checkpoint: entry '{key}' is missing or not a "
+                                  f"{kind.__name__}")
+    for name, tensor in state["model"].items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{path}: weight '{name}' is not a tensor")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: weight '{name}' contains NaN or inf (a diverged or damaged model)")
+    return state
+
+
+def checkpoint_config(state: dict[str, Any], path: Path) -> TrainConfig:
+    """The config saved in a checkpoint (authoritative for the run)."""
+    try:
+        data = json.loads(state["config"])
+        return parse_config(data)
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path}: its saved config is not valid JSON ({err.msg})") from None
+    except ConfigError as err:
+        raise CheckpointError(f"{path}: its saved config is invalid: {err}") from None
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
+    """``model.load_state_dict`` with a one-line error naming the file when the weights do not fit."""
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, ValueError) as err:
+        first = str(err).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])[:240]
+        raise CheckpointError(f"{path}: the weights do not fit the model of its config ({detail})") from None
