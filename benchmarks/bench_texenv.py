@@ -24,7 +24,7 @@ from common import sync, timeit, write_results  # noqa: E402
 
 from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
-from ddsp_textures.synths import make_seed, overlap_add, texenv_analysis, texenv_resynthesize, texenv_synthesis  # noqa: E402
+from ddsp_textures.synths import make_carriers, overlap_add, texenv_analysis, texenv_resynthesize, texenv_synthesis  # noqa: E402
 from ddsp_textures.textures import make_texture  # noqa: E402
 
 FS = 44100
@@ -67,7 +67,7 @@ def main() -> None:
         for length in lengths:
             for n in (16, 24):
                 bank = erb_bank(length, FS, n).to(device)
-                seed = make_seed(bank, torch.Generator().manual_seed(0)).to(device)
+                seed = make_carriers(bank, torch.Generator().manual_seed(0)).to(device)
                 for ppe in (256, 512):
                     coeffs = torch.randn(args.batch, n, ppe // 2, dtype=torch.complex64, device=device)
                     torch.testing.assert_close(texenv_synthesis(coeffs, seed), loop_synthesis(coeffs, seed),
@@ -97,7 +97,7 @@ def main() -> None:
         seconds = 10.0 if args.quick else 60.0
         length = 32768
         bank = erb_bank(length, FS, 16).to(device)
-        seed = make_seed(bank, torch.Generator().manual_seed(0)).to(device)
+        seed = make_carriers(bank, torch.Generator().manual_seed(0)).to(device)
         x = torch.tensor(make_texture("rain", seconds=seconds, fs=FS, seed=0), device=device)
         frames = x[: (len(x) - length) // (length // 2) * (length // 2) + length].unfold(0, length, length // 2)
         coeffs = texenv_analysis(frames, bank, 128)

@@ -25,7 +25,7 @@ from common import sync, write_results  # noqa: E402
 
 import ddsp_textures.synths.texenv as texenv  # noqa: E402
 from ddsp_textures.config import load_config  # noqa: E402
-from ddsp_textures.model import count_parameters  # noqa: E402
+from ddsp_textures.models import count_parameters  # noqa: E402
 from ddsp_textures.training import Trainer, _batches  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

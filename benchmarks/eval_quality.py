@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results  # noqa: E402
 from legacy_texenv import legacy_resynthesize, legacy_seed  # noqa: E402
 
-from ddsp_textures.data import AUDIO_SUFFIXES, frame_signal, load_audio, save_audio, zscore  # noqa: E402
+from ddsp_textures.data import AUDIO_SUFFIXES, load_audio, save_audio  # noqa: E402
 from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
+from ddsp_textures.framing import frame_signal, zscore  # noqa: E402
 from ddsp_textures.matching import match_statistics  # noqa: E402
 from ddsp_textures.metrics import (  # noqa: E402
     frame_distance,
@@ -44,8 +45,9 @@ from ddsp_textures.metrics import (  # noqa: E402
     texstat_embeddings,
     third_octave_deviation_db,
 )
-from ddsp_textures.resynthesis import load_run, resynthesize  # noqa: E402
-from ddsp_textures.synths import crossover_ripple, make_seed, texenv_resynthesize  # noqa: E402
+from ddsp_textures.resynthesis import resynthesize  # noqa: E402
+from ddsp_textures.rundir import load_run  # noqa: E402
+from ddsp_textures.synths import crossover_ripple, make_carriers, texenv_resynthesize  # noqa: E402
 from ddsp_textures.texstat import TexStat  # noqa: E402
 from ddsp_textures.textures import make_texture  # noqa: E402
 from ddsp_textures.training import train  # noqa: E402
@@ -117,7 +119,7 @@ def main() -> None:
     measure = TexStat(L, FS, 16, 6)
     bank = erb_bank(L, FS, 16)
     ripple_before = crossover_ripple(legacy_seed(bank, torch.Generator().manual_seed(0)), bank)
-    ripple_after = crossover_ripple(make_seed(bank, torch.Generator().manual_seed(0)), bank)
+    ripple_after = crossover_ripple(make_carriers(bank, torch.Generator().manual_seed(0)), bank)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, audio in sounds.items():

@@ -10,8 +10,9 @@ import torch
 
 from ddsp_textures.envelopes import hilbert_envelope
 from ddsp_textures.filterbanks import FilterBank
+from ddsp_textures.framing import half_overlap_frames
 from ddsp_textures.numerics import safe_divide
-from ddsp_textures.synths.texenv import half_overlap_frames, texenv_analysis, texenv_synthesis
+from ddsp_textures.synths.texenv import texenv_analysis, texenv_synthesis
 
 
 def legacy_seed(bank: FilterBank, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -66,7 +67,7 @@ def legacy_overlap_add(frames: torch.Tensor, generator: torch.Generator) -> torc
 
 
 def legacy_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, seed: int = 0) -> torch.Tensor:
-    """Yesterday's ``texenv_resynthesize(x, bank, ppe, make_seed(bank, gen(seed)), generator=gen(seed))``."""
+    """Yesterday's ``texenv_resynthesize(x, bank, ppe, make_carriers(bank, gen(seed)), generator=gen(seed))``."""
     carriers = legacy_seed(bank, torch.Generator().manual_seed(seed))
     frames = half_overlap_frames(x, bank.length)
     coeffs = texenv_analysis(frames, bank, param_per_env // 2)

@@ -2,8 +2,9 @@
 
 Modules (one per concept): :mod:`~ddsp_textures.filterbanks`, :mod:`~ddsp_textures.envelopes`,
 :mod:`~ddsp_textures.texstat`, :mod:`~ddsp_textures.spectral`, :mod:`~ddsp_textures.synths`,
-:mod:`~ddsp_textures.textures`, :mod:`~ddsp_textures.features`, :mod:`~ddsp_textures.model`,
-:mod:`~ddsp_textures.training`, :mod:`~ddsp_textures.resynthesis`.
+:mod:`~ddsp_textures.framing`, :mod:`~ddsp_textures.textures`, :mod:`~ddsp_textures.features`,
+:mod:`~ddsp_textures.models`, :mod:`~ddsp_textures.builders`, :mod:`~ddsp_textures.rundir`,
+:mod:`~ddsp_textures.training`, :mod:`~ddsp_textures.grain_training`, :mod:`~ddsp_textures.resynthesis`.
 """
 
 from .envelopes import analytic_signal, downsample, hilbert_envelope

@@ -145,7 +145,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"trained: {run}")
         elif args.command == "resynth":
             from .data import load_audio
-            from .resynthesis import load_run, resynthesize
+            from .resynthesis import resynthesize
+            from .rundir import load_run
 
             _check_output(args.output)
             if args.seed < 0:
@@ -157,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "generate":
             from .data import load_audio, load_sources
             from .generation import generate
-            from .resynthesis import load_run
+            from .rundir import load_run
 
             _check_output(args.output)
             if args.seed < 0:

@@ -1,7 +1,8 @@
 """Training configuration: a flat JSON object, validated into a :class:`TrainConfig`.
 
 Every problem is reported as one :class:`ConfigError` line naming the key (the CLI prints it and exits 2).
-Keys follow the reference (spec §9.2) where they make sense; comma strings are accepted wherever a list is.
+Keys follow the original research code's configs (Gutiérrez & Wyse's DDSP textures repository) where they make
+sense; comma strings are accepted wherever a list is.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .features import FEATURES
+from .texstat import DEFAULT_ALPHA, DEFAULT_BETA
 
 
 class ConfigError(ValueError):
@@ -67,8 +69,8 @@ class TrainConfig:
     filter_high_lim: float | None = None
     architecture: str = "TexDSP"
     loss_function: str = "texstat"
-    alpha: list[float] = field(default_factory=lambda: [10.0, 1.0, 0.1, 0.01])
-    beta: list[float] = field(default_factory=lambda: [1.0, 20.0, 20.0, 20.0, 20.0])
+    alpha: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHA))
+    beta: list[float] = field(default_factory=lambda: list(DEFAULT_BETA))
     batch_size: int = 8
     epochs: int = 10
     learning_rate: float = 1e-3

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from .features import compute_features
 from .filterbanks import FilterBank
+from .framing import frame_signal, zscore
 from .textures import make_texture
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
@@ -135,20 +136,6 @@ def load_sources(audio_path: str, fs: int, seed: int = 0) -> list[np.ndarray]:
     return [load_audio(path, fs)]
 
 
-def frame_signal(x: np.ndarray | torch.Tensor, frame_size: int, hop: int) -> torch.Tensor:
-    """All full frames ``x[i·hop : i·hop + L]`` (the last valid frame included): ``(n,) -> (F, L)``."""
-    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    if x.shape[-1] < frame_size:
-        raise ValueError(f"audio of {x.shape[-1]} samples is shorter than one frame ({frame_size} samples)")
-    return x.unfold(-1, frame_size, hop)
-
-
-def zscore(frames: torch.Tensor) -> torch.Tensor:
-    """Zero-mean, unit-variance frames (silent frames stay 0)."""
-    centred = frames - frames.mean(-1, keepdim=True)
-    return centred / (centred.std(-1, keepdim=True) + 1e-8)
-
-
 def tape_shift(x: np.ndarray, semitones: float) -> np.ndarray:
     """Pitch *and* speed shift by resampling (a tape-speed change), for data augmentation."""
     ratio = Fraction(2 ** (-semitones / 12)).limit_denominator(200)
@@ -181,6 +168,18 @@ class TextureDataset(Dataset):
                              f"({sequence_length} frames of {frame_size} with hop {hop}), longest file has {longest}")
         self.audio = torch.cat(audio)
         self.features = [torch.cat([f[i] for f in feats]) for i in range(len(feature_names))]
+
+    @classmethod
+    def from_tensors(cls, audio: torch.Tensor, features: list[torch.Tensor]) -> TextureDataset:
+        """A dataset of already framed sequences ``(n, S, L)`` and their features ``(n, S, d_i)``."""
+        data = cls.__new__(cls)
+        Dataset.__init__(data)
+        data.audio, data.features = audio, list(features)
+        return data
+
+    def subset(self, idx: torch.Tensor) -> TextureDataset:
+        """The items ``idx`` as a new dataset (tensors indexed, not copied per item)."""
+        return TextureDataset.from_tensors(self.audio[idx], [f[idx] for f in self.features])
 
     def __len__(self) -> int:
         return self.audio.shape[0]

@@ -1,7 +1,7 @@
 """Frame features fed to the DDSP encoders (book chapter: *DDSP training*).
 
 All features are computed with the *same* cochlear filterbank as the synth and the loss (the reference
-used a 20 Hz..fs/2 bank for training features whatever the configured limits, spec §12 item 4), over the
+used a 20 Hz..fs/2 bank for training features whatever the configured limits), over the
 whole frame (the reference's centroid looked only at the first half, item 9), and are already scaled to
 O(1) ranges so that ``Linear + LayerNorm`` encoders can see them (item 3).
 

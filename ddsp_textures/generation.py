@@ -22,11 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .data import frame_signal, zscore
 from .features import EVENTS_SCALE, RATE_SCALE
 from .filterbanks import erb_number
-from .model import TexDSP
-from .synths.texenv import overlap_add, random_shifts, wrap_pad
+from .framing import frame_signal, overlap_add, random_shifts, wrap_pad, zscore
+from .models import TexDSP
 
 Curve = float | int | str | Sequence[tuple[float, float]]
 MAX_SECONDS = 3600.0

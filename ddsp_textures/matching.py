@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
-from .synths.texenv import make_seed, texenv_analysis, texenv_synthesis
+from .synths.texenv import make_carriers, texenv_analysis, texenv_synthesis
 from .texstat import TexStat
 
 
@@ -55,7 +55,7 @@ def match_statistics(target: torch.Tensor, texstat: TexStat, mode: Literal["wave
             return params[0]
     elif mode == "texenv":
         bank = texstat.cochlear
-        seed = make_seed(bank, generator).to(target.device, target.dtype)
+        seed = make_carriers(bank, generator).to(target.device, target.dtype)
         start = texenv_analysis(noise, bank, param_per_env // 2)
         log_mag = torch.log(start.abs() + 1e-6).requires_grad_(True)
         phase = start.angle().requires_grad_(True)

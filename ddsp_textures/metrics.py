@@ -2,7 +2,7 @@
 spectral deviation of a resynthesis (book chapter: *TexEnv synth*).
 
 Frames are embedded by their flattened TexStat statistics (by default S1–S3, the reference's recommended
-"sub" embedding).  Compared with the reference package (spec §5.6, §12 item 17): the squared distances of
+"sub" embedding).  Compared with the original texstat package (Gutiérrez & Wyse): the squared distances of
 KAD are clamped at zero, the kernel bandwidth is the median distance of the *pooled* sets (not of the second
 set only), nothing is cached on disk, and frames are never sampled with replacement.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import frame_signal, zscore
+from .framing import frame_signal, zscore
 from .spectral import long_term_spectrum
 from .texstat import TexStat
 

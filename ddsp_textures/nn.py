@@ -17,3 +17,8 @@ def mlp(in_size: int, hidden: int, depth: int) -> nn.Sequential:
     for i in range(depth):
         layers += [nn.Linear(in_size if i == 0 else hidden, hidden), nn.LayerNorm(hidden), nn.LeakyReLU()]
     return nn.Sequential(*layers)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -91,3 +91,27 @@ def audio(x: np.ndarray | torch.Tensor, fs: int, normalize: bool = True, max_sec
     player = Audio(data=data)
     player.mimetype = mime
     return player
+
+
+def draw_history(ax, history: dict[str, list[float]], title: str = "training") -> None:
+    """Training loss and validation TexStat per epoch on one axis (epoch 0 is the evaluation before training)."""
+    ax.plot(history["epoch"][1:], history["train_loss"][1:], "o-", label="train")
+    ax.plot(history["epoch"], history["val_texstat"], "o-", label="validation TexStat")
+    ax.set(xlabel="epoch", ylabel="loss", title=title)
+    ax.legend()
+
+
+def history_figure(history: dict[str, list[float]], title: str = "training", figsize=(6.5, 2.6)):
+    """:func:`draw_history` on a bare :class:`matplotlib.figure.Figure`: no pyplot state and no backend switch,
+    so figures in the notebook that called training keep rendering; save it with ``fig.savefig``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    draw_history(fig.subplots(), history, title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict[str, list[float]], path) -> None:
+    """Write the training curves of a run as a PNG (``loss_plot.png`` in a run directory)."""
+    history_figure(history, "training", figsize=(7, 3)).savefig(path, dpi=80)

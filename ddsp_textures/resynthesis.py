@@ -1,47 +1,23 @@
-"""Resynthesis and timbre transfer with a trained TexDSP run (book chapter: *DDSP training*).
+"""Resynthesis and timbre transfer with a trained run (book chapters: *DDSP training*, *P-VAE synth*).
 
-The input is cut in frames of ``L`` samples with hop ``L/2`` (zero-padded to cover the whole file), each
+The input is cut in frames of ``L`` samples with hop ``L/2`` (wrap-padded to cover the whole file), each
 frame is z-scored and described by the model's features, the GRU runs over **all** frames in order, and the
 frames are synthesised with the loudness of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of
 every band) and with carriers shifted by a random offset per frame.  Envelopes stay time-aligned with the
 input; the frames are overlap-added with the power-complementary ``sqrt_hann`` window (their fine structures
-are uncorrelated, so powers add).  The end of the input is wrap-padded, never zero-padded.
+are uncorrelated, so powers add).  Zero padding would put silence into the last frame and fade the end out.
 Timbre transfer is the same call with a recording of another texture.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from .config import TrainConfig
-from .data import zscore
 from .features import band_rms
-from .model import TexDSP
-from .model_pvae import PVAEModel
-from .rundir import BEST, CHECKPOINT, checkpoint_config, load_checkpoint, load_weights
-from .synths.texenv import Loudness, half_overlap_frames, overlap_add, random_shifts, wrap_pad
-from .training import build_model
-
-
-def load_run(run_dir: str | Path, which: str = "best") -> tuple[TexDSP | PVAEModel, TrainConfig]:
-    """Load a trained model (``"best"`` or ``"last"`` weights) and its config from a run directory."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run directory not found (or not a directory): {run_dir}")
-    name = BEST if which == "best" else CHECKPOINT
-    if which not in ("best", "last"):
-        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
-    path = run_dir / name
-    if which == "best" and not path.is_file():
-        path = run_dir / CHECKPOINT
-    state = load_checkpoint(path)
-    cfg = checkpoint_config(state, path)
-    model = build_model(cfg)
-    load_weights(model, state, path)
-    return model.eval(), cfg
+from .framing import half_overlap_frames, overlap_add, random_shifts, wrap_pad, zscore
+from .models import PVAEModel, TexDSP
+from .synths.texenv import Loudness
 
 
 @torch.no_grad()

@@ -187,9 +187,43 @@ def checkpoint_config(state: dict[str, Any], path: Path) -> TrainConfig:
 
 def load_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
     """``model.load_state_dict`` with a one-line error naming the file when the weights do not fit."""
+    from .models.upgrade import upgrade_state_dict
+
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(upgrade_state_dict(state["model"]))
     except (RuntimeError, KeyError, ValueError) as err:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])[:240]
         raise CheckpointError(f"{path}: the weights do not fit the model of its config ({detail})") from None
+
+
+HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_texstat", "seconds")
+
+
+def load_history(run_dir: str | Path) -> dict[str, list[float]]:
+    """The training history of a run (from its last checkpoint): lists keyed by ``epoch``, ``train_loss``,
+    ``val_loss``, ``val_texstat`` and ``seconds``; epoch 0 is the evaluation before training."""
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT, resumable=True)
+    return {k: [float(v) for v in values] for k, values in state["history"].items()}
+
+
+def load_run(run_dir: str | Path, which: str = "best"):
+    """Load a trained model (``"best"`` or ``"last"`` weights) and its config from a run directory.
+
+    Returns ``(model in eval mode, TrainConfig)``.
+    """
+    from .builders import build_model
+
+    run_dir = Path(run_dir)
+    if which not in ("best", "last"):
+        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found (or not a directory): {run_dir}")
+    path = run_dir / (BEST if which == "best" else CHECKPOINT)
+    if which == "best" and not path.is_file():
+        path = run_dir / CHECKPOINT
+    state = load_checkpoint(path)
+    cfg = checkpoint_config(state, path)
+    model = build_model(cfg)
+    load_weights(model, state, path)
+    return model.eval(), cfg

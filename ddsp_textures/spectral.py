@@ -37,7 +37,8 @@ def multiscale_spectrograms(x: torch.Tensor, scales: Sequence[int] = DEFAULT_SCA
 
 def multiscale_spectral_loss(x: torch.Tensor, y: torch.Tensor, scales: Sequence[int] = DEFAULT_SCALES,
                              overlap: float = 0.75, log_weight: float = 1.0) -> torch.Tensor:
-    """``Σ_s mean|S_x − S_y| + log_weight · mean|log S_x − log S_y|`` (reference §5.5, eps 1e-7).
+    """``Σ_s mean|S_x − S_y| + log_weight · mean|log S_x − log S_y|`` (Engel et al. 2020's
+    multi-scale spectral loss, eps 1e-7).
 
     >>> x = torch.randn(2, 8192)
     >>> float(multiscale_spectral_loss(x, x))

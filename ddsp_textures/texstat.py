@@ -6,7 +6,8 @@ Pipeline for a batch of frames ``x`` of shape ``(B, L)``:
 2. envelopes decimated by ``factor`` → ``D`` ``(B, N, T)`` with ``T = L // factor``;
 3. modulation subbands of each envelope (log bank, ``M`` bands) → ``S`` ``(B, N, M, T)``.
 
-Statistics (spec §5.1, with the reference's bugs fixed — correct skewness/kurtosis, epsilons):
+Statistics (McDermott & Simoncelli 2011, as adapted by Gutiérrez & Wyse's TexStat, with the original code's bugs
+fixed — correct skewness/kurtosis, epsilons; see the book's appendix for what the published numbers used):
 
 * **S1** ``(B, N, 4)``: ``α0·μ, α1·σ²/μ², α2·skewness, α3·kurtosis`` of each envelope (unbiased σ);
 * **S2** ``(B, N(N-1)/2)``: Pearson correlation between envelopes of channel pairs ``i < j``;

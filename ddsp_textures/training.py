@@ -22,14 +22,18 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from .builders import build_datasets, build_model, build_texstat, resolve_device
 from .config import ConfigError, TrainConfig, parse_config, physical_memory
-from .data import TextureDataset, load_sources, source_seconds, tape_shift
+from .data import TextureDataset, load_sources, source_seconds
 from .features import compute_features
-from .model import TexDSP, count_parameters
-from .model_pvae import PVAEModel
+from .grain_training import extract_grains, train_grain_vae
+from .models import PVAEModel, TexDSP, count_parameters
+from .numerics import derive_seed
+from .plotting import plot_history
 from .rundir import (
     BEST,
     CHECKPOINT,
+    HISTORY_KEYS,
     CheckpointError,
     RunLock,
     atomic_save,
@@ -41,66 +45,11 @@ from .rundir import (
     remove_failed_run,
 )
 from .spectral import MultiScaleSpectralLoss, long_term_spectrum
-from .synths.pvae import GrainVAE, extract_grains, train_grain_vae
-from .texstat import TexStat
-
-HISTORY_KEYS = ("epoch", "train_loss", "val_loss", "val_texstat", "seconds")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
-
-
-def build_model(cfg: TrainConfig) -> TexDSP | PVAEModel:
-    torch.manual_seed(cfg.seed)
-    if cfg.architecture == "PVAE":
-        vae = GrainVAE(cfg.vae_grain_size, cfg.sampling_rate, cfg.N_filter_bank, cfg.vae_param_per_env,
-                       cfg.vae_latent_dim, cfg.vae_hidden, seed=cfg.seed)
-        return PVAEModel(cfg.features_list, cfg.frame_size, cfg.sampling_rate, cfg.N_filter_bank, vae,
-                         cfg.atoms_number, cfg.hidden_size_enc, cfg.hidden_size_dec, cfg.deepness_enc,
-                         cfg.deepness_dec, cfg.filter_low_lim, cfg.high_limit, cfg.max_rate, cfg.event_temperature)
-    return TexDSP(cfg.features_list, cfg.frame_size, cfg.sampling_rate, cfg.N_filter_bank, cfg.param_per_env,
-                  cfg.hidden_size_enc, cfg.hidden_size_dec, cfg.deepness_enc, cfg.deepness_dec,
-                  cfg.filter_low_lim, cfg.high_limit, seed=cfg.seed)
-
-
-def build_texstat(cfg: TrainConfig) -> TexStat:
-    return TexStat(cfg.frame_size, cfg.sampling_rate, cfg.N_filter_bank, cfg.M_filter_bank, cfg.filter_low_lim,
-                   cfg.high_limit, alpha=cfg.alpha, beta=cfg.beta)
 
 
 def _uses(cfg: TrainConfig) -> tuple[bool, bool]:
     """Whether the configured loss has a TexStat term and a multi-scale spectral term."""
     return cfg.loss_function != "multiscale", cfg.loss_function != "texstat"
-
-
-def build_datasets(cfg: TrainConfig, model: TexDSP | PVAEModel, signals: list | None = None
-                   ) -> tuple[TextureDataset, TextureDataset]:
-    """Seeded train/validation split of the sequences of the configured audio."""
-    if signals is None:
-        signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
-    if cfg.data_augmentation:
-        signals = signals + [tape_shift(s, st) for s in signals for st in (-12, -6, 6, 12)]
-    data = TextureDataset(signals, cfg.frame_size, cfg.hop_size, cfg.sequence_length, cfg.features_list,
-                          model.bank)
-    n = len(data)
-    if n < 2:
-        raise ConfigError(f"audio too short: it gives {n} training sequence(s), at least 2 are needed for a "
-                          f"train/validation split (use more audio or a smaller frame_size/sequence_length)")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
-    n_val = min(n - 1, max(1, round(cfg.validation_fraction * n)))
-    return _subset(data, order[n_val:]), _subset(data, order[:n_val])
-
-
-def _subset(data: TextureDataset, idx: torch.Tensor) -> TextureDataset:
-    sub = TextureDataset.__new__(TextureDataset)
-    sub.audio = data.audio[idx]
-    sub.features = [f[idx] for f in data.features]
-    return sub
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
@@ -186,7 +135,7 @@ class Trainer:
     def evaluate(self, data: TextureDataset) -> tuple[float, float]:
         """Mean training loss and mean TexStat loss over a dataset (batch-weighted)."""
         self.model.eval()
-        torch.manual_seed(self.cfg.seed + 7)                   # same random draws at every evaluation
+        torch.manual_seed(derive_seed(self.cfg.seed, "evaluation"))   # same random draws at every evaluation
         total, total_ts, count = 0.0, 0.0, 0
         for idx in _batches(len(data), self.cfg.batch_size, None):
             targets = self.targets(data, idx)
@@ -200,8 +149,8 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
-        generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
-        torch.manual_seed(self.cfg.seed * 100_003 + epoch)      # stochastic synths: same draws on resume
+        generator = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "data order", epoch))
+        torch.manual_seed(derive_seed(self.cfg.seed, "synth draws", epoch))   # stochastic synths: same on resume
         batches = _batches(len(self.train_set), self.cfg.batch_size, generator)
         total, count, skipped = 0.0, 0, 0
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=not self.progress,
@@ -312,26 +261,6 @@ class Trainer:
         plot_history(self.history, self.run_dir / "loss_plot.png")
 
 
-def plot_history(history: dict[str, list[float]], path: Path) -> None:
-    """Training/validation loss curves as a PNG.
-
-    Drawn on a bare :class:`matplotlib.figure.Figure`: no pyplot state and no backend switch, so figures in
-    the notebook that called :func:`train` keep rendering.
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 3.5))
-    ax = fig.subplots(1, 2)
-    ax[0].plot(history["epoch"][1:], history["train_loss"][1:], label="train")
-    ax[0].plot(history["epoch"], history["val_loss"], label="validation")
-    ax[0].set(xlabel="epoch", ylabel="loss", title="training loss")
-    ax[0].legend()
-    ax[1].plot(history["epoch"], history["val_texstat"], color="C2")
-    ax[1].set(xlabel="epoch", ylabel="TexStat", title="validation TexStat loss")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-
-
 def train(config: TrainConfig | dict[str, Any], progress: bool = True,
           on_epoch: Callable[[dict[str, list[float]]], None] | None = None) -> Path:
     """Train a new run from a config; returns its directory.
@@ -366,13 +295,6 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
         raise
     finally:
         lock.release()
-
-
-def load_history(run_dir: str | Path) -> dict[str, list[float]]:
-    """The training history of a run (from its last checkpoint): lists keyed by ``epoch``, ``train_loss``,
-    ``val_loss``, ``val_texstat`` and ``seconds``; epoch 0 is the evaluation before training."""
-    state = load_checkpoint(Path(run_dir) / CHECKPOINT, resumable=True)
-    return {k: [float(v) for v in values] for k, values in state["history"].items()}
 
 
 def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = True) -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import ConfigError, TrainConfig, parse_config
 from .data import AUDIO_SUFFIXES, load_audio
-from .plotting import audio, spectrogram
+from .plotting import audio, history_figure, spectrogram
 from .textures import make_texture
 
 UPLOAD = "your own file (upload below)"
@@ -23,16 +23,7 @@ UPLOAD = "your own file (upload below)"
 
 def loss_figure(history: dict[str, list[float]], title: str = "training"):
     """Training and validation-TexStat curves on a bare matplotlib Figure (no pyplot state)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.5, 2.6))
-    ax = fig.subplots()
-    ax.plot(history["epoch"][1:], history["train_loss"][1:], "o-", label="train")
-    ax.plot(history["epoch"], history["val_texstat"], "o-", label="validation TexStat")
-    ax.set(xlabel="epoch", ylabel="loss", title=title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return history_figure(history, title)
 
 
 class TrainingForm:
@@ -128,8 +119,8 @@ class TrainingForm:
 
     def train(self) -> Path | None:
         """Train with the current settings; returns the run directory (``None`` after an error)."""
-        from .resynthesis import load_run
-        from .training import load_history, train
+        from .rundir import load_history, load_run
+        from .training import train
 
         self.button.disabled = True
         try:

@@ -5,7 +5,7 @@ import torch
 from ddsp_textures.filterbanks import FilterBank, band_cutoffs, erb_bank, filterbank_matrix, modulation_bank
 from tests.reference_numpy import bank_matrix, subbands
 
-# spec §1.2 / §1.3 tables
+# cutoff tables computed from the ERB/log formulas of the original code
 TABLES = [
     (16, 20, 22050, "erb", [20, 95.3, 193.4, 321.2, 487.7, 704.5, 986.9, 1354.9, 1834.2, 2458.5, 3271.8, 4331.2,
                             5711.2, 7508.8, 9850.4, 12900.7, 16874.1, 22050]),

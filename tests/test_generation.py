@@ -5,7 +5,7 @@ import torch
 
 from ddsp_textures.cli import main
 from ddsp_textures.generation import curve_values, generate, parse_curve
-from ddsp_textures.resynthesis import load_run
+from ddsp_textures.rundir import load_run
 from ddsp_textures.training import train
 
 TINY = {"audio_path": "procedural:rain?seconds=8", "frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000,

@@ -1,6 +1,6 @@
 import torch
 
-from ddsp_textures.model import TexDSP, count_parameters
+from ddsp_textures.models import TexDSP, count_parameters
 
 
 def _model():
@@ -16,7 +16,7 @@ def test_output_shape_and_seed_in_state_dict():
     model = _model()
     y = model(_features(3, 5))
     assert y.shape == (3, 5, 4096) and torch.isfinite(y).all()
-    assert "synth.seed" in model.state_dict()
+    assert "synth.carriers" in model.state_dict()
     assert count_parameters(model) > 0
 
 

@@ -11,7 +11,7 @@ from ddsp_textures.synths import (
     compression_ratio,
     crossover_ripple,
     envelopes_from_coefficients,
-    make_seed,
+    make_carriers,
     match_band_energies,
     normalise_loudness,
     overlap_add,
@@ -24,7 +24,7 @@ from ddsp_textures.textures import make_texture
 
 def test_seed_carriers_have_flat_envelopes_and_right_power():
     bank = erb_bank(32768, 44100, 16)
-    seed = make_seed(bank, torch.Generator().manual_seed(0))
+    seed = make_carriers(bank, torch.Generator().manual_seed(0))
     assert seed.shape == (16, 32768) and seed.dtype == torch.float32
     np.testing.assert_allclose(seed.pow(2).mean(-1).sqrt().numpy(), 0.5**0.5, rtol=1e-5)
     env = hilbert_envelope(seed.double())
@@ -34,7 +34,7 @@ def test_seed_carriers_have_flat_envelopes_and_right_power():
     np.testing.assert_allclose(env.mean(-1).numpy(), 1.0, atol=0.08)
     assert cv(raw) == pytest.approx(0.52, abs=0.03)
     assert cv(env) < 0.7 * cv(raw)
-    same = make_seed(bank, torch.Generator().manual_seed(0))
+    same = make_carriers(bank, torch.Generator().manual_seed(0))
     assert torch.equal(seed, same)
 
 
@@ -81,10 +81,10 @@ def test_energy_matching_is_bounded_and_digs_no_holes(name):
     x = torch.tensor(make_texture(name, seconds=1.0, fs=fs, seed=3)[:length]).double()
     coeffs = texenv_analysis(x, bank, synth.n_coeffs)
     ex = bank(x).pow(2).mean(-1)
-    matched = match_band_energies(coeffs, synth.seed.double(), bank, ex)
+    matched = match_band_energies(coeffs, synth.carriers.double(), bank, ex)
     gain_db = 20 * torch.log10(matched[:, 0].abs() / coeffs[:, 0].abs())
     assert float(gain_db.abs().max()) <= 12.0 + 1e-6                        # the bound holds
-    y = texenv_synthesis(matched, synth.seed.double())
+    y = texenv_synthesis(matched, synth.carriers.double())
     err_db = 10 * torch.log10(bank(y).pow(2).mean(-1) / ex)
     loud = ex > ex.max() * 1e-3                                              # bands within 30 dB of the loudest
     assert float(err_db[loud].abs().median()) < 0.5, err_db
@@ -96,7 +96,7 @@ def test_energy_matching_is_bounded_and_digs_no_holes(name):
 
 def test_carriers_sum_flat_and_follow_a_given_spectrum():
     bank = erb_bank(32768, 44100, 16)
-    seed = make_seed(bank, torch.Generator().manual_seed(0))
+    seed = make_carriers(bank, torch.Generator().manual_seed(0))
     assert crossover_ripple(seed, bank) <= 1.0
     # the old recipe (divide by the envelope, filter by H³) is what the measure was made to catch
     filters = bank.filters.double()[1:-1]
@@ -108,7 +108,7 @@ def test_carriers_sum_flat_and_follow_a_given_spectrum():
     env = hilbert_envelope(seed.double())
     assert float((env.std(-1) / env.mean(-1)).median()) < 0.2
     spectrum = torch.linspace(1.0, 100.0, 32768 // 2 + 1, dtype=torch.float64) ** 2
-    shaped = make_seed(bank, torch.Generator().manual_seed(0), spectrum)
+    shaped = make_carriers(bank, torch.Generator().manual_seed(0), spectrum)
     mag = torch.fft.rfft(shaped.double(), dim=-1).abs()
     expected = carrier_magnitudes(bank, spectrum)
     ratio = mag / expected.clamp_min(1e-12)
@@ -116,7 +116,7 @@ def test_carriers_sum_flat_and_follow_a_given_spectrum():
     spread = ratio.where(inside, torch.nan)
     assert float((spread.nanquantile(0.99, dim=-1) / spread.nanquantile(0.01, dim=-1)).max()) < 1.0001
     with pytest.raises(ValueError, match="bins"):
-        make_seed(bank, spectrum=torch.ones(10))
+        make_carriers(bank, spectrum=torch.ones(10))
 
 
 def test_resynthesis_keeps_envelopes_time_aligned():
@@ -183,7 +183,7 @@ def test_seed_is_saved_in_state_dict_and_restored():
     bank = erb_bank(4096, 16000, 8)
     a = TexEnvSynth(bank, 32, torch.Generator().manual_seed(1))
     b = TexEnvSynth(bank, 32, torch.Generator().manual_seed(2))
-    assert not torch.equal(a.seed, b.seed)
+    assert not torch.equal(a.carriers, b.carriers)
     b.load_state_dict(a.state_dict())
     coeffs = torch.randn(2, 8, 16, dtype=torch.complex64)
     assert torch.equal(a(coeffs), b(coeffs))
@@ -212,7 +212,8 @@ def test_blockwise_synthesis_equals_all_bands_at_once(monkeypatch, mode):
     # texenv_synthesis and TexEnvSynth accumulate blocks of items × bands; force many small blocks and
     # compare output and gradient with the (..., N, L) computation
     import ddsp_textures.synths.texenv as texenv
-    from ddsp_textures.synths.texenv import normalise_loudness, random_shifts
+    from ddsp_textures.framing import random_shifts
+    from ddsp_textures.synths.texenv import normalise_loudness
 
     monkeypatch.setattr(texenv, "CPU_BLOCK_ELEMENTS", 2**14)
     assert texenv.synthesis_blocks(15, 12, 8192, torch.device("cpu")) == (2, 1)
@@ -221,7 +222,7 @@ def test_blockwise_synthesis_equals_all_bands_at_once(monkeypatch, mode):
     coeffs = torch.randn(3, 5, 12, 32, dtype=torch.complex64, requires_grad=True)
     shifts = random_shifts(15, 8192, torch.Generator().manual_seed(1)).reshape(3, 5)
     target = {"none": 1.0, "generic": torch.rand(3, 5) + 0.1, "specific": torch.rand(3, 5, 12) + 0.1}[mode]
-    bands = texenv.texenv_synthesis(coeffs, synth.seed, return_bands=True, shifts=shifts)
+    bands = texenv.texenv_synthesis(coeffs, synth.carriers, return_bands=True, shifts=shifts)
     want = normalise_loudness(bands, mode, target)
     got = synth(coeffs, mode, target, shifts)
     assert got.shape == (3, 5, 8192) and float(want.detach().abs().max()) > 0.1

@@ -74,7 +74,7 @@ def test_training_writes_weights_only_checkpoints_and_logs(tmp_path):
     for name in ("config.json", "checkpoint.pt", "best_model.pt", "metrics.csv", "loss_plot.png"):
         assert (run / name).is_file(), name
     state = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert state["epoch"] == 3 and "synth.seed" in state["model"]
+    assert state["epoch"] == 3 and "synth.carriers" in state["model"]
     assert json.loads(state["config"])["frame_size"] == 4096
     hist = state["history"]
     assert hist["epoch"] == [0, 1, 2, 3] and all(np.isfinite(hist["val_loss"]))
@@ -169,3 +169,30 @@ def test_thread_option_sets_torch_threads_and_rejects_bad_values(tmp_path, capsy
         assert "DDSP_TEXTURES_THREADS" in capsys.readouterr().err
     finally:
         torch.set_num_threads(before)
+
+
+def test_checkpoints_of_the_previous_layout_still_load(tmp_path):
+    # before the shared FeatureEncoder and the carrier rename, weights were saved as encoders.*, gru.* and
+    # synth.seed; load_run maps them onto today's modules and gives the same output
+    from ddsp_textures.rundir import load_run
+
+    run = train(_cfg(tmp_path, run_name="new", epochs=1), progress=False)
+    model, _ = load_run(run, "last")
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    old = {}
+    for key, value in state["model"].items():
+        key = key.replace("encoder.mlps.", "encoders.").replace("encoder.gru.", "gru.")
+        old[key.replace("synth.carriers", "synth.seed")] = value
+    assert "synth.seed" in old and any(k.startswith("encoders.") for k in old)
+    torch.save({**state, "model": old}, run / "checkpoint.pt")
+    restored, _ = load_run(run, "last")
+    for (name, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_inference_does_not_import_the_trainer():
+    code = ("import sys, ddsp_textures.resynthesis, ddsp_textures.rundir, ddsp_textures.generation; "
+            "bad = [m for m in ('ddsp_textures.training', 'ddsp_textures.grain_training') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

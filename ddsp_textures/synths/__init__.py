@@ -1,17 +1,16 @@
 """Differentiable synthesisers: TexEnv (noise subbands × low-order Fourier envelopes)."""
 
+from ..framing import overlap_add, random_shifts
 from .texenv import (
     TexEnvSynth,
     carrier_magnitudes,
     compression_ratio,
     crossover_ripple,
     envelopes_from_coefficients,
-    make_seed,
+    make_carriers,
     match_band_energies,
     normalise_loudness,
-    overlap_add,
     polar_to_coefficients,
-    random_shifts,
     roll_carriers,
     texenv_analysis,
     texenv_resynthesize,
@@ -24,7 +23,7 @@ __all__ = [
     "compression_ratio",
     "crossover_ripple",
     "envelopes_from_coefficients",
-    "make_seed",
+    "make_carriers",
     "match_band_energies",
     "normalise_loudness",
     "overlap_add",

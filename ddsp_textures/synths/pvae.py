@@ -7,7 +7,7 @@ Saint-Arnaud's two-level view of textures — *atoms* and their *distribution* �
   "VAE" it is a real VAE: the encoder gives a Gaussian posterior, samples are reparameterised, and the loss
   has a β-weighted KL term, so decoding any latent of the prior ``N(0, I)`` gives a plausible grain.  The
   encoder sees the grain's log band energies; the decoder emits TexEnv envelope coefficients rendered with
-  the VAE's own seed (a buffer saved with the weights), faded in and out.
+  the VAE's own noise carriers (a buffer saved with the weights), faded in and out.
 * :func:`pvae_synthesis` draws relaxed Poisson events (rate ``λ``, amplitude exponent ``α``) for ``K`` grain
   types, decodes ``K`` latents with the VAE and places the grains with an FFT convolution
   (:mod:`ddsp_textures.synths.events`).
@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from ..features import energy_bands, onset_candidates
+from ..features import energy_bands
 from ..filterbanks import erb_bank
 from ..nn import mlp
-from ..spectral import multiscale_spectral_loss
 from .events import hard_events, place_grains, relaxed_events
-from .texenv import make_seed, texenv_synthesis
+from .texenv import coefficients_from_logits, make_carriers, texenv_synthesis
 
 
 def grain_window(length: int, fade: float = 0.05) -> torch.Tensor:
@@ -47,7 +44,7 @@ class GrainVAE(nn.Module):
         ``decode(z (..., d))`` → grains ``(..., m)``.
     """
 
-    seed: torch.Tensor
+    carriers: torch.Tensor
     window: torch.Tensor
 
     def __init__(self, grain_size: int, fs: float, n_bands: int = 16, param_per_env: int = 32, latent_dim: int = 2,
@@ -58,7 +55,7 @@ class GrainVAE(nn.Module):
         self.grain_size, self.fs, self.n_bands, self.latent_dim = grain_size, fs, n_bands, latent_dim
         self.n_coeffs = param_per_env // 2
         self.bank = erb_bank(grain_size, fs, n_bands)
-        self.register_buffer("seed", make_seed(self.bank, torch.Generator().manual_seed(seed)))
+        self.register_buffer("carriers", make_carriers(self.bank, torch.Generator().manual_seed(seed)))
         self.register_buffer("window", grain_window(grain_size))
         self.encoder = mlp(n_bands, hidden, depth)
         self.to_mu, self.to_logvar = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
@@ -74,10 +71,8 @@ class GrainVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         h = self.decoder(z)
-        shape = (*z.shape[:-1], self.n_bands, self.n_coeffs)
-        mag = math.sqrt(self.grain_size) * torch.sigmoid(self.to_mag(h)).reshape(shape)
-        phase = 2 * math.pi * torch.sigmoid(self.to_phase(h)).reshape(shape)
-        return texenv_synthesis(torch.polar(mag, phase), self.seed) * self.window
+        coeffs = coefficients_from_logits(self.to_mag(h), self.to_phase(h), self.n_bands, self.grain_size)
+        return texenv_synthesis(coeffs, self.carriers) * self.window
 
     def forward(self, grains: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(grains)
@@ -98,61 +93,7 @@ class GrainVAE(nn.Module):
         z[..., 0] = axis[:, None]
         if self.latent_dim > 1:
             z[..., 1] = axis[None, :]
-        return z, self.decode(z.to(self.seed.device)).cpu()
-
-
-def extract_grains(audio: np.ndarray | torch.Tensor, fs: float, grain_size: int, max_grains: int = 512,
-                   pre_onset: float = 0.002) -> torch.Tensor:
-    """Onset-aligned grains of a recording, each normalised to unit peak: ``(n,) -> (G, grain_size)``.
-
-    Onsets are :func:`ddsp_textures.features.onset_candidates` (6 dB energy jumps within 2 ms, within 30 dB of
-    the loudest hop) more than 5 ms apart; grains start ``pre_onset``
-    seconds before the onset.  If fewer than 8 onsets are found, evenly spaced grains are taken instead.
-    """
-    x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
-    candidate, hop = onset_candidates(x, fs)
-    cand = candidate.nonzero().flatten()
-    keep = [int(c) for i, c in enumerate(cand) if i == 0 or c - cand[i - 1] > 5]
-    starts = [k * hop - int(pre_onset * fs) for k in keep]
-    starts = [s for s in starts if 0 <= s <= x.shape[-1] - grain_size]
-    if len(starts) < 8:
-        starts = list(range(0, x.shape[-1] - grain_size + 1, max(1, grain_size // 2)))
-    if not starts:
-        raise ValueError(f"audio of {x.shape[-1]} samples is shorter than one grain ({grain_size})")
-    starts = starts[:max_grains]
-    grains = torch.stack([x[s : s + grain_size] for s in starts])
-    return grains / (grains.abs().amax(-1, keepdim=True) + 1e-8)
-
-
-def train_grain_vae(vae: GrainVAE, grains: torch.Tensor, epochs: int = 30, batch_size: int = 32, lr: float = 2e-3,
-                    beta: float = 0.01, seed: int = 0, progress: bool = True) -> list[float]:
-    """Fit the VAE to grains with ``MSS(reconstruction, grain) + β·KL``; returns the loss per epoch."""
-    if len(grains) < 2:
-        raise ValueError("need at least 2 grains to train the grain VAE")
-    device = vae.seed.device
-    grains = grains.to(device)
-    optimiser = torch.optim.Adam(vae.parameters(), lr=lr)
-    scales = tuple(s for s in (1024, 512, 256, 128, 64) if s <= vae.grain_size // 2)
-    generator = torch.Generator().manual_seed(seed)
-    history = []
-    vae.train()
-    for _ in tqdm(range(epochs), desc="grain VAE", disable=not progress, unit="epoch"):
-        order = torch.randperm(len(grains), generator=generator)
-        total = 0.0
-        for idx in order.split(batch_size):
-            batch = grains[idx.to(device)]
-            recon, mu, logvar = vae(batch)
-            loss = multiscale_spectral_loss(batch, recon, scales) + beta * vae.kl(mu, logvar).mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError("grain VAE loss is not finite; lower the learning rate")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(vae.parameters(), 5.0)
-            optimiser.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(grains))
-    vae.eval()
-    return history
+        return z, self.decode(z.to(self.carriers.device)).cpu()
 
 
 def pvae_synthesis(vae: GrainVAE, rate: torch.Tensor, alpha: torch.Tensor, latents: torch.Tensor, n_samples: int,

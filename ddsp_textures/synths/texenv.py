@@ -2,9 +2,9 @@
 envelope-flattened subbands of white noise (book chapter: *TexEnv synth*).
 
 For band ``n`` with complex coefficients ``C_n[0..P-1]`` the envelope is the L-periodic trigonometric
-polynomial ``env_n = irfft([C_n, 0, ..., 0], norm="ortho")`` and the output is ``y = Σ_n env_n · seed_n``,
-where the *seed* holds ``N`` fixed noise carriers with unit Hilbert envelope (``cos`` of the instantaneous
-phase of ERB-filtered Gaussian noise).  ``param_per_env = 2·P`` real numbers describe one band.
+polynomial ``env_n = irfft([C_n, 0, ..., 0], norm="ortho")`` and the output is ``y = Σ_n env_n · carrier_n``,
+where the ``N`` *carriers* are fixed noise signals with a flat Hilbert envelope and exactly their band's magnitude
+response (:func:`make_carriers`).  ``param_per_env = 2·P`` real numbers describe one band.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from torch import nn
 
 from ..envelopes import hilbert_envelope
 from ..filterbanks import FilterBank, erb_number, rfft_frequencies
+from ..framing import half_overlap_frames, overlap_add, random_shifts, rms
 from ..numerics import safe_divide
 from ..spectral import long_term_spectrum
 
@@ -50,7 +51,7 @@ def carrier_magnitudes(bank: FilterBank, spectrum: torch.Tensor | None = None) -
     return filters * (spectrum / band_mean).sqrt()
 
 
-def make_seed(bank: FilterBank, generator: torch.Generator | None = None, spectrum: torch.Tensor | None = None,
+def make_carriers(bank: FilterBank, generator: torch.Generator | None = None, spectrum: torch.Tensor | None = None,
               iterations: int = 30) -> torch.Tensor:
     """Noise carriers ``(N, L)``, one per band: flat Hilbert envelope, magnitude spectrum exactly
     :func:`carrier_magnitudes` (book chapter: *TexEnv synth*).
@@ -71,10 +72,10 @@ def make_seed(bank: FilterBank, generator: torch.Generator | None = None, spectr
 
     >>> from ddsp_textures.filterbanks import erb_bank
     >>> bank = erb_bank(4096, 16000, 8)
-    >>> seed = make_seed(bank, torch.Generator().manual_seed(0))
-    >>> tuple(seed.shape), round(float(seed.pow(2).mean().sqrt()), 4)
+    >>> carriers = make_carriers(bank, torch.Generator().manual_seed(0))
+    >>> tuple(carriers.shape), round(float(carriers.pow(2).mean().sqrt()), 4)
     ((8, 4096), 0.7071)
-    >>> crossover_ripple(seed, bank) < 0.1
+    >>> crossover_ripple(carriers, bank) < 0.1
     True
     """
     magnitude = carrier_magnitudes(bank, spectrum).cpu()
@@ -89,7 +90,7 @@ def make_seed(bank: FilterBank, generator: torch.Generator | None = None, spectr
     return carriers.float()
 
 
-def crossover_ripple(seed: torch.Tensor, bank: FilterBank) -> float:
+def crossover_ripple(carriers: torch.Tensor, bank: FilterBank) -> float:
     """Peak-to-peak ripple (dB) of the summed carriers' power spectrum between the first and last band centre.
 
     Each carrier is scaled to the power white noise has in its band (what the synth gets for a flat input),
@@ -99,7 +100,7 @@ def crossover_ripple(seed: torch.Tensor, bank: FilterBank) -> float:
     if bank.scale != "erb":
         raise ValueError("crossover_ripple is defined for ERB banks")
     weights = bank.filters.double()[1:-1].pow(2).cpu()
-    power = torch.fft.rfft(seed.double().cpu(), dim=-1).abs().pow(2)
+    power = torch.fft.rfft(carriers.double().cpu(), dim=-1).abs().pow(2)
     total = (power * (weights.sum(-1) / power.sum(-1).clamp_min(1e-30)).unsqueeze(-1)).sum(0)
     erb = erb_number(rfft_frequencies(bank.length, bank.fs))
     cut = erb_number(bank.cutoffs)
@@ -122,17 +123,17 @@ def texenv_analysis(x: torch.Tensor, bank: FilterBank, n_coeffs: int) -> torch.T
     return torch.fft.rfft(env, dim=-1, norm="ortho")[..., :n_coeffs]
 
 
-def band_energy_gram(coeffs: torch.Tensor, seed: torch.Tensor, bank: FilterBank) -> torch.Tensor:
+def band_energy_gram(coeffs: torch.Tensor, carriers: torch.Tensor, bank: FilterBank) -> torch.Tensor:
     """Inner products ``G[n, m, k] = <H_n b_m, H_n b_k>`` (per sample) of the synthesised band products ``b_m``.
 
     Computed in the frequency domain (Parseval), one frame at a time: ``O(N²·L)`` memory instead of the
     ``(N, N, L)`` subbands of every product.
 
     Shape:
-        ``coeffs (..., N, P)``, ``seed (N, L)`` → ``(..., N, N, N)``.
+        ``coeffs (..., N, P)``, ``carriers (N, L)`` → ``(..., N, N, N)``.
     """
-    length = seed.shape[-1]
-    weights = bank.filters.to(seed.device, torch.float64)[1:-1].pow(2)       # (n, F)
+    length = carriers.shape[-1]
+    weights = bank.filters.to(carriers.device, torch.float64)[1:-1].pow(2)       # (n, F)
     weights = weights * 2.0                                                  # one-sided spectrum: bins count twice,
     weights[:, 0] /= 2                                                       # except DC ...
     if length % 2 == 0:
@@ -142,13 +143,13 @@ def band_energy_gram(coeffs: torch.Tensor, seed: torch.Tensor, bank: FilterBank)
     flat = coeffs.reshape(-1, *coeffs.shape[-2:])
     grams = []
     for item in flat:                                                        # one frame: (m, L) products
-        spectrum = torch.fft.rfft(texenv_synthesis(item, seed, return_bands=True).double(), dim=-1)
+        spectrum = torch.fft.rfft(texenv_synthesis(item, carriers, return_bands=True).double(), dim=-1)
         parts = torch.cat([spectrum.real, spectrum.imag], dim=-1)            # (m, 2F)
         grams.append(torch.einsum("nf,mf,kf->nmk", weights, parts, parts) / length**2)
     return torch.stack(grams).reshape(*lead, *grams[0].shape)
 
 
-def match_band_energies(coeffs: torch.Tensor, seed: torch.Tensor, bank: FilterBank, target: torch.Tensor,
+def match_band_energies(coeffs: torch.Tensor, carriers: torch.Tensor, bank: FilterBank, target: torch.Tensor,
                         steps: int = 50, max_gain_db: float = 12.0) -> torch.Tensor:
     """Rescale each band's coefficients, within ``±max_gain_db``, so that the synthesised signal analysed by
     ``bank`` has band energies (mean squares) close to ``target``.
@@ -160,12 +161,12 @@ def match_band_energies(coeffs: torch.Tensor, seed: torch.Tensor, bank: FilterBa
     unbounded fit dug −80 dB holes into such spectra.
 
     Shape:
-        ``coeffs (..., N, P)`` complex, ``seed (N, L)``, ``target (..., N)`` → ``(..., N, P)``.
+        ``coeffs (..., N, P)`` complex, ``carriers (N, L)``, ``target (..., N)`` → ``(..., N, P)``.
     """
     if max_gain_db <= 0:
         raise ValueError(f"max_gain_db must be positive, got {max_gain_db}")
     with torch.no_grad():
-        gram = band_energy_gram(coeffs, seed, bank)
+        gram = band_energy_gram(coeffs, carriers, bank)
         log_target = torch.log(target.double().clamp_min(1e-30))
     bound = max_gain_db / 20 * math.log(10)
     free = torch.zeros_like(log_target, requires_grad=True)
@@ -197,16 +198,16 @@ def envelopes_from_coefficients(coeffs: torch.Tensor, length: int) -> torch.Tens
     return torch.fft.irfft(coeffs, n=length, dim=-1, norm="ortho")     # irfft zero-pads to n itself
 
 
-def roll_carriers(seed: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+def roll_carriers(carriers: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     """The carriers circularly delayed by ``shifts[...]`` samples, one shift per item (valid because the carriers
-    are L-periodic): ``out[..., n, t] = seed[n, (t - shift) mod L]``.
+    are L-periodic): ``out[..., n, t] = carriers[n, (t - shift) mod L]``.
 
     Shape:
-        ``seed (N, L)``, ``shifts (...)`` integer → ``(..., N, L)``.
+        ``carriers (N, L)``, ``shifts (...)`` integer → ``(..., N, L)``.
     """
-    length = seed.shape[-1]
-    idx = (torch.arange(length, device=seed.device) - shifts.to(seed.device).unsqueeze(-1)) % length
-    return seed[:, idx].movedim(0, -2)
+    length = carriers.shape[-1]
+    idx = (torch.arange(length, device=carriers.device) - shifts.to(carriers.device).unsqueeze(-1)) % length
+    return carriers[:, idx].movedim(0, -2)
 
 
 CPU_BLOCK_ELEMENTS = 2**20
@@ -224,9 +225,9 @@ def synthesis_blocks(n_items: int, n_bands: int, length: int, device: torch.devi
     return items, bands
 
 
-def _check_synthesis_inputs(coeffs: torch.Tensor, seed: torch.Tensor, shifts: torch.Tensor | None) -> None:
-    if coeffs.shape[-2] != seed.shape[0]:
-        raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but the seed has {seed.shape[0]}")
+def _check_synthesis_inputs(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor | None) -> None:
+    if coeffs.shape[-2] != carriers.shape[0]:
+        raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but the carriers has {carriers.shape[0]}")
     if shifts is not None and tuple(shifts.shape) != tuple(coeffs.shape[:-2]):
         raise ValueError(f"need one carrier shift per item {tuple(coeffs.shape[:-2])}, "
                          f"got shape {tuple(shifts.shape)}")
@@ -235,11 +236,11 @@ def _check_synthesis_inputs(coeffs: torch.Tensor, seed: torch.Tensor, shifts: to
 BandWeights = Callable[[torch.Tensor, slice, slice], torch.Tensor]
 
 
-def _modulated_sum(coeffs: torch.Tensor, seed: torch.Tensor, shifts: torch.Tensor | None,
+def _modulated_sum(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor | None,
                    weights: BandWeights | None = None) -> torch.Tensor:
     """``Σ_n w_n · env_n · carrier_n`` over blocks of items and bands; ``weights(bands, items, part)`` gives
     the per-band factors ``(items, bands)`` of a block (``None``: 1)."""
-    length, n_bands = seed.shape[-1], seed.shape[0]
+    length, n_bands = carriers.shape[-1], carriers.shape[0]
     lead = coeffs.shape[:-2]
     flat = coeffs.reshape(-1, n_bands, coeffs.shape[-1])
     flat_shifts = None if shifts is None else shifts.reshape(-1)
@@ -252,19 +253,19 @@ def _modulated_sum(coeffs: torch.Tensor, seed: torch.Tensor, shifts: torch.Tenso
         for b0 in range(0, n_bands, band_block):
             part = slice(b0, min(b0 + band_block, n_bands))
             env = envelopes_from_coefficients(flat[items, part], length)
-            carriers = seed[part].to(env.dtype)
+            block = carriers[part].to(env.dtype)
             if flat_shifts is not None:
-                carriers = roll_carriers(carriers, flat_shifts[items])
-            bands = env.mul_(carriers)        # in place: irfft's backward does not need its output
+                block = roll_carriers(block, flat_shifts[items])
+            bands = env.mul_(block)        # in place: irfft's backward does not need its output
             if weights is not None:
                 bands = bands * weights(bands, items, part).unsqueeze(-1)
-            block = bands.sum(-2)
-            acc = block if acc is None else acc + block
+            summed = bands.sum(-2)
+            acc = summed if acc is None else acc + summed
         outputs.append(acc)
     return torch.cat(outputs).reshape(*lead, length)
 
 
-def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: bool = False,
+def texenv_synthesis(coeffs: torch.Tensor, carriers: torch.Tensor, return_bands: bool = False,
                      shifts: torch.Tensor | None = None) -> torch.Tensor:
     """Batched TexEnv synthesis: each band's envelope (inverse FFT of its coefficients) times its carrier,
     summed over bands — in cache-sized blocks of items and bands (:func:`synthesis_blocks`), never holding
@@ -274,19 +275,19 @@ def texenv_synthesis(coeffs: torch.Tensor, seed: torch.Tensor, return_bands: boo
     alignment; overlapping frames then get uncorrelated fine structure (see :func:`overlap_add`).
 
     Shape:
-        ``coeffs (..., N, P)`` complex, ``seed (N, L)``, ``shifts (...)`` → ``(..., L)`` (or ``(..., N, L)``).
+        ``coeffs (..., N, P)`` complex, ``carriers (N, L)``, ``shifts (...)`` → ``(..., L)`` (or ``(..., N, L)``).
 
-    >>> seed = torch.ones(3, 8)
+    >>> carriers = torch.ones(3, 8)
     >>> c = torch.zeros(2, 3, 2, dtype=torch.complex64); c[..., 0] = 8 ** 0.5
-    >>> [round(v, 5) for v in texenv_synthesis(c, seed)[0].tolist()]  # three bands of constant envelope 1
+    >>> [round(v, 5) for v in texenv_synthesis(c, carriers)[0].tolist()]  # three bands of constant envelope 1
     [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
     """
-    _check_synthesis_inputs(coeffs, seed, shifts)
+    _check_synthesis_inputs(coeffs, carriers, shifts)
     if not return_bands:
-        return _modulated_sum(coeffs, seed, shifts)
-    env = envelopes_from_coefficients(coeffs, seed.shape[-1])
-    carriers = seed.to(env.dtype) if shifts is None else roll_carriers(seed.to(env.dtype), shifts)
-    return env * carriers
+        return _modulated_sum(coeffs, carriers, shifts)
+    env = envelopes_from_coefficients(coeffs, carriers.shape[-1])
+    rolled = carriers.to(env.dtype) if shifts is None else roll_carriers(carriers.to(env.dtype), shifts)
+    return env * rolled
 
 
 def polar_to_coefficients(magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
@@ -294,8 +295,17 @@ def polar_to_coefficients(magnitude: torch.Tensor, phase: torch.Tensor) -> torch
     return torch.polar(magnitude, phase)
 
 
-def _rms(x: torch.Tensor) -> torch.Tensor:
-    return torch.sqrt(x.pow(2).mean(-1) + 1e-12)
+def coefficients_from_logits(magnitude: torch.Tensor, phase: torch.Tensor, n_bands: int, length: int
+                             ) -> torch.Tensor:
+    """Network outputs → TexEnv controls (the polar head shared by TexDSP and the grain VAE): magnitudes
+    ``√L·sigmoid(m)`` (so an envelope stays within the range of a unit-RMS band) and phases ``2π·sigmoid(p)``.
+
+    Shape:
+        ``(..., N·P), (..., N·P) -> (..., N, P)`` complex.
+    """
+    shape = (*magnitude.shape[:-1], n_bands, magnitude.shape[-1] // n_bands)
+    mag = math.sqrt(length) * torch.sigmoid(magnitude).reshape(shape)
+    return torch.polar(mag, 2 * math.pi * torch.sigmoid(phase).reshape(shape))
 
 
 def normalise_loudness(bands: torch.Tensor, mode: Loudness, target: torch.Tensor | float = 1.0) -> torch.Tensor:
@@ -309,90 +319,27 @@ def normalise_loudness(bands: torch.Tensor, mode: Loudness, target: torch.Tensor
         return bands.sum(-2)
     if mode == "generic":
         y = bands.sum(-2)
-        return y * (target / _rms(y)).unsqueeze(-1)
+        return y * (target / rms(y)).unsqueeze(-1)
     if mode == "specific":
         if target.dim() == 0 or target.shape[-1] != bands.shape[-2]:
             raise ValueError(f"specific loudness needs one target per band ({bands.shape[-2]})")
-        return (bands * (target / _rms(bands)).unsqueeze(-1)).sum(-2)
+        return (bands * (target / rms(bands)).unsqueeze(-1)).sum(-2)
     raise ValueError(f"unknown loudness mode {mode!r}; use 'none', 'generic' or 'specific'")
 
 
-Window = Literal["hann", "sqrt_hann"]
-
-
-def overlap_add(frames: torch.Tensor, hop: int, window: Window = "hann") -> torch.Tensor:
-    """Overlap-add frames at 50 % overlap with a complementary window; frames keep their time alignment.
-
-    ``"hann"`` (``w + w' = 1``) reconstructs overlapping copies of one signal exactly.  ``"sqrt_hann"``
-    (``w² + w'² = 1``) is for neighbours whose fine structure is uncorrelated — TexEnv frames whose carriers
-    were shifted by different random offsets (:func:`texenv_synthesis`): their *powers* add, so the level stays
-    constant across the overlap while the envelopes stay where the analysis found them.  (Rolling whole frames
-    instead, as the reference did, moves the envelopes away from their time.)  The first and last half frames
-    are not faded.
-
-    Shape:
-        ``(F, L) -> (L + (F - 1)·hop,)``.
-
-    >>> x = torch.randn(96, dtype=torch.float64)
-    >>> frames = x.unfold(0, 32, 16)
-    >>> bool(torch.allclose(overlap_add(frames, 16), x))
-    True
-    """
-    n_frames, length = frames.shape
-    if hop != length // 2 or length % 2:
-        raise ValueError("overlap_add works at 50 % overlap: hop must be L // 2 with L even")
-    if window not in ("hann", "sqrt_hann"):
-        raise ValueError(f"unknown window {window!r}; use 'hann' or 'sqrt_hann'")
-    w = torch.hann_window(length, periodic=True, dtype=frames.dtype, device=frames.device)
-    if window == "sqrt_hann":
-        w = w.sqrt()
-    windows = w.expand(n_frames, length).clone()
-    windows[0, : length // 2] = 1.0
-    windows[-1, length // 2:] = 1.0
-    total = length + (n_frames - 1) * hop
-    out = torch.zeros(total, dtype=frames.dtype, device=frames.device)
-    idx = (torch.arange(n_frames, device=frames.device)[:, None] * hop
-           + torch.arange(length, device=frames.device)[None, :])
-    out.index_add_(0, idx.reshape(-1), (frames * windows).reshape(-1))
-    return out
-
-
-def random_shifts(n: int, length: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``n`` random carrier shifts in ``[0, length)`` (CPU, int64)."""
-    return torch.randint(0, length, (n,), generator=generator)
-
-
-def wrap_pad(x: torch.Tensor, total: int) -> torch.Tensor:
-    """Extend a texture to ``total`` samples by repeating its beginning (zero padding would put silence into
-    the last frame, and its envelopes would fade the end of the resynthesis out)."""
-    n = x.shape[-1]
-    if total <= n:
-        return x[..., :total]
-    reps = -(-total // n)
-    return torch.cat([x] * reps, dim=-1)[..., :total]
-
-
-def half_overlap_frames(x: torch.Tensor, length: int) -> torch.Tensor:
-    """Frames of ``length`` at hop ``length/2`` covering all of ``x`` (at least two; the end is wrap-padded),
-    ready for :func:`overlap_add`: ``(n,) -> (F, L)``."""
-    hop = length // 2
-    n_frames = max(2, -(-max(x.shape[-1] - length, 0) // hop) + 1)
-    return wrap_pad(x, length + (n_frames - 1) * hop).unfold(-1, length, hop)
-
-
 class TexEnvSynth(nn.Module):
-    """TexEnv synthesiser with its seed kept as a buffer (saved in ``state_dict`` with the model).
+    """TexEnv synthesiser with its noise carriers kept as the buffer ``carriers`` (saved with the model).
 
     Args:
         bank: cochlear filterbank; its length is the frame size.
         param_per_env: real parameters per band (even); ``P = param_per_env // 2`` complex coefficients.
-        generator: RNG for the seed.
+        generator: RNG for the carriers.
 
     Shape:
         ``forward(coeffs)``: ``(..., N, P)`` complex → ``(..., L)``.
     """
 
-    seed: torch.Tensor
+    carriers: torch.Tensor
 
     def __init__(self, bank: FilterBank, param_per_env: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -404,7 +351,7 @@ class TexEnvSynth(nn.Module):
             raise ValueError(f"param_per_env={param_per_env} is too large for frames of {bank.length}")
         self.frame_size, self.n_bands, self.n_coeffs = bank.length, bank.n_bands, param_per_env // 2
         self.fs, self.bank = bank.fs, bank
-        self.register_buffer("seed", make_seed(bank, generator))
+        self.register_buffer("carriers", make_carriers(bank, generator))
 
     @property
     def envelope_bandwidth(self) -> float:
@@ -414,24 +361,24 @@ class TexEnvSynth(nn.Module):
     def shape_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
         """Replace the carriers by ones whose in-band spectrum follows ``spectrum`` (``(L//2 + 1,)``, e.g. the
         long-term spectrum of the training corpus); the buffer keeps its shape, so checkpoints stay loadable."""
-        self.seed.copy_(make_seed(self.bank, generator, spectrum).to(self.seed.device))
+        self.carriers.copy_(make_carriers(self.bank, generator, spectrum).to(self.carriers.device))
 
     def forward(self, coeffs: torch.Tensor, loudness: Loudness = "none",
                 target: torch.Tensor | float = 1.0, shifts: torch.Tensor | None = None) -> torch.Tensor:
         if loudness == "none":
-            return texenv_synthesis(coeffs, self.seed, shifts=shifts)
+            return texenv_synthesis(coeffs, self.carriers, shifts=shifts)
         if loudness == "generic":
-            return normalise_loudness(texenv_synthesis(coeffs, self.seed, shifts=shifts).unsqueeze(-2),
+            return normalise_loudness(texenv_synthesis(coeffs, self.carriers, shifts=shifts).unsqueeze(-2),
                                       "generic", target)
         if loudness != "specific":
             raise ValueError(f"unknown loudness mode {loudness!r}; use 'none', 'generic' or 'specific'")
-        _check_synthesis_inputs(coeffs, self.seed, shifts)
-        target = torch.as_tensor(target, dtype=self.seed.dtype, device=self.seed.device)
+        _check_synthesis_inputs(coeffs, self.carriers, shifts)
+        target = torch.as_tensor(target, dtype=self.carriers.dtype, device=self.carriers.device)
         if target.dim() == 0 or target.shape[-1] != self.n_bands:
             raise ValueError(f"specific loudness needs one target per band ({self.n_bands})")
         flat_target = target.expand(*coeffs.shape[:-2], self.n_bands).reshape(-1, self.n_bands)
-        return _modulated_sum(coeffs, self.seed, shifts,
-                              lambda bands, items, part: flat_target[items, part] / _rms(bands))
+        return _modulated_sum(coeffs, self.carriers, shifts,
+                              lambda bands, items, part: flat_target[items, part] / rms(bands))
 
 
 def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> float:
@@ -440,7 +387,7 @@ def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> floa
 
 
 
-def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, seed: torch.Tensor | None = None,
+def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None = None,
                         match_energy: bool = False, generator: torch.Generator | None = None,
                         max_gain_db: float = 12.0) -> torch.Tensor:
     """DSP analysis→synthesis of a whole signal (no network), book chapter *TexEnv synth*.
@@ -448,8 +395,8 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, s
     Frames of ``L = bank.length`` with hop ``L/2`` are analysed to ``param_per_env // 2`` coefficients per
     band, synthesised with carriers shifted by a random offset per frame, and overlap-added with the
     power-complementary ``sqrt_hann`` window, so envelopes stay time-aligned with the input.  Without a
-    ``seed``, carriers are made for this signal: their in-band spectrum follows its long-term spectrum
-    (:func:`make_seed` with :func:`~ddsp_textures.spectral.long_term_spectrum`).  ``match_energy`` adds the
+    ``carriers``, carriers are made for this signal: their in-band spectrum follows its long-term spectrum
+    (:func:`make_carriers` with :func:`~ddsp_textures.spectral.long_term_spectrum`).  ``match_energy`` adds the
     bounded band-energy fit (:func:`match_band_energies`); measured on real recordings it did not help TexStat
     or the long-term spectrum once the carriers sum flat, so it is off by default.
 
@@ -464,12 +411,12 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, s
         raise ValueError(f"expected a floating-point signal, got {x.dtype}")
     if not torch.isfinite(x).all():
         raise ValueError("input signal contains NaN or inf")
-    if seed is None:
-        seed = make_seed(bank, generator, long_term_spectrum(x, length))
+    if carriers is None:
+        carriers = make_carriers(bank, generator, long_term_spectrum(x, length))
     frames = half_overlap_frames(x, length)                                     # (F, L)
     coeffs = texenv_analysis(frames, bank, param_per_env // 2)
     if match_energy:
-        coeffs = match_band_energies(coeffs, seed, bank, bank(frames).pow(2).mean(-1), max_gain_db=max_gain_db)
+        coeffs = match_band_energies(coeffs, carriers, bank, bank(frames).pow(2).mean(-1), max_gain_db=max_gain_db)
     shifts = random_shifts(frames.shape[0], length, generator)
-    out = texenv_synthesis(coeffs, seed.to(frames.device, frames.dtype), shifts=shifts)
+    out = texenv_synthesis(coeffs, carriers.to(frames.device, frames.dtype), shifts=shifts)
     return overlap_add(out, length // 2, "sqrt_hann")[: x.shape[0]]

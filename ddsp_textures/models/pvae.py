@@ -1,5 +1,5 @@
-"""DDSP P-VAE model: feature encoders → GRU over time → event controls → P-VAE synth
-(book chapter: *P-VAE synth*).
+"""DDSP P-VAE model: feature encoder (:class:`~ddsp_textures.models.encoder.FeatureEncoder`) → event controls →
+P-VAE synth (book chapter: *P-VAE synth*).
 
 The decoder emits, per frame, an event rate (events/s), an amplitude exponent
 ``α = exp(1.5·tanh(·))`` ∈ (0.22, 4.5) and ``K`` grain latents ``3·tanh(·)`` — inside the region where the
@@ -22,11 +22,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .features import compute_features, feature_dims
-from .filterbanks import FilterBank, erb_bank
-from .nn import mlp
-from .synths.events import join_frames
-from .synths.pvae import GrainVAE, pvae_synthesis
+from ..filterbanks import FilterBank
+from ..framing import rms
+from ..nn import mlp
+from ..synths.events import join_frames
+from ..synths.pvae import GrainVAE, pvae_synthesis
+from .encoder import FeatureEncoder
 
 
 class PVAEModel(nn.Module):
@@ -43,21 +44,17 @@ class PVAEModel(nn.Module):
                  low: float = 20.0, high: float | None = None, max_rate: float = 200.0,
                  temperature: float = 0.3) -> None:
         super().__init__()
-        self.feature_names = tuple(features)
-        if not self.feature_names:
-            raise ValueError("PVAEModel needs at least one input feature")
         if vae.fs != fs:
             raise ValueError(f"the grain VAE runs at {vae.fs} Hz but the model at {fs} Hz")
+        self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
+        self.feature_names = self.encoder.feature_names
         self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
         self.atoms, self.max_rate, self.temperature = atoms, max_rate, temperature
-        self.bank: FilterBank = erb_bank(frame_size, fs, n_bands, low, high)
+        self.bank: FilterBank = self.encoder.bank
         self.vae = vae
         self.vae.requires_grad_(False)
         self.register_buffer("vae_trained", torch.zeros((), dtype=torch.bool))
-        dims = feature_dims(self.feature_names, n_bands)
-        self.encoders = nn.ModuleList(mlp(d, hidden_enc, depth_enc) for d in dims)
-        self.gru = nn.GRU(len(dims) * hidden_enc, hidden_enc, batch_first=True)
-        self.head = nn.Sequential(mlp((len(dims) + 1) * hidden_enc, hidden_dec, depth_dec),
+        self.head = nn.Sequential(mlp(self.encoder.latent_size, hidden_dec, depth_dec),
                                   nn.Linear(hidden_dec, 2 + atoms * vae.latent_dim))
         with torch.no_grad():
             self.head[-1].weight.mul_(0.1)
@@ -71,17 +68,12 @@ class PVAEModel(nn.Module):
         return self
 
     def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        return compute_features(frames, self.feature_names, self.bank)
+        return self.encoder.features(frames)
 
     def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``rate (B, S)``, ``alpha (B, S)``, ``latents (B, S, K, d)`` from the features."""
-        if len(features) != len(self.encoders):
-            raise ValueError(f"expected {len(self.encoders)} features ({', '.join(self.feature_names)}), "
-                             f"got {len(features)}")
-        hidden = [enc(f) for enc, f in zip(self.encoders, features, strict=True)]
-        z, _ = self.gru(torch.cat(hidden, -1), state)
-        out = self.head(torch.cat(hidden + [z], -1))
+        out = self.head(self.encoder(features, state)[0])
         if "events" in self.feature_names:
             measured = features[self.feature_names.index("events")][..., 0] * 100.0
             rate = measured.clamp(0.5, self.max_rate) * torch.exp(math.log(2.0) * torch.tanh(out[..., 0]))
@@ -110,6 +102,5 @@ class PVAEModel(nn.Module):
         rate, alpha, latents = self.controls(features)
         frames, tails = pvae_synthesis(self.vae, rate[0], alpha[0], latents[0], self.frame_size, relaxed=False,
                                        generator=generator, circular=False)
-        rms = frames.pow(2).mean(-1, keepdim=True).sqrt() + 1e-8
-        gain = target_rms.unsqueeze(-1) / rms
+        gain = target_rms.unsqueeze(-1) / (rms(frames) + 1e-8).unsqueeze(-1)
         return join_frames(frames * gain, tails * gain)

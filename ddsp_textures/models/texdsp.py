@@ -1,9 +1,5 @@
-"""TexDSP: feature encoders → GRU over time → polar Fourier decoders → TexEnv synth
-(book chapter: *DDSP training*).
-
-Unlike the reference (spec §12 item 2), the GRU runs over **consecutive frames of one recording**
-(``(B, S, ·)`` with ``S`` frames in time), never over the batch axis, so training and inference see the
-same kind of sequence.  Inference on a long recording runs the GRU over all of its frames.
+"""TexDSP: feature encoder (:class:`~ddsp_textures.models.encoder.FeatureEncoder`) → polar Fourier decoders →
+TexEnv synth (book chapter: *DDSP training*).
 """
 
 from __future__ import annotations
@@ -14,10 +10,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .features import compute_features, feature_dims
-from .filterbanks import FilterBank, erb_bank
-from .nn import mlp
-from .synths.texenv import Loudness, TexEnvSynth, polar_to_coefficients
+from ..filterbanks import FilterBank
+from ..nn import mlp
+from ..synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
+from .encoder import FeatureEncoder
 
 
 class TexDSP(nn.Module):
@@ -29,7 +25,7 @@ class TexDSP(nn.Module):
         n_bands: cochlear bands ``N``; ``low``/``high`` their limits (shared by features, seed and loss).
         param_per_env: real parameters per band envelope (``P = param_per_env // 2`` coefficients).
         hidden_enc, hidden_dec, depth_enc, depth_dec: MLP sizes.
-        seed: integer seed of the noise carriers (stored in ``state_dict`` as the buffer ``synth.seed``).
+        seed: integer seed of the noise carriers (stored in ``state_dict`` as the buffer ``synth.carriers``).
 
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → audio ``(B, S, L)``.
@@ -39,18 +35,13 @@ class TexDSP(nn.Module):
                  hidden_enc: int = 128, hidden_dec: int = 128, depth_enc: int = 2, depth_dec: int = 2,
                  low: float = 20.0, high: float | None = None, seed: int = 0) -> None:
         super().__init__()
-        self.feature_names = tuple(features)
-        if not self.feature_names:
-            raise ValueError("TexDSP needs at least one input feature")
+        self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
+        self.feature_names = self.encoder.feature_names
         self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
-        self.bank: FilterBank = erb_bank(frame_size, fs, n_bands, low, high)
+        self.bank: FilterBank = self.encoder.bank
         self.synth = TexEnvSynth(self.bank, param_per_env, torch.Generator().manual_seed(seed))
         self.n_coeffs = self.synth.n_coeffs
-        dims = feature_dims(self.feature_names, n_bands)
-        self.encoders = nn.ModuleList(mlp(d, hidden_enc, depth_enc) for d in dims)
-        self.gru = nn.GRU(len(dims) * hidden_enc, hidden_enc, batch_first=True)
-        latent = (len(dims) + 1) * hidden_enc
-        out = n_bands * self.n_coeffs
+        latent, out = self.encoder.latent_size, n_bands * self.n_coeffs
         self.mag_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
         self.phase_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
         with torch.no_grad():  # start from small, smooth envelopes: DC ≈ 0.3·√L, higher harmonics ≈ 0
@@ -61,25 +52,17 @@ class TexDSP(nn.Module):
 
     def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
         """Encoder inputs of audio frames ``(..., L)`` computed with the model's own filterbank."""
-        return compute_features(frames, self.feature_names, self.bank)
+        return self.encoder.features(frames)
 
     def encode(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent ``(B, S, (F+1)·H)`` and the GRU's final state."""
-        if len(features) != len(self.encoders):
-            raise ValueError(f"expected {len(self.encoders)} features ({', '.join(self.feature_names)}), "
-                             f"got {len(features)}")
-        hidden = [enc(f) for enc, f in zip(self.encoders, features, strict=True)]
-        cat = torch.cat(hidden, dim=-1)
-        z, state = self.gru(cat, state)
-        return torch.cat(hidden + [z], dim=-1), state
+        return self.encoder(features, state)
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex coefficients ``(B, S, N, P)`` in polar form: magnitude ``√L·sigmoid``, phase ``2π·sigmoid``."""
-        shape = (*latent.shape[:-1], self.n_bands, self.n_coeffs)
-        magnitude = math.sqrt(self.frame_size) * torch.sigmoid(self.mag_decoder(latent)).reshape(shape)
-        phase = 2 * math.pi * torch.sigmoid(self.phase_decoder(latent)).reshape(shape)
-        return polar_to_coefficients(magnitude, phase)
+        return coefficients_from_logits(self.mag_decoder(latent), self.phase_decoder(latent), self.n_bands,
+                                        self.frame_size)
 
     def forward(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> torch.Tensor:
         return self.synth(self.decode(self.encode(features, state)[0]))
@@ -90,8 +73,3 @@ class TexDSP(nn.Module):
         """Inference with loudness imposition (``"generic"``: frame RMS, ``"specific"``: band RMS) and optional
         carrier shifts ``(B, S)`` (see :func:`~ddsp_textures.synths.texenv.texenv_synthesis`)."""
         return self.synth(self.decode(self.encode(features)[0]), loudness, target, shifts)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

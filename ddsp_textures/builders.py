@@ -1,0 +1,86 @@
+"""Config → library objects (book chapter: *DDSP training*): the one place where training-config names (the
+reference's, e.g. ``N_filter_bank``, ``deepness_enc``) are mapped onto the library's keyword arguments.
+
+A constructor's ``ValueError`` becomes a :class:`~ddsp_textures.config.ConfigError` that names the config key(s)
+behind the failing argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .config import ConfigError, TrainConfig
+from .data import TextureDataset, load_sources, tape_shift
+from .models import PVAEModel, TexDSP
+from .synths.pvae import GrainVAE
+from .texstat import TexStat
+
+# library keyword ← config key, per constructor
+TEXDSP_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "sampling_rate",
+               "n_bands": "N_filter_bank", "param_per_env": "param_per_env", "hidden_enc": "hidden_size_enc",
+               "hidden_dec": "hidden_size_dec", "depth_enc": "deepness_enc", "depth_dec": "deepness_dec",
+               "low": "filter_low_lim", "high": "high_limit", "seed": "seed"}
+PVAE_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "sampling_rate",
+             "n_bands": "N_filter_bank", "atoms": "atoms_number", "hidden_enc": "hidden_size_enc",
+             "hidden_dec": "hidden_size_dec", "depth_enc": "deepness_enc", "depth_dec": "deepness_dec",
+             "low": "filter_low_lim", "high": "high_limit", "max_rate": "max_rate",
+             "temperature": "event_temperature"}
+GRAIN_VAE_ARGS = {"grain_size": "vae_grain_size", "fs": "sampling_rate", "n_bands": "N_filter_bank",
+                  "param_per_env": "vae_param_per_env", "latent_dim": "vae_latent_dim", "hidden": "vae_hidden",
+                  "seed": "seed"}
+TEXSTAT_ARGS = {"frame_size": "frame_size", "fs": "sampling_rate", "n_bands": "N_filter_bank",
+                "n_mod_bands": "M_filter_bank", "low": "filter_low_lim", "high": "high_limit", "alpha": "alpha",
+                "beta": "beta"}
+
+
+def _build(factory: Callable[..., Any], names: dict[str, str], cfg: TrainConfig, **extra: Any) -> Any:
+    kwargs = {arg: getattr(cfg, key) for arg, key in names.items()}
+    try:
+        return factory(**kwargs, **extra)
+    except ValueError as err:
+        keys = ", ".join(sorted({names[a] for a in names if a in str(err)} or set(names.values())))
+        raise ConfigError(f"config key(s) {keys}: {err}") from None
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; an unavailable CUDA device is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"config key 'device': {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def build_model(cfg: TrainConfig) -> TexDSP | PVAEModel:
+    """The configured model, initialised from ``seed``."""
+    torch.manual_seed(cfg.seed)
+    if cfg.architecture == "PVAE":
+        vae = _build(GrainVAE, GRAIN_VAE_ARGS, cfg)
+        return _build(PVAEModel, PVAE_ARGS, cfg, vae=vae)
+    return _build(TexDSP, TEXDSP_ARGS, cfg)
+
+
+def build_texstat(cfg: TrainConfig) -> TexStat:
+    """The configured TexStat loss (the same bank limits as the model's features and synth)."""
+    return _build(TexStat, TEXSTAT_ARGS, cfg)
+
+
+def build_datasets(cfg: TrainConfig, model: TexDSP | PVAEModel, signals: list | None = None
+                   ) -> tuple[TextureDataset, TextureDataset]:
+    """Seeded train/validation split of the sequences of the configured audio."""
+    if signals is None:
+        signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+    if cfg.data_augmentation:
+        signals = signals + [tape_shift(s, st) for s in signals for st in (-12, -6, 6, 12)]
+    data = TextureDataset(signals, cfg.frame_size, cfg.hop_size, cfg.sequence_length, cfg.features_list,
+                          model.bank)
+    n = len(data)
+    if n < 2:
+        raise ConfigError(f"audio too short: it gives {n} training sequence(s), at least 2 are needed for a "
+                          f"train/validation split (use more audio or a smaller frame_size/sequence_length)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
+    n_val = min(n - 1, max(1, round(cfg.validation_fraction * n)))
+    return data.subset(order[n_val:]), data.subset(order[:n_val])
