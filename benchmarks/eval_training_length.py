@@ -7,6 +7,10 @@ synthesis, the model's ceiling: what the decoder has to predict).  Resuming is e
 one run.
 
     python benchmarks/eval_training_length.py [--epochs 30 60 120] [--threads 1]
+    python benchmarks/eval_training_length.py --train-seconds 60 --epochs 40   # more audio per model
+
+With ``--train-seconds`` the model is trained on a longer excerpt (from second 5) that contains the evaluated
+20-s excerpt (from second 10).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, nargs="+", default=[30, 60, 120])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--train-seconds", type=float, default=None, help="training excerpt (default: --seconds)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--audio", type=Path, default=RECORDINGS)
     args = parser.parse_args()
@@ -49,15 +54,20 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in sorted(p for p in args.audio.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
-            audio = load_audio(path, FS)
-            start = int(min(10.0, max(0.0, len(audio) / FS - args.seconds)) * FS)
-            audio = audio[start:start + int(args.seconds * FS)]
+            full = load_audio(path, FS)
+            start = int(min(10.0, max(0.0, len(full) / FS - args.seconds)) * FS)
+            audio = full[start:start + int(args.seconds * FS)]
+            if args.train_seconds:
+                t0 = int(min(5.0, max(0.0, len(full) / FS - args.train_seconds)) * FS)
+                training_audio = full[t0:t0 + int(args.train_seconds * FS)]
+            else:
+                training_audio = audio
             x = torch.tensor(audio)
             dsp = np.mean([frame_distance(measure, x, texenv_resynthesize(
                 x.double(), bank, 256, generator=torch.Generator().manual_seed(s))) for s in range(3)])
             own = frame_distance(measure, x[:-L], x[L:])
             wav = Path(tmp) / f"{path.stem}.wav"
-            save_audio(wav, audio, FS)
+            save_audio(wav, training_audio, FS)
             config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
                       "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"],
                       "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256, "N_filter_bank": 16,
@@ -70,7 +80,8 @@ def main() -> None:
                 model, _ = load_run(run)
                 y = torch.tensor(resynthesize(model, audio))
                 history = load_history(run)
-                row = {"recording": path.stem, "epochs": epochs, "own": own, "dsp": dsp,
+                row = {"recording": path.stem, "train_s_audio": len(training_audio) / FS, "epochs": epochs,
+                       "own": own, "dsp": dsp,
                        "model": frame_distance(measure, x, y),
                        "model_lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max()),
                        "best_val": min(history["val_loss"]), "last_val": history["val_loss"][-1],
@@ -78,11 +89,11 @@ def main() -> None:
                 row["ratio"] = row["model"] / dsp
                 rows.append(row)
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-    columns = [("recording", "recording"), ("epochs", "epochs"), ("own", "own variability"),
+    columns = [("recording", "recording"), ("train_s_audio", "training audio (s)"), ("epochs", "epochs"), ("own", "own variability"),
                ("dsp", "DSP resynthesis"), ("model", "trained TexDSP"), ("ratio", "model / DSP"),
                ("model_lts", "model worst 1/3-oct dB"), ("best_val", "best val. loss"),
                ("last_val", "last val. loss"), ("train_s", "training s (cumulative)")]
-    write_results("training_length", "Trained TexDSP against the DSP ceiling, by training length", rows, columns,
+    write_results("training_length" + ("_more_audio" if args.train_seconds else ""), "Trained TexDSP against the DSP ceiling, by training length", rows, columns,
                   notes=f"{args.seconds:g}-s excerpts at {FS} Hz; frames of {L}; TexStat(32768, 44100, 16, 6), "
                   f"default α, β, frame-aligned; DSP: mean of 3 carrier seeds; {args.threads} thread(s).")
 

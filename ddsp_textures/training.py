@@ -1,7 +1,7 @@
 """Training and resuming TexDSP models from a JSON config (book chapter: *DDSP training*).
 
 A run directory holds ``config.json``, ``checkpoint.pt`` (written atomically after every epoch: weights with
-the seed buffer, optimizer state, history, config), ``best_model.pt`` (best validation loss),
+the noise carriers, optimizer state, history, config), ``best_model.pt`` (best validation loss),
 ``metrics.csv`` and ``loss_plot.png``.  Every file loads with ``torch.load(..., weights_only=True)``.
 
 Training is deterministic for a given config: the data order of epoch ``e`` depends only on
