@@ -89,11 +89,13 @@ def main() -> None:
                 row["ratio"] = row["model"] / dsp
                 rows.append(row)
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-    columns = [("recording", "recording"), ("train_s_audio", "training audio (s)"), ("epochs", "epochs"), ("own", "own variability"),
+    columns = [("recording", "recording"), ("train_s_audio", "training audio (s)"), ("epochs", "epochs"),
+               ("own", "own variability"),
                ("dsp", "DSP resynthesis"), ("model", "trained TexDSP"), ("ratio", "model / DSP"),
                ("model_lts", "model worst 1/3-oct dB"), ("best_val", "best val. loss"),
                ("last_val", "last val. loss"), ("train_s", "training s (cumulative)")]
-    write_results("training_length" + ("_more_audio" if args.train_seconds else ""), "Trained TexDSP against the DSP ceiling, by training length", rows, columns,
+    name = "training_length" + ("_more_audio" if args.train_seconds else "")
+    write_results(name, "Trained TexDSP against the DSP ceiling, by training length", rows, columns,
                   notes=f"{args.seconds:g}-s excerpts at {FS} Hz; frames of {L}; TexStat(32768, 44100, 16, 6), "
                   f"default α, β, frame-aligned; DSP: mean of 3 carrier seeds; {args.threads} thread(s).")
 

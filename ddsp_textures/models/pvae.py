@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..features import EVENTS_SCALE
 from ..filterbanks import FilterBank
 from ..framing import rms
 from ..nn import mlp
@@ -75,7 +76,7 @@ class PVAEModel(nn.Module):
         """``rate (B, S)``, ``alpha (B, S)``, ``latents (B, S, K, d)`` from the features."""
         out = self.head(self.encoder(features, state)[0])
         if "events" in self.feature_names:
-            measured = features[self.feature_names.index("events")][..., 0] * 100.0
+            measured = features[self.feature_names.index("events")][..., 0] * EVENTS_SCALE
             rate = measured.clamp(0.5, self.max_rate) * torch.exp(math.log(2.0) * torch.tanh(out[..., 0]))
         else:
             rate = self.max_rate * torch.sigmoid(out[..., 0])
