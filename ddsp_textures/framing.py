@@ -27,10 +27,17 @@ def frame_signal(x: np.ndarray | torch.Tensor, frame_size: int, hop: int) -> tor
     return x.unfold(-1, frame_size, hop)
 
 
-def zscore(frames: torch.Tensor) -> torch.Tensor:
-    """Zero-mean, unit-variance frames (silent frames stay 0)."""
+def zscore(frames: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Zero-mean, unit-variance frames along the last axis; silent frames stay 0, and the gradient is finite
+    there too (``eps`` sits inside the square root).
+
+    >>> z = zscore(torch.tensor([[1.0, 3.0], [2.0, 2.0]]))
+    >>> [[round(v, 4) for v in row] for row in z.tolist()]
+    [[-0.7071, 0.7071], [0.0, 0.0]]
+    """
     centred = frames - frames.mean(-1, keepdim=True)
-    return centred / (centred.std(-1, keepdim=True) + 1e-8)
+    n = max(frames.shape[-1] - 1, 1)
+    return centred / torch.sqrt(centred.pow(2).sum(-1, keepdim=True) / n + eps**2)
 
 
 Window = Literal["hann", "sqrt_hann"]

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..features import EVENTS_SCALE
 from ..filterbanks import FilterBank
-from ..framing import rms
+from ..framing import rms, zscore
 from ..nn import mlp
 from ..synths.events import join_frames
 from ..synths.pvae import GrainVAE, pvae_synthesis
@@ -84,16 +84,11 @@ class PVAEModel(nn.Module):
         latents = 3.0 * torch.tanh(out[..., 2:]).reshape(*out.shape[:-1], self.atoms, self.vae.latent_dim)
         return rate, alpha, latents
 
-    @staticmethod
-    def _zscore(y: torch.Tensor) -> torch.Tensor:
-        centred = y - y.mean(-1, keepdim=True)
-        return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + 1e-8)
-
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         rate, alpha, latents = self.controls(features)
         y = pvae_synthesis(self.vae, rate, alpha, latents, self.frame_size, relaxed=True,
                            temperature=self.temperature)
-        return self._zscore(y)
+        return zscore(y)
 
     @torch.no_grad()
     def stream(self, features: Sequence[torch.Tensor], target_rms: torch.Tensor,
