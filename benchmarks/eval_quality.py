@@ -34,8 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results  # noqa: E402
 from legacy_texenv import legacy_resynthesize, legacy_seed  # noqa: E402
 
-from ddsp_textures.data import AUDIO_SUFFIXES, load_audio, save_audio  # noqa: E402
-from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
+from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.framing import frame_signal, zscore  # noqa: E402
 from ddsp_textures.matching import match_statistics  # noqa: E402
@@ -60,7 +59,7 @@ STATIONARY = {"water", "amazon-rainforest", "wind", "rain"}
 
 @torch.no_grad()
 def envelope_kurtosis(bank, x: torch.Tensor) -> float:
-    env = hilbert_envelope(bank(zscore(frame_signal(x, L, L)).double()))
+    env = bank.envelopes(zscore(frame_signal(x, L, L)).double())
     centred = env - env.mean(-1, keepdim=True)
     return float((centred.pow(4).mean(-1) / centred.pow(2).mean(-1).pow(2)).mean())
 
@@ -107,7 +106,7 @@ def main() -> None:
     folder = args.audio or RECORDINGS
     sounds: dict[str, np.ndarray] = {}
     if folder.is_dir():
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
+        for path in audio_files(folder):
             audio = load_audio(path, FS)
             start = int(min(10.0, max(0.0, len(audio) / FS - args.seconds)) * FS)
             sounds[path.stem] = audio[start:start + int(args.seconds * FS)]

@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results  # noqa: E402
 
-from ddsp_textures.data import AUDIO_SUFFIXES, load_audio, save_audio  # noqa: E402
+from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.metrics import frame_distance, third_octave_deviation_db  # noqa: E402
 from ddsp_textures.resynthesis import resynthesize  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> None:
     measure, bank = TexStat(L, FS, 16, 6), erb_bank(L, FS, 16)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for path in sorted(p for p in args.audio.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
+        for path in audio_files(args.audio):
             full = load_audio(path, FS)
             start = int(min(10.0, max(0.0, len(full) / FS - args.seconds)) * FS)
             audio = full[start:start + int(args.seconds * FS)]

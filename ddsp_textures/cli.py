@@ -9,6 +9,17 @@ from pathlib import Path
 import numpy as np
 
 
+def _seed(text: str) -> int:
+    """argparse type of ``--seed``: an integer >= 0 (RNG seeds are non-negative)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ddsp_textures",
                                 description="Statistics-driven texture synthesis with DDSP.")
@@ -29,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("output")
     s.add_argument("--loudness", choices=["specific", "generic", "none"], default="specific")
     s.add_argument("--weights", choices=["best", "last"], default="best")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     c = sub.add_parser("generate", help="generate a texture of any length from feature curves with a trained run",
                        description="Curves are a number or 'seconds:value' pairs, e.g. --loudness '0:-20,10:0'.")
     c.add_argument("run_dir")
@@ -40,12 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--centroid", default=None, help="spectral centroid in Hz (curve)")
     c.add_argument("--rate", default=None, help="events per second (curve)")
     c.add_argument("--weights", choices=["best", "last"], default="best")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=_seed, default=0)
     g = sub.add_parser("textures", help="write the procedural demo textures as WAV files")
     g.add_argument("output_dir")
     g.add_argument("--seconds", type=float, default=10.0)
     g.add_argument("--sampling-rate", type=int, default=44100)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=_seed, default=0)
     return p
 
 
@@ -67,15 +78,17 @@ def _check_output(path: str) -> None:
 def _check_textures_args(args: argparse.Namespace) -> None:
     import math
 
+    from .config import LIMITS
+    from .data import MAX_PROCEDURAL_SECONDS
+
     out = Path(args.output_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output_dir {out} is an existing file, not a directory")
-    if not (math.isfinite(args.seconds) and 0 < args.seconds <= 3600):
-        raise ValueError(f"--seconds must be a number in (0, 3600], got {args.seconds}")
-    if not 8000 <= args.sampling_rate <= 384_000:
-        raise ValueError(f"--sampling-rate must be in [8000, 384000] Hz, got {args.sampling_rate}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if not (math.isfinite(args.seconds) and 0 < args.seconds <= MAX_PROCEDURAL_SECONDS):
+        raise ValueError(f"--seconds must be a number in (0, {MAX_PROCEDURAL_SECONDS:g}], got {args.seconds}")
+    highest = LIMITS["sampling_rate"]
+    if not 8000 <= args.sampling_rate <= highest:
+        raise ValueError(f"--sampling-rate must be in [8000, {highest}] Hz, got {args.sampling_rate}")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -127,11 +140,6 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         _set_threads(args.threads)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-    try:
         if args.command == "train":
             from .config import load_config
             from .training import train
@@ -149,8 +157,6 @@ def _run(args: argparse.Namespace) -> int:
             from .rundir import load_run
 
             _check_output(args.output)
-            if args.seed < 0:
-                raise ValueError(f"--seed must be >= 0, got {args.seed}")
             model, cfg = load_run(args.run_dir, args.weights)
             audio = load_audio(args.input, cfg.sampling_rate)
             y = resynthesize(model, audio, args.loudness, args.seed)
@@ -161,8 +167,6 @@ def _run(args: argparse.Namespace) -> int:
             from .rundir import load_run
 
             _check_output(args.output)
-            if args.seed < 0:
-                raise ValueError(f"--seed must be >= 0, got {args.seed}")
             model, cfg = load_run(args.run_dir, args.weights)
             if args.like:
                 reference = load_audio(args.like, cfg.sampling_rate)

@@ -31,7 +31,7 @@ RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 def check_run_name(name: str) -> str:
     """A run name is one path component of letters, digits and ``._+-`` (not starting with a dot): a run can
     never be written outside ``models_directory``."""
-    if not isinstance(name, str) or not RUN_NAME.match(name) or set(name) == {"."}:
+    if not isinstance(name, str) or not RUN_NAME.match(name):
         raise ConfigError(f"config key 'run_name' must be a plain name (letters, digits, '._+-', at most 100 "
                           f"characters, no path separators or '..'), got {name!r}")
     return name
@@ -236,8 +236,6 @@ def validate(cfg: TrainConfig) -> None:
             parse_procedural(cfg.audio_path, cfg.sampling_rate)
         except ValueError as err:
             raise ConfigError(f"config key 'audio_path': {err}") from None
-    elif not cfg.audio_path.strip():
-        raise ConfigError("config key 'audio_path' is empty")
     check_resources(cfg)
     if cfg.hop_size > cfg.frame_size:
         warnings.warn(f"hop_size {cfg.hop_size} > frame_size {cfg.frame_size}: parts of the audio are never used",

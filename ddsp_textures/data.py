@@ -66,7 +66,7 @@ MAX_PROCEDURAL_SECONDS = 3600.0
 def parse_procedural(spec: str, fs: int) -> tuple[str, float, dict[str, float]]:
     """Check ``procedural:NAME?seconds=30&rate=20`` and return ``(name, seconds, controls)``; every problem is
     one ``ValueError`` naming the parameter."""
-    from .textures import MAX_EVENTS, MAX_RATE, TEXTURES, controls_of
+    from .textures import MAX_EVENTS, MAX_RATE, TEXTURES, check_arguments, controls_of
 
     body = spec.removeprefix("procedural:")
     name, _, query = body.partition("?")
@@ -91,13 +91,12 @@ def parse_procedural(spec: str, fs: int) -> tuple[str, float, dict[str, float]]:
                          f"valid: seconds, {', '.join(allowed)}")
     if fs < 8000:
         raise ValueError(f"procedural textures need a sampling_rate of at least 8000 Hz, got {fs}")
-    if not 0 <= params.get("rate", 0.0) <= MAX_RATE:
+    check_arguments(seconds, fs, params.get("rate", 0.0), params.get("intensity", 0.0), params.get("brightness", 1.0))
+    if params.get("rate", 0.0) > MAX_RATE:
         raise ValueError(f"procedural parameter 'rate' must be in [0, {MAX_RATE:g}] events/s, got {params['rate']:g}")
     if params.get("rate", 0.0) * seconds > MAX_EVENTS:
         raise ValueError(f"procedural parameters: rate × seconds = {params['rate'] * seconds:g} events is more than "
                          f"{MAX_EVENTS:g}; use fewer seconds or a lower rate")
-    if params.get("intensity", 0.0) < 0 or params.get("brightness", 1.0) <= 0:
-        raise ValueError("procedural parameters: 'intensity' must be >= 0 and 'brightness' > 0")
     return name, seconds, params
 
 
@@ -105,6 +104,11 @@ def procedural_source(spec: str, fs: int, seed: int) -> list[np.ndarray]:
     """``procedural:NAME?seconds=30&rate=20`` → one generated texture (default 30 s)."""
     name, seconds, params = parse_procedural(spec, fs)
     return [make_texture(name, seconds=seconds, fs=fs, seed=seed, **params)]
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """The audio files (:data:`AUDIO_SUFFIXES`) of a folder, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 def source_seconds(audio_path: str) -> float | None:
@@ -116,7 +120,7 @@ def source_seconds(audio_path: str) -> float | None:
         except ValueError:
             return None
     path = Path(audio_path)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else [path]
+    files = audio_files(path) if path.is_dir() else [path]
     try:
         return float(sum(sf.info(str(p)).duration for p in files))
     except (OSError, RuntimeError, sf.LibsndfileError):
@@ -129,7 +133,7 @@ def load_sources(audio_path: str, fs: int, seed: int = 0) -> list[np.ndarray]:
         return procedural_source(audio_path, fs, seed)
     path = Path(audio_path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+        files = audio_files(path)
         if not files:
             raise FileNotFoundError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in folder {path}")
         return [load_audio(p, fs) for p in files]

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .envelopes import downsample, hilbert_envelope
+from .envelopes import downsample
 from .filterbanks import FilterBank, erb_bank, modulation_bank
 from .numerics import EPS, safe_sqrt
 
@@ -168,7 +168,7 @@ class TexStat(nn.Module):
 
     def envelopes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``E (B, N, L)``, decimated ``D (B, N, T)`` and modulation bands ``S (B, N, M, T)``."""
-        env = hilbert_envelope(self.cochlear(x))
+        env = self.cochlear.envelopes(x)
         dec = downsample(env, self.factor)
         return env, dec, self.modulation(dec)
 

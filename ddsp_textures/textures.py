@@ -20,7 +20,8 @@ import numpy as np
 Generator = Callable[..., np.ndarray]
 
 
-def _check(seconds: float, fs: int, rate: float, intensity: float, brightness: float) -> int:
+def check_arguments(seconds: float, fs: int, rate: float, intensity: float, brightness: float) -> int:
+    """Validate a generator's arguments; returns the number of samples."""
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     if fs < 8000:
@@ -99,7 +100,7 @@ def _finish(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def rain(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 300.0, intensity: float = 1.0,
          brightness: float = 1.0) -> np.ndarray:
     """Rain: drop impacts (clicks + a resonant 'plink' bubble) over a broadband hiss."""
-    n = _check(seconds, fs, rate, intensity, brightness)
+    n = check_arguments(seconds, fs, rate, intensity, brightness)
     rng = np.random.default_rng(seed)
     pos = poisson_events(n, rate, fs, rng)
     e = len(pos)
@@ -119,7 +120,7 @@ def rain(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 300
 def fire(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 15.0, intensity: float = 1.0,
          brightness: float = 1.0) -> np.ndarray:
     """Fire: a low roaring bed and hiss with sharp, heavy-tailed crackles."""
-    n = _check(seconds, fs, rate, intensity, brightness)
+    n = check_arguments(seconds, fs, rate, intensity, brightness)
     rng = np.random.default_rng(seed)
     roar = coloured_noise(n, fs, rng, -9.0, 30, 600 * brightness) * (0.4 + 0.6 * smooth_random(n, fs, 2.0, rng))
     hiss = coloured_noise(n, fs, rng, -2.0, 1500 * brightness, min(fs / 2, 12000 * brightness))
@@ -139,7 +140,7 @@ def fire(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 15.
 def wind(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 0.5, intensity: float = 1.0,
          brightness: float = 1.0) -> np.ndarray:
     """Wind: broadband noise whose level and spectral centre follow slow random gusts (``rate`` gusts/s)."""
-    n = _check(seconds, fs, max(rate, 1e-3), intensity, brightness)
+    n = check_arguments(seconds, fs, max(rate, 1e-3), intensity, brightness)
     rng = np.random.default_rng(seed)
     n_bands = 12
     centres = np.geomspace(120, 3000, n_bands) * brightness
@@ -159,7 +160,7 @@ def wind(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 0.5
 def stream(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 150.0, intensity: float = 1.0,
            brightness: float = 1.0) -> np.ndarray:
     """Bubbling stream: rising-pitch bubble resonances (Minnaert-like) over a gurgling noise bed."""
-    n = _check(seconds, fs, rate, intensity, brightness)
+    n = check_arguments(seconds, fs, rate, intensity, brightness)
     rng = np.random.default_rng(seed)
     pos = poisson_events(n, rate, fs, rng)
     e = len(pos)
@@ -178,7 +179,7 @@ def stream(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 1
 def applause(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 60.0, intensity: float = 1.0,
              brightness: float = 1.0) -> np.ndarray:
     """Applause: many hand claps (resonant noise bursts, 5–15 ms) at ``rate`` claps per second."""
-    n = _check(seconds, fs, rate, intensity, brightness)
+    n = check_arguments(seconds, fs, rate, intensity, brightness)
     rng = np.random.default_rng(seed)
     pos = poisson_events(n, rate, fs, rng)
     e = len(pos)
@@ -194,7 +195,7 @@ def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float 
               brightness: float = 1.0) -> np.ndarray:
     """Isolated rain drops on a quiet background: a sharp click plus a short resonant 'plink' per drop, at a
     known Poisson ``rate`` — the test signal for event-rate estimation and the P-VAE synth."""
-    n = _check(seconds, fs, rate, intensity, brightness)
+    n = check_arguments(seconds, fs, rate, intensity, brightness)
     rng = np.random.default_rng(seed)
     pos = poisson_events(n, rate, fs, rng)
     e = len(pos)

@@ -111,17 +111,26 @@ class Trainer:
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training loss of a batch, with the target and output frames it was computed from; ``targets``
         are the TexStat statistics of the target frames when known (:meth:`targets`)."""
+        loss, _, x, y = self._losses(batch, targets)
+        return loss, x, y
+
+    def _losses(self, batch: tuple[torch.Tensor, ...], targets: list[torch.Tensor] | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """``(training loss, its TexStat term or None, target frames, output frames)`` of a batch."""
         x, *feats = (t.to(self.device) for t in batch)
         y = self.model(feats)
+        if not torch.isfinite(y).all():      # a diverged output: a non-finite loss, skipped by the step guard
+            nan = torch.full((), math.nan, device=self.device)
+            return nan, nan, x, y
         with_texstat, with_mss = _uses(self.cfg)
         loss = torch.zeros((), device=self.device)
-        if not torch.isfinite(y).all():      # a diverged output: a non-finite loss, skipped by the step guard
-            return torch.full((), math.nan, device=self.device), x, y
+        texstat = None
         if with_texstat:
             if targets is None:
-                loss = loss + self.texstat(_frames(y), _frames(x))
+                texstat = self.texstat(_frames(y), _frames(x))
             else:
-                loss = loss + self.texstat.loss_to_statistics(_frames(y), targets)
+                texstat = self.texstat.loss_to_statistics(_frames(y), targets)
+            loss = loss + texstat
         if with_mss:
             loss = loss + self.mss(_frames(x), _frames(y))
         if self.cfg.regularizers_list:
@@ -129,7 +138,7 @@ class Trainer:
             fy = compute_features(y, self.cfg.regularizers_list, self.model.bank)
             reg = sum(torch.nn.functional.mse_loss(a, b) for a, b in zip(fy, fx, strict=True))
             loss = loss + self.cfg.regularizer_weight * reg
-        return loss, x, y
+        return loss, texstat, x, y
 
     @torch.no_grad()
     def evaluate(self, data: TextureDataset) -> tuple[float, float]:
@@ -139,11 +148,11 @@ class Trainer:
         total, total_ts, count = 0.0, 0.0, 0
         for idx in _batches(len(data), self.cfg.batch_size, None):
             targets = self.targets(data, idx)
-            loss, x, y = self._loss(data[idx], targets)        # one forward pass serves both losses
+            loss, texstat, _, y = self._losses(data[idx], targets)   # one forward pass serves both losses
+            if texstat is None:                                      # a loss without a TexStat term
+                texstat = self.texstat.loss_to_statistics(_frames(y), targets)
             total += float(loss) * len(idx)
-            finite = bool(torch.isfinite(y).all())
-            ts = self.texstat.loss_to_statistics(_frames(y), targets) if finite else math.nan
-            total_ts += float(ts) * len(idx)
+            total_ts += float(texstat) * len(idx)
             count += len(idx)
         return total / count, total_ts / count
 

@@ -229,7 +229,7 @@ def synthesis_blocks(n_items: int, n_bands: int, length: int, device: torch.devi
 
 def _check_synthesis_inputs(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor | None) -> None:
     if coeffs.shape[-2] != carriers.shape[0]:
-        raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but the carriers has {carriers.shape[0]}")
+        raise ValueError(f"coefficients have {coeffs.shape[-2]} bands but there are {carriers.shape[0]} carriers")
     if shifts is not None and tuple(shifts.shape) != tuple(coeffs.shape[:-2]):
         raise ValueError(f"need one carrier shift per item {tuple(coeffs.shape[:-2])}, "
                          f"got shape {tuple(shifts.shape)}")
@@ -386,7 +386,6 @@ class TexEnvSynth(nn.Module):
 def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> float:
     """Samples per parameter, e.g. 8.0 for L=32768, N=16, param_per_env=256."""
     return frame_size / (n_bands * param_per_env)
-
 
 
 def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None = None,
