@@ -3,6 +3,7 @@
     python benchmarks/eval_quality.py                 # ../shared/recordings + procedural fire/applause/raindrops/wind
     python benchmarks/eval_quality.py --audio DIR     # every audio file of a folder instead of the recordings
     python benchmarks/eval_quality.py --quick         # 8-s excerpts, few epochs (a smoke test, not a result)
+    python benchmarks/eval_quality.py --event-models  # TexDSP vs P-VAE vs hybrid (see event_models.py)
 
 For each texture (a 20-s excerpt from second 10 of a recording, or 20 s of a procedural texture), with
 frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α, β):
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import event_models  # noqa: E402
 from common import write_results  # noqa: E402
 from legacy_texenv import legacy_resynthesize, legacy_seed  # noqa: E402
 
@@ -100,7 +102,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="statistics-matching iterations")
     parser.add_argument("--seeds", type=int, default=3, help="carrier seeds averaged for the DSP rows")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--event-models", action="store_true",
+                        help="compare TexDSP, P-VAE and the hybrid on event textures instead (event_models.py)")
+    parser.add_argument("--repeats", type=int, default=2, help="training seeds per model (--event-models)")
     args = parser.parse_args()
+    if args.event_models:
+        run_event_models(args)
+        return
     if args.quick:
         args.seconds, args.epochs, args.steps, args.seeds = 8.0, 2, 10, 1
     folder = args.audio or RECORDINGS
@@ -165,6 +173,28 @@ def main() -> None:
              f"{args.epochs} epochs on the excerpt itself (CPU), resynthesised with its own features.")
     write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows, columns,
                   notes=notes)
+
+
+def run_event_models(args: argparse.Namespace) -> None:
+    seconds, epochs, repeats = (6.0, 1, 1) if args.quick else (args.seconds, args.epochs, args.repeats)
+    sounds: dict[str, np.ndarray] = {}
+    for name in event_models.EVENT_TEXTURES + event_models.STATIONARY:
+        path = next((p for p in audio_files(RECORDINGS) if p.stem == name), None) if RECORDINGS.is_dir() else None
+        if path is not None:
+            audio = load_audio(path, event_models.FS)
+            sounds[name] = audio[int(10 * event_models.FS):int((10 + seconds) * event_models.FS)]
+        elif name in PROCEDURAL:
+            sounds[name] = make_texture(name, seconds, event_models.FS, seed=11)
+        else:
+            print(f"skipping {name}: not in {RECORDINGS}")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = event_models.evaluate(sounds, epochs, repeats, Path(tmp))
+    notes = (f"{seconds:g}-s excerpts at {event_models.FS} Hz, frames of {event_models.L}, "
+             f"TexStat({event_models.L}, {event_models.FS}, 16, 6); each architecture trained {epochs} epochs on the "
+             f"excerpt with the same features and optimiser, means over {repeats} training seed(s); "
+             f"see benchmarks/event_models.py.")
+    write_results("event_models" + ("_quick" if args.quick else ""), "Event textures: TexDSP vs P-VAE vs hybrid",
+                  rows, event_models.COLUMNS, notes=notes)
 
 
 if __name__ == "__main__":

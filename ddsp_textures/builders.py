@@ -14,7 +14,7 @@ import torch
 
 from .config import ConfigError, TrainConfig
 from .data import TextureDataset, load_sources, tape_shift
-from .models import PVAEModel, TexDSP
+from .models import HybridModel, PVAEModel, TexDSP
 from .synths.pvae import GrainVAE
 from .texstat import TexStat
 
@@ -28,6 +28,7 @@ PVAE_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "sam
              "hidden_dec": "hidden_size_dec", "depth_enc": "deepness_enc", "depth_dec": "deepness_dec",
              "low": "filter_low_lim", "high": "high_limit", "max_rate": "max_rate",
              "temperature": "event_temperature"}
+HYBRID_ARGS = {**TEXDSP_ARGS, "atoms": "atoms_number", "max_rate": "max_rate", "temperature": "event_temperature"}
 GRAIN_VAE_ARGS = {"grain_size": "vae_grain_size", "fs": "sampling_rate", "n_bands": "N_filter_bank",
                   "param_per_env": "vae_param_per_env", "latent_dim": "vae_latent_dim", "hidden": "vae_hidden",
                   "seed": "seed"}
@@ -54,11 +55,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_model(cfg: TrainConfig) -> TexDSP | PVAEModel:
+def build_model(cfg: TrainConfig) -> TexDSP | PVAEModel | HybridModel:
     """The configured model, initialised from ``seed``."""
     torch.manual_seed(cfg.seed)
-    if cfg.architecture == "PVAE":
+    if cfg.has_events:
         vae = _build(GrainVAE, GRAIN_VAE_ARGS, cfg)
+        if cfg.architecture == "HYBRID":
+            return _build(HybridModel, HYBRID_ARGS, cfg, vae=vae)
         return _build(PVAEModel, PVAE_ARGS, cfg, vae=vae)
     return _build(TexDSP, TEXDSP_ARGS, cfg)
 
@@ -68,7 +71,7 @@ def build_texstat(cfg: TrainConfig) -> TexStat:
     return _build(TexStat, TEXSTAT_ARGS, cfg)
 
 
-def build_datasets(cfg: TrainConfig, model: TexDSP | PVAEModel, signals: list | None = None
+def build_datasets(cfg: TrainConfig, model: TexDSP | PVAEModel | HybridModel, signals: list | None = None
                    ) -> tuple[TextureDataset, TextureDataset]:
     """Seeded train/validation split of the sequences of the configured audio."""
     if signals is None:

@@ -39,7 +39,7 @@ def check_run_name(name: str) -> str:
 
 ALIASES = {
     "architecture": {"DDSP_TexEnv": "TexDSP", "DDSP_SubEnv": "TexDSP", "TexDSP": "TexDSP", "PVAE": "PVAE",
-                     "DDSP_PVAE": "PVAE"},
+                     "DDSP_PVAE": "PVAE", "HYBRID": "HYBRID", "Hybrid": "HYBRID", "TexEnv+PVAE": "HYBRID"},
     "loss_function": {"statistics": "texstat", "texstat": "texstat", "multiscale": "multiscale",
                       "texstat+multiscale": "texstat+multiscale"},
 }
@@ -87,9 +87,15 @@ class TrainConfig:
     vae_beta: float = 0.01
     max_rate: float = 200.0
     event_temperature: float = 0.3
+    rate_supervision: float = 1.0
     models_directory: str = "runs"
     run_name: str | None = None
     device: str = "auto"
+
+    @property
+    def has_events(self) -> bool:
+        """Whether the model has a P-VAE event layer (``PVAE`` and ``HYBRID``)."""
+        return self.architecture in ("PVAE", "HYBRID")
 
     @property
     def high_limit(self) -> float:
@@ -210,7 +216,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"config key 'validation_fraction' must be in (0, 1), got {cfg.validation_fraction}")
     if cfg.learning_rate <= 0:
         raise ConfigError(f"config key 'learning_rate' must be positive, got {cfg.learning_rate}")
-    if cfg.architecture == "PVAE":
+    if cfg.has_events:
         for key in ("atoms_number", "vae_latent_dim", "vae_hidden", "vae_epochs", "vae_param_per_env"):
             if getattr(cfg, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(cfg, key)}")
@@ -219,8 +225,9 @@ def validate(cfg: TrainConfig) -> None:
                               f"got {cfg.vae_grain_size}")
         if cfg.vae_param_per_env % 2:
             raise ConfigError(f"config key 'vae_param_per_env' must be even, got {cfg.vae_param_per_env}")
-        if cfg.max_rate <= 0 or cfg.event_temperature <= 0 or cfg.vae_beta < 0:
-            raise ConfigError("config keys 'max_rate' and 'event_temperature' must be > 0, 'vae_beta' >= 0")
+        if cfg.max_rate <= 0 or cfg.event_temperature <= 0 or cfg.vae_beta < 0 or cfg.rate_supervision < 0:
+            raise ConfigError("config keys 'max_rate' and 'event_temperature' must be > 0, 'vae_beta' and "
+                              "'rate_supervision' >= 0")
     if cfg.carrier_spectrum not in ("corpus", "flat"):
         raise ConfigError(f"config key 'carrier_spectrum' must be 'corpus' or 'flat', got {cfg.carrier_spectrum!r}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
@@ -273,7 +280,7 @@ def step_memory(cfg: TrainConfig) -> int:
                                          * cfg.hidden_size_enc**2)
                + 3 * 3 * hidden**2 + cfg.deepness_dec * cfg.hidden_size_dec**2
                + cfg.hidden_size_dec * n * cfg.param_per_env)
-    if cfg.architecture == "PVAE":
+    if cfg.has_events:
         weights += cfg.vae_hidden**2 * 4 + cfg.vae_hidden * (cfg.vae_grain_size + n * cfg.vae_param_per_env)
     return int(activations + banks + weights * 4 * 4)
 

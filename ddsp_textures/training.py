@@ -25,9 +25,10 @@ from tqdm.auto import tqdm
 from .builders import build_datasets, build_model, build_texstat, resolve_device
 from .config import ConfigError, TrainConfig, parse_config, physical_memory
 from .data import TextureDataset, load_sources, source_seconds
-from .features import compute_features
+from .features import compute_features, estimate_event_rate
 from .grain_training import extract_grains, train_grain_vae
-from .models import PVAEModel, TexDSP, count_parameters
+from .models import HybridModel, PVAEModel, TexDSP, count_parameters
+from .models.event_head import rate_supervision
 from .numerics import derive_seed
 from .plotting import plot_history
 from .rundir import (
@@ -118,7 +119,8 @@ class Trainer:
                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
         """``(training loss, its TexStat term or None, target frames, output frames)`` of a batch."""
         x, *feats = (t.to(self.device) for t in batch)
-        y = self.model(feats)
+        supervise = self.cfg.has_events and self.cfg.rate_supervision > 0
+        y, rate = self.model(feats, with_rate=True) if supervise else (self.model(feats), None)
         if not torch.isfinite(y).all():      # a diverged output: a non-finite loss, skipped by the step guard
             nan = torch.full((), math.nan, device=self.device)
             return nan, nan, x, y
@@ -133,6 +135,9 @@ class Trainer:
             loss = loss + texstat
         if with_mss:
             loss = loss + self.mss(_frames(x), _frames(y))
+        if rate is not None:      # tie the event rate to the rate measured on the target frames
+            measured = estimate_event_rate(x, self.cfg.sampling_rate)
+            loss = loss + self.cfg.rate_supervision * rate_supervision(rate, measured)
         if self.cfg.regularizers_list:
             fx = compute_features(x, self.cfg.regularizers_list, self.model.bank)
             fy = compute_features(y, self.cfg.regularizers_list, self.model.bank)
@@ -202,9 +207,9 @@ class Trainer:
         self.epoch, self.best = int(state["epoch"]), float(state["best"])
 
     def prepare_grain_vae(self) -> None:
-        """P-VAE runs: fit the grain VAE on onset-aligned grains of the training audio (once per run)."""
+        """P-VAE and hybrid runs: fit the grain VAE on onset-aligned grains of the training audio (once per run)."""
         model = self.model
-        if not isinstance(model, PVAEModel) or bool(model.vae_trained):
+        if not isinstance(model, PVAEModel | HybridModel) or bool(model.vae_trained):
             return
         cfg = self.cfg
         per_signal = max(8, 512 // len(self.signals))
@@ -289,7 +294,7 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
     try:
         trainer.run_dir = run_dir
         (run_dir / "config.json").write_text(cfg.to_json())
-        if isinstance(trainer.model, TexDSP) and cfg.carrier_spectrum == "corpus":
+        if isinstance(trainer.model, TexDSP | HybridModel) and cfg.carrier_spectrum == "corpus":
             # new runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the
             # weights, so a resumed run loads them)
             trainer.model.synth.shape_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),

@@ -108,7 +108,8 @@ def test_pvae_model_is_finite_for_extreme_controls():
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     with torch.no_grad():
-        rate, alpha, latents = model.controls([torch.zeros(1, 2, 8), torch.full((1, 2, 1), 0.2)])
+        rate, alpha, latents, gain = model.controls([torch.zeros(1, 2, 8), torch.full((1, 2, 1), 0.2)])
+    assert gain is None
     assert torch.all((rate >= 10) & (rate <= 40)) and latents.shape == (1, 2, 3, 2)
     assert float(latents.abs().max()) <= 3.0 and torch.all((alpha > 0.2) & (alpha < 4.5))
 

@@ -1,22 +1,13 @@
-"""DDSP P-VAE model: feature encoder (:class:`~ddsp_textures.models.encoder.FeatureEncoder`) → event controls →
-P-VAE synth (book chapter: *P-VAE synth*).
+"""DDSP P-VAE model: feature encoder (:class:`~ddsp_textures.models.encoder.FeatureEncoder`) → event controls
+(:class:`~ddsp_textures.models.event_head.EventHead`) → P-VAE synth (book chapter: *P-VAE synth*).
 
-The decoder emits, per frame, an event rate (events/s), an amplitude exponent
-``α = exp(1.5·tanh(·))`` ∈ (0.22, 4.5) and ``K`` grain latents ``3·tanh(·)`` — inside the region where the
-grain VAE's prior ``N(0, I)`` has mass (the reference drove its autoencoder with latents outside its training
-range).  All controls are bounded, event probabilities are clipped, and output frames are z-scored with an
-epsilon, so the forward pass is finite for any network output.
-
-Event rate: with the ``events`` feature (the dead-time-corrected onset count of
-:func:`ddsp_textures.features.estimate_event_rate`) the rate is that *measured* rate times a learned factor in
-``[1/2, 2]`` — analysis gives the control, the network refines it (the rate and ``α`` are otherwise
-interchangeable for the loss: many tiny events sound like few audible ones).  Without it the rate is
-``max_rate·sigmoid(·)``.
+All controls are bounded, event probabilities are clipped, and output frames are z-scored with an epsilon, so
+the forward pass is finite for any network output.  The reference drove its autoencoder with latents outside
+its training range; here the latents stay where the grain VAE's prior has mass.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -25,10 +16,17 @@ from torch import nn
 from ..features import EVENTS_SCALE
 from ..filterbanks import FilterBank
 from ..framing import rms, zscore
-from ..nn import mlp
 from ..synths.events import join_frames
 from ..synths.pvae import GrainVAE, pvae_synthesis
 from .encoder import FeatureEncoder
+from .event_head import EventControls, EventHead
+
+
+def measured_rate(feature_names: Sequence[str], features: Sequence[torch.Tensor]) -> torch.Tensor | None:
+    """The ``events`` feature in events/s ``(B, S)``, or ``None`` when the model does not use it."""
+    if "events" not in feature_names:
+        return None
+    return features[list(feature_names).index("events")][..., 0] * EVENTS_SCALE
 
 
 class PVAEModel(nn.Module):
@@ -55,13 +53,8 @@ class PVAEModel(nn.Module):
         self.vae = vae
         self.vae.requires_grad_(False)
         self.register_buffer("vae_trained", torch.zeros((), dtype=torch.bool))
-        self.head = nn.Sequential(mlp(self.encoder.latent_size, hidden_dec, depth_dec),
-                                  nn.Linear(hidden_dec, 2 + atoms * vae.latent_dim))
-        with torch.no_grad():
-            self.head[-1].weight.mul_(0.1)
-            self.head[-1].bias.zero_()
-            if "events" not in self.feature_names:
-                self.head[-1].bias[0] = math.log(0.1 / 0.9)    # start at 10 % of max_rate
+        self.head = EventHead(self.encoder.latent_size, hidden_dec, depth_dec, atoms, vae.latent_dim, max_rate,
+                              measured_rate="events" in self.feature_names)
 
     def train(self, mode: bool = True) -> PVAEModel:
         super().train(mode)
@@ -71,32 +64,26 @@ class PVAEModel(nn.Module):
     def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
         return self.encoder.features(frames)
 
-    def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``rate (B, S)``, ``alpha (B, S)``, ``latents (B, S, K, d)`` from the features."""
-        out = self.head(self.encoder(features, state)[0])
-        if "events" in self.feature_names:
-            measured = features[self.feature_names.index("events")][..., 0] * EVENTS_SCALE
-            rate = measured.clamp(0.5, self.max_rate) * torch.exp(math.log(2.0) * torch.tanh(out[..., 0]))
-        else:
-            rate = self.max_rate * torch.sigmoid(out[..., 0])
-        alpha = torch.exp(1.5 * torch.tanh(out[..., 1]))
-        latents = 3.0 * torch.tanh(out[..., 2:]).reshape(*out.shape[:-1], self.atoms, self.vae.latent_dim)
-        return rate, alpha, latents
+    def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> EventControls:
+        """Event controls (rate, α, grain latents) of every frame, see :class:`EventHead`."""
+        return self.head.controls(self.encoder(features, state)[0], measured_rate(self.feature_names, features))
 
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        rate, alpha, latents = self.controls(features)
-        y = pvae_synthesis(self.vae, rate, alpha, latents, self.frame_size, relaxed=True,
-                           temperature=self.temperature)
-        return zscore(y)
+    def forward(self, features: Sequence[torch.Tensor], with_rate: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Z-scored frames ``(B, S, L)`` (and the rate control ``(B, S)`` if ``with_rate``, for the trainer's
+        rate supervision)."""
+        c = self.controls(features)
+        y = zscore(pvae_synthesis(self.vae, c.rate, c.alpha, c.latents, self.frame_size, relaxed=True,
+                                  temperature=self.temperature))
+        return (y, c.rate) if with_rate else y
 
     @torch.no_grad()
     def stream(self, features: Sequence[torch.Tensor], target_rms: torch.Tensor,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Inference on consecutive non-overlapping frames ``(1, F, ·)`` with hard events; grain tails are
         carried into the next frame.  Returns ``(F·L + m − 1,)`` with each frame at RMS ``target_rms (F,)``."""
-        rate, alpha, latents = self.controls(features)
-        frames, tails = pvae_synthesis(self.vae, rate[0], alpha[0], latents[0], self.frame_size, relaxed=False,
-                                       generator=generator, circular=False)
+        c = self.controls(features)
+        frames, tails = pvae_synthesis(self.vae, c.rate[0], c.alpha[0], c.latents[0], self.frame_size,
+                                       relaxed=False, generator=generator, circular=False)
         gain = target_rms.unsqueeze(-1) / (rms(frames) + 1e-8).unsqueeze(-1)
         return join_frames(frames * gain, tails * gain)

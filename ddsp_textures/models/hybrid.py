@@ -1,0 +1,108 @@
+"""Hybrid model: a TexEnv bed for the stationary part plus P-VAE events for the transients — one encoder, one
+output, one loss (book chapter: *P-VAE synth*).
+
+TexEnv envelopes are band-limited (``P`` Fourier coefficients per frame), so they smear clicks, drops and
+crackles; a Poisson process of grains places sharp events anywhere in a frame but cannot render a noise bed.
+The hybrid decodes both from one latent:
+
+``y = bed + gain · zscore(events)``
+
+where ``bed`` is the TexEnv synth driven by polar Fourier decoders (as in :class:`~ddsp_textures.models.TexDSP`)
+and ``events`` the P-VAE synth driven by an :class:`~ddsp_textures.models.event_head.EventHead` whose extra output
+``gain`` ∈ (0, 1) is the events' share of the frame RMS (target frames are z-scored, so a stationary texture can
+switch its events off with ``gain → 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..filterbanks import FilterBank
+from ..framing import zscore
+from ..nn import mlp
+from ..synths.pvae import GrainVAE, pvae_synthesis
+from ..synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
+from .encoder import FeatureEncoder
+from .event_head import EventControls, EventHead
+from .pvae import measured_rate
+
+
+class HybridModel(nn.Module):
+    """TexEnv bed + P-VAE events from one :class:`~ddsp_textures.models.encoder.FeatureEncoder`.
+
+    Args: those of :class:`~ddsp_textures.models.TexDSP` (bed) and :class:`~ddsp_textures.models.PVAEModel`
+    (events: ``vae``, ``atoms``, ``max_rate``, ``temperature``); ``initial_gain`` is the events' share at the start.
+
+    Shape:
+        ``forward(features)``: list of ``(B, S, dim_i)`` → audio ``(B, S, L)``.
+    """
+
+    vae_trained: torch.Tensor
+
+    def __init__(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
+                 vae: GrainVAE, atoms: int = 4, hidden_enc: int = 128, hidden_dec: int = 128, depth_enc: int = 2,
+                 depth_dec: int = 2, low: float = 20.0, high: float | None = None, max_rate: float = 200.0,
+                 temperature: float = 0.3, seed: int = 0, initial_gain: float = 0.3) -> None:
+        super().__init__()
+        if vae.fs != fs:
+            raise ValueError(f"the grain VAE runs at {vae.fs} Hz but the model at {fs} Hz")
+        if not 0 < initial_gain < 1:
+            raise ValueError(f"initial_gain must be in (0, 1), got {initial_gain}")
+        self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
+        self.feature_names = self.encoder.feature_names
+        self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
+        self.bank: FilterBank = self.encoder.bank
+        self.synth = TexEnvSynth(self.bank, param_per_env, torch.Generator().manual_seed(seed))
+        self.n_coeffs = self.synth.n_coeffs
+        latent, out = self.encoder.latent_size, n_bands * self.n_coeffs
+        self.mag_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
+        self.phase_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
+        with torch.no_grad():  # small smooth envelopes at the start, as in TexDSP
+            bias = torch.full((n_bands, self.n_coeffs), -6.0)
+            bias[:, 0] = math.log(0.3 / 0.7)
+            self.mag_decoder[-1].bias.copy_(bias.reshape(-1))
+            self.mag_decoder[-1].weight.mul_(0.1)
+        self.atoms, self.max_rate, self.temperature = atoms, max_rate, temperature
+        self.vae = vae
+        self.vae.requires_grad_(False)
+        self.register_buffer("vae_trained", torch.zeros((), dtype=torch.bool))
+        self.head = EventHead(latent, hidden_dec, depth_dec, atoms, vae.latent_dim, max_rate, gain=True,
+                              measured_rate="events" in self.feature_names, initial_gain=initial_gain)
+
+    def train(self, mode: bool = True) -> HybridModel:
+        super().train(mode)
+        self.vae.eval()                                        # the grain VAE stays frozen
+        return self
+
+    def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        return self.encoder.features(frames)
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """TexEnv coefficients ``(B, S, N, P)`` of the bed (the polar head of TexDSP)."""
+        return coefficients_from_logits(self.mag_decoder(latent), self.phase_decoder(latent), self.n_bands,
+                                        self.frame_size)
+
+    def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, EventControls]:
+        """``(bed coefficients (B, S, N, P), event controls)`` of every frame."""
+        latent = self.encoder(features, state)[0]
+        return self.decode(latent), self.head.controls(latent, measured_rate(self.feature_names, features))
+
+    def forward(self, features: Sequence[torch.Tensor], with_rate: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``(B, S, L)`` (and the rate control ``(B, S)`` if ``with_rate``)."""
+        coeffs, c = self.controls(features)
+        events = pvae_synthesis(self.vae, c.rate, c.alpha, c.latents, self.frame_size, relaxed=True,
+                                temperature=self.temperature)
+        y = self.synth(coeffs) + c.gain.unsqueeze(-1) * zscore(events)
+        return (y, c.rate) if with_rate else y
+
+    @torch.no_grad()
+    def bed(self, coeffs: torch.Tensor, loudness: Loudness = "none", target: torch.Tensor | float = 1.0,
+            shifts: torch.Tensor | None = None) -> torch.Tensor:
+        """The TexEnv bed alone (inference), with TexDSP's loudness rules and carrier shifts."""
+        return self.synth(coeffs, loudness, target, shifts)

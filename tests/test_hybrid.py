@@ -1,0 +1,109 @@
+"""Event head, rate supervision and the hybrid (TexEnv bed + P-VAE events) model."""
+
+import numpy as np
+import pytest
+import torch
+
+from ddsp_textures.config import parse_config
+from ddsp_textures.features import band_rms, estimate_event_rate
+from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.models import HybridModel
+from ddsp_textures.models.event_head import expected_event_rms, rate_supervision
+from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.rundir import load_run
+from ddsp_textures.synths.events import hard_events, place_grains
+from ddsp_textures.synths.pvae import GrainVAE
+from ddsp_textures.textures import make_texture
+from ddsp_textures.training import Trainer, retrain, train
+
+
+def _vae(fs: float = 16000) -> GrainVAE:
+    torch.manual_seed(0)
+    return GrainVAE(512, fs, n_bands=8, param_per_env=16, latent_dim=2, hidden=32)
+
+
+def _hybrid_config(tmp_path, **extra) -> dict:
+    cfg = {"architecture": "HYBRID", "audio_path": "procedural:raindrops?seconds=8&rate=20", "sampling_rate": 16000,
+           "frame_size": 4096, "hop_size": 2048, "sequence_length": 2, "features_list": ["energy_bands", "events"],
+           "hidden_size_enc": 16, "hidden_size_dec": 16, "param_per_env": 16, "N_filter_bank": 8,
+           "M_filter_bank": 4, "atoms_number": 2, "vae_grain_size": 512, "vae_param_per_env": 16, "vae_hidden": 32,
+           "vae_epochs": 2, "batch_size": 4, "epochs": 1, "seed": 1, "models_directory": str(tmp_path),
+           "run_name": "hybrid"}
+    return {**cfg, **extra}
+
+
+def test_expected_event_rms_matches_a_long_simulation():
+    """Campbell's theorem: Var = p · mean_k ‖g_k‖² / (1 + 2α) for zero-mean grains."""
+    gen = torch.Generator().manual_seed(0)
+    grains = torch.randn(3, 200, generator=gen) * torch.hann_window(200)
+    grains -= grains.mean(-1, keepdim=True)
+    rate, alpha, fs, n = torch.tensor(60.0), torch.tensor(1.5), 16000.0, 16000 * 60
+    events = hard_events(torch.full((3,), 20.0), torch.full((3,), 1.5), n, fs, gen)
+    y = place_grains(events, grains)
+    assert float(y.std()) == pytest.approx(float(expected_event_rms(rate, alpha, grains, fs)), rel=0.05)
+
+
+def test_rate_supervision_is_zero_on_agreement_and_symmetric_in_log_ratio():
+    measured = torch.tensor([5.0, 20.0, 80.0])
+    assert float(rate_supervision(measured, measured)) == 0.0
+    up, down = rate_supervision(2 * measured, measured), rate_supervision(measured / 2, measured)
+    assert float(up) == pytest.approx(np.log(2) ** 2) and float(down) == pytest.approx(float(up))
+    rate = torch.tensor([10.0], requires_grad=True)
+    rate_supervision(rate, torch.tensor([20.0])).backward()
+    assert float(rate.grad) < 0                        # pulls a too-low rate up
+
+
+def test_hybrid_forward_shapes_gain_bounds_and_gradients_reach_both_layers():
+    model = HybridModel(["energy_bands", "events"], 4096, 16000, 8, 16, _vae(), atoms=2, hidden_enc=16,
+                        hidden_dec=16)
+    feats = [torch.randn(2, 3, 8), torch.full((2, 3, 1), 0.2)]
+    y, rate = model(feats, with_rate=True)
+    assert y.shape == (2, 3, 4096) and rate.shape == (2, 3) and torch.isfinite(y).all()
+    coeffs, c = model.controls(feats)
+    assert coeffs.shape == (2, 3, 8, 8) and torch.all((c.gain > 0) & (c.gain < 1))
+    assert float(c.gain.detach().mean()) == pytest.approx(0.3, abs=0.05)          # initial share of the events
+    assert torch.all((rate >= 10) & (rate <= 40))                         # measured 20/s × [1/2, 2]
+    y.pow(2).mean().backward()
+    for part in (model.mag_decoder, model.head, model.encoder):
+        assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in part.parameters())
+    assert all(p.grad is None for p in model.vae.parameters())            # the grain VAE stays frozen
+    with torch.no_grad():                                                  # gain → 0: the output is the bed
+        model.head[-1].bias[-1] = -60.0
+        coeffs, _ = model.controls(feats)
+        torch.testing.assert_close(model(feats), model.synth(coeffs), atol=1e-5, rtol=0)
+
+
+def test_trainer_adds_the_weighted_rate_supervision_term(tmp_path):
+    cfg = parse_config(_hybrid_config(tmp_path, rate_supervision=2.5))
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    batch = trainer.train_set[torch.arange(2)]
+    torch.manual_seed(3)
+    loss, texstat, x, _ = trainer._losses(batch, None)
+    feats = [t for t in batch[1:]]
+    torch.manual_seed(3)
+    _, rate = trainer.model(feats, with_rate=True)
+    expected = texstat + 2.5 * rate_supervision(rate, estimate_event_rate(x, 16000))
+    loss, texstat, expected = float(loss.detach()), float(texstat.detach()), float(expected.detach())
+    assert loss == pytest.approx(expected, rel=1e-5) and loss > texstat
+
+
+def test_hybrid_trains_resumes_and_resynthesises_at_the_input_level(tmp_path):
+    run = train(_hybrid_config(tmp_path), progress=False)
+    retrain(run, epochs=2, progress=False)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 2 and bool(state["model"]["vae_trained"])
+    assert all(np.isfinite(state["history"]["val_loss"]))
+    model, cfg = load_run(run)
+    assert isinstance(model, HybridModel) and cfg.architecture == "HYBRID"
+    x = make_texture("raindrops", 3.0, 16000, seed=9, rate=20)
+    y = resynthesize(model, x, seed=0)
+    assert y.shape == x.shape and np.isfinite(y).all()
+    assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=0.35)
+    bank = erb_bank(16000 * 3, 16000, 8)
+    level_x = band_rms(torch.tensor(x), bank)
+    level_y = band_rms(torch.tensor(y), bank)
+    deviation_db = (20 * torch.log10(level_y / level_x)).abs()
+    weights = level_x.pow(2) / level_x.pow(2).sum()
+    assert float((weights * deviation_db).sum()) < 2.0     # band levels kept where the energy is (power-weighted)
+    again = resynthesize(model, x, seed=0)
+    np.testing.assert_array_equal(y, again)                                 # seeded
