@@ -36,6 +36,7 @@ import event_models  # noqa: E402
 from common import write_results  # noqa: E402
 from legacy_texenv import legacy_resynthesize, legacy_seed  # noqa: E402
 
+from ddsp_textures import metrics  # noqa: E402
 from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.framing import frame_signal, zscore  # noqa: E402
@@ -59,11 +60,8 @@ PROCEDURAL = ("fire", "applause", "raindrops", "wind")
 STATIONARY = {"water", "amazon-rainforest", "wind", "rain"}
 
 
-@torch.no_grad()
 def envelope_kurtosis(bank, x: torch.Tensor) -> float:
-    env = bank.envelopes(zscore(frame_signal(x, L, L)).double())
-    centred = env - env.mean(-1, keepdim=True)
-    return float((centred.pow(4).mean(-1) / centred.pow(2).mean(-1).pow(2)).mean())
+    return metrics.envelope_kurtosis(x, bank)
 
 
 def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], emb_x: np.ndarray) -> dict[str, float]:

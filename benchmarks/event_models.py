@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ddsp_textures import metrics
 from ddsp_textures.data import save_audio
 from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.framing import frame_signal, zscore
+from ddsp_textures.framing import frame_signal
 from ddsp_textures.metrics import frame_distance, frechet_distance, texstat_embeddings, third_octave_deviation_db
 from ddsp_textures.resynthesis import resynthesize
 from ddsp_textures.rundir import load_history, load_run
@@ -45,11 +46,8 @@ def config(architecture: str, wav: Path, epochs: int, seed: int, workdir: Path) 
             "device": "cpu", "models_directory": str(workdir), "run_name": f"{wav.stem}_{architecture}_{seed}"}
 
 
-@torch.no_grad()
 def envelope_kurtosis(x: torch.Tensor) -> float:
-    env = erb_bank(L, FS, 16).envelopes(zscore(frame_signal(x, L, L)).double())
-    centred = env - env.mean(-1, keepdim=True)
-    return float((centred.pow(4).mean(-1) / centred.pow(2).mean(-1).pow(2)).mean())
+    return metrics.envelope_kurtosis(x, erb_bank(L, FS, 16))
 
 
 def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: Path) -> list[dict]:
@@ -77,9 +75,11 @@ def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: 
                              "seconds": time.perf_counter() - start})
             for key in runs[0]:
                 row[f"{arch}_{key}"] = float(np.mean([r[key] for r in runs]))
-        best = min(row["PVAE_texstat"], row["HYBRID_texstat"])
-        row["best_vs_texdsp"] = f"{100 * (best / row['TexDSP_texstat'] - 1):+.0f} %"
-        row["hybrid_vs_texdsp"] = f"{100 * (row['HYBRID_texstat'] / row['TexDSP_texstat'] - 1):+.0f} %"
+            print(f"{name} {arch}: " + ", ".join(f"{k} {row[f'{arch}_{k}']:.3g}" for k in runs[0]), flush=True)
+        if all(f"{arch}_texstat" in row for arch in ("TexDSP", "PVAE", "HYBRID")):
+            best = min(row["PVAE_texstat"], row["HYBRID_texstat"])
+            row["best_vs_texdsp"] = f"{100 * (best / row['TexDSP_texstat'] - 1):+.0f} %"
+            row["hybrid_vs_texdsp"] = f"{100 * (row['HYBRID_texstat'] / row['TexDSP_texstat'] - 1):+.0f} %"
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return rows

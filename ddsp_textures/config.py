@@ -63,6 +63,7 @@ class TrainConfig:
     deepness_dec: int = 2
     param_per_env: int = 256
     carrier_spectrum: str = "corpus"
+    shift_carriers: bool = True
     N_filter_bank: int = 16
     M_filter_bank: int = 6
     filter_low_lim: float = 20.0

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .features import band_rms
-from .framing import half_overlap_frames, overlap_add, random_shifts, rms, wrap_pad, zscore
+from .framing import Window, half_overlap_frames, overlap_add, random_shifts, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
 from .models.event_head import expected_event_rms
 from .synths.events import hard_events, join_frames, place_grains
@@ -30,7 +30,7 @@ from .synths.texenv import Loudness
 
 @torch.no_grad()
 def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | torch.Tensor,
-                 loudness: Loudness = "specific", seed: int = 0) -> np.ndarray:
+                 loudness: Loudness = "specific", seed: int = 0, window: Window = "sqrt_hann") -> np.ndarray:
     """Resynthesise (or timbre-transfer) a mono signal at the model's sample rate.
 
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
@@ -46,7 +46,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     if isinstance(model, PVAEModel):
         return _resynthesize_pvae(model, x, seed)
     if isinstance(model, HybridModel):
-        return _resynthesize_hybrid(model, x, seed)
+        return _resynthesize_hybrid(model, x, seed, window)
     length, hop = model.frame_size, model.frame_size // 2
     n = x.shape[0]
     frames = half_overlap_frames(x, length)                                     # (F, L)
@@ -59,7 +59,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
         target = frames.pow(2).mean(-1).sqrt().to(device).unsqueeze(0)
     shifts = random_shifts(frames.shape[0], length, torch.Generator().manual_seed(seed)).unsqueeze(0)
     out = model.synthesize(feats, loudness, target, shifts)[0]                  # (F, L)
-    y = overlap_add(out.cpu(), hop, "sqrt_hann")[:n]
+    y = overlap_add(out.cpu(), hop, window)[:n]
     return y.numpy().astype(np.float32)
 
 
@@ -90,7 +90,7 @@ def _hybrid_events(model: HybridModel, controls, x: torch.Tensor, n_frames: int,
     return join_frames(segments * scale, tails * scale)[: x.shape[0]], grains[:n_frames]
 
 
-def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int) -> np.ndarray:
+def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, window: Window) -> np.ndarray:
     length, hop, n = model.frame_size, model.frame_size // 2, x.shape[0]
     frames = half_overlap_frames(x, length)                                     # (F, L)
     device = next(model.parameters()).device
@@ -108,5 +108,5 @@ def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int) -> np.n
     bed_target = torch.maximum(target - event_power, 0.01 * target).sqrt().unsqueeze(0)
     shifts = random_shifts(frames.shape[0], length, generator).unsqueeze(0)
     bed = model.bed(coeffs, "specific", bed_target, shifts)[0]
-    y = overlap_add(bed.cpu(), hop, "sqrt_hann")[:n] + events.cpu()
+    y = overlap_add(bed.cpu(), hop, window)[:n] + events.cpu()
     return y.numpy().astype(np.float32)

@@ -29,6 +29,7 @@ from ..synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
 from .encoder import FeatureEncoder
 from .event_head import EventControls, EventHead
 from .pvae import measured_rate
+from .texdsp import random_carrier_shifts
 
 
 class HybridModel(nn.Module):
@@ -36,6 +37,7 @@ class HybridModel(nn.Module):
 
     Args: those of :class:`~ddsp_textures.models.TexDSP` (bed) and :class:`~ddsp_textures.models.PVAEModel`
     (events: ``vae``, ``atoms``, ``max_rate``, ``temperature``); ``initial_gain`` is the events' share at the start.
+    The bed's carriers are shifted at random per frame in :meth:`forward` (``shift_carriers``, as in TexDSP).
 
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → audio ``(B, S, L)``.
@@ -46,8 +48,10 @@ class HybridModel(nn.Module):
     def __init__(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
                  vae: GrainVAE, atoms: int = 4, hidden_enc: int = 128, hidden_dec: int = 128, depth_enc: int = 2,
                  depth_dec: int = 2, low: float = 20.0, high: float | None = None, max_rate: float = 200.0,
-                 temperature: float = 0.3, seed: int = 0, initial_gain: float = 0.3) -> None:
+                 temperature: float = 0.3, seed: int = 0, initial_gain: float = 0.3,
+                 shift_carriers: bool = True) -> None:
         super().__init__()
+        self.shift_carriers = shift_carriers
         if vae.fs != fs:
             raise ValueError(f"the grain VAE runs at {vae.fs} Hz but the model at {fs} Hz")
         if not 0 < initial_gain < 1:
@@ -98,7 +102,8 @@ class HybridModel(nn.Module):
         coeffs, c = self.controls(features)
         events = pvae_synthesis(self.vae, c.rate, c.alpha, c.latents, self.frame_size, relaxed=True,
                                 temperature=self.temperature)
-        y = self.synth(coeffs) + c.gain.unsqueeze(-1) * zscore(events)
+        bed = self.synth(coeffs, shifts=random_carrier_shifts(coeffs, self.frame_size, self.shift_carriers))
+        y = bed + c.gain.unsqueeze(-1) * zscore(events)
         return (y, c.rate) if with_rate else y
 
     @torch.no_grad()

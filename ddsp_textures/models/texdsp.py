@@ -16,6 +16,11 @@ from ..synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
 from .encoder import FeatureEncoder
 
 
+def random_carrier_shifts(coeffs: torch.Tensor, length: int, enabled: bool = True) -> torch.Tensor | None:
+    """One random carrier shift in ``[0, L)`` per frame of ``coeffs (..., N, P)`` (``None`` if not ``enabled``)."""
+    return torch.randint(0, length, coeffs.shape[:-2]) if enabled else None
+
+
 class TexDSP(nn.Module):
     """DDSP model with a TexEnv synth.
 
@@ -26,6 +31,10 @@ class TexDSP(nn.Module):
         param_per_env: real parameters per band envelope (``P = param_per_env // 2`` coefficients).
         hidden_enc, hidden_dec, depth_enc, depth_dec: MLP sizes.
         seed: integer seed of the noise carriers (stored in ``state_dict`` as the buffer ``synth.carriers``).
+        shift_carriers: draw a random carrier shift per frame in :meth:`forward` (training), as inference does.
+            With one fixed carrier the decoder learns envelopes that line up with the carrier's own peaks —
+            peaky statistics that vanish once inference shifts the carriers (measured: frame TexStat on
+            raindrops 13.1 without shifts, 17.9 with them, for a model trained without).
 
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → audio ``(B, S, L)``.
@@ -33,8 +42,9 @@ class TexDSP(nn.Module):
 
     def __init__(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
                  hidden_enc: int = 128, hidden_dec: int = 128, depth_enc: int = 2, depth_dec: int = 2,
-                 low: float = 20.0, high: float | None = None, seed: int = 0) -> None:
+                 low: float = 20.0, high: float | None = None, seed: int = 0, shift_carriers: bool = True) -> None:
         super().__init__()
+        self.shift_carriers = shift_carriers
         self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
         self.feature_names = self.encoder.feature_names
         self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
@@ -65,7 +75,10 @@ class TexDSP(nn.Module):
                                         self.frame_size)
 
     def forward(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> torch.Tensor:
-        return self.synth(self.decode(self.encode(features, state)[0]))
+        """Frames ``(B, S, L)``; the carriers are shifted by a random offset per frame if ``shift_carriers``
+        (drawn from torch's global generator, which the trainer seeds)."""
+        coeffs = self.decode(self.encode(features, state)[0])
+        return self.synth(coeffs, shifts=random_carrier_shifts(coeffs, self.frame_size, self.shift_carriers))
 
     @torch.no_grad()
     def synthesize(self, features: Sequence[torch.Tensor], loudness: Loudness = "none",
