@@ -29,7 +29,8 @@ PVAE_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "sam
              "hidden_dec": "hidden_size_dec", "depth_enc": "deepness_enc", "depth_dec": "deepness_dec",
              "low": "filter_low_lim", "high": "high_limit", "max_rate": "max_rate",
              "temperature": "event_temperature"}
-HYBRID_ARGS = {**TEXDSP_ARGS, "atoms": "atoms_number", "max_rate": "max_rate", "temperature": "event_temperature"}
+HYBRID_ARGS = {**TEXDSP_ARGS, "atoms": "atoms_number", "max_rate": "max_rate", "temperature": "event_temperature",
+               "straight_through": "straight_through_events"}
 GRAIN_VAE_ARGS = {"grain_size": "vae_grain_size", "fs": "sampling_rate", "n_bands": "N_filter_bank",
                   "param_per_env": "vae_param_per_env", "latent_dim": "vae_latent_dim", "hidden": "vae_hidden",
                   "seed": "seed"}

@@ -89,6 +89,7 @@ class TrainConfig:
     max_rate: float = 200.0
     event_temperature: float = 0.3
     rate_supervision: float = 1.0
+    straight_through_events: bool = True
     models_directory: str = "runs"
     run_name: str | None = None
     device: str = "auto"

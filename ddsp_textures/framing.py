@@ -4,7 +4,6 @@ library, the benchmarks and the book (book chapters: *TexEnv synth*, *DDSP train
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -41,28 +40,10 @@ def zscore(frames: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return centred / torch.sqrt(centred.pow(2).sum(-1, keepdim=True) / n + eps**2)
 
 
-Window = Literal["hann", "sqrt_hann", "flat_top"]
+Window = Literal["hann", "sqrt_hann"]
 
 
-def flat_top_window(length: int, fade: int, dtype: torch.dtype = torch.float32,
-                    device: torch.device | str | None = None) -> torch.Tensor:
-    """Power-complementary flat-top window for 50 % overlap: 1 on the central half of the frame, 0 on its outer
-    quarters, and sine/cosine crossfades of ``fade`` samples centred at ``L/4`` and ``3L/4``, so that
-    ``w(t)² + w(t + L/2)² = 1``.
-
-    >>> w = flat_top_window(16, 4)
-    >>> bool(torch.allclose(w[:8] ** 2 + w[8:] ** 2, torch.ones(8))), float(w[8]), float(w[0])
-    (True, 1.0, 0.0)
-    """
-    if not 0 < fade <= length // 2:
-        raise ValueError(f"fade must be in (0, L/2] samples, got {fade} for L = {length}")
-    t = torch.arange(length, dtype=torch.float64, device=device)
-    rise = ((t - (length / 4 - fade / 2)) / fade).clamp(0, 1)            # 0 → 1 around L/4
-    fall = (((length * 3 / 4 + fade / 2) - t) / fade).clamp(0, 1)        # 1 → 0 around 3L/4
-    return torch.sin(0.5 * math.pi * torch.minimum(rise, fall)).to(dtype)
-
-
-def overlap_add(frames: torch.Tensor, hop: int, window: Window = "hann", fade: int | None = None) -> torch.Tensor:
+def overlap_add(frames: torch.Tensor, hop: int, window: Window = "hann") -> torch.Tensor:
     """Overlap-add frames at 50 % overlap with a complementary window; frames keep their time alignment.
 
     ``"hann"`` (``w + w' = 1``) reconstructs overlapping copies of one signal exactly.  ``"sqrt_hann"``
@@ -70,10 +51,7 @@ def overlap_add(frames: torch.Tensor, hop: int, window: Window = "hann", fade: i
     were shifted by different random offsets (:func:`texenv_synthesis`): their *powers* add, so the level stays
     constant across the overlap while the envelopes stay where the analysis found them.  (Rolling whole frames
     instead, as the reference did, moves the envelopes away from their time.)  The first and last half frames
-    are not faded.  ``"flat_top"`` (:func:`flat_top_window`, crossfades of ``fade`` samples, default ``L/16``) keeps
-    each output sample from *one* frame except near the crossfades: for model frames whose events are not where the
-    input's were, the full-length ``sqrt_hann`` crossfade would superpose two different sets of events over the
-    whole overlap and double their density.
+    are not faded.
 
     Shape:
         ``(F, L) -> (L + (F - 1)·hop,)``.
@@ -86,12 +64,9 @@ def overlap_add(frames: torch.Tensor, hop: int, window: Window = "hann", fade: i
     n_frames, length = frames.shape
     if hop != length // 2 or length % 2:
         raise ValueError("overlap_add works at 50 % overlap: hop must be L // 2 with L even")
-    if window not in ("hann", "sqrt_hann", "flat_top"):
-        raise ValueError(f"unknown window {window!r}; use 'hann', 'sqrt_hann' or 'flat_top'")
-    if window == "flat_top":
-        w = flat_top_window(length, fade or length // 16, frames.dtype, frames.device)
-    else:
-        w = torch.hann_window(length, periodic=True, dtype=frames.dtype, device=frames.device)
+    if window not in ("hann", "sqrt_hann"):
+        raise ValueError(f"unknown window {window!r}; use 'hann' or 'sqrt_hann'")
+    w = torch.hann_window(length, periodic=True, dtype=frames.dtype, device=frames.device)
     if window == "sqrt_hann":
         w = w.sqrt()
     windows = w.expand(n_frames, length).clone()
@@ -103,6 +78,35 @@ def overlap_add(frames: torch.Tensor, hop: int, window: Window = "hann", fade: i
            + torch.arange(length, device=frames.device)[None, :])
     out.index_add_(0, idx.reshape(-1), (frames * windows).reshape(-1))
     return out
+
+
+FADE_SECONDS = 0.005        # crossfade between whole model frames (join_circular) at inference
+
+
+def join_circular(frames: torch.Tensor, fade: int) -> torch.Tensor:
+    """Concatenate consecutive L-periodic frames (TexEnv frames: circular envelopes times circularly shifted
+    carriers), each boundary smoothed by a power-complementary crossfade of ``fade`` samples between the new
+    frame and the *periodic continuation* of the previous one (its own first samples), so nothing is cut.
+
+    Every output sample comes from whole frames: model frames are trained as whole circular frames (TexStat is
+    circular), and a model may place its envelope peaks anywhere in a frame, so pieces of frames (what an
+    overlap-add with a long window mixes) need not have a whole frame's statistics.
+
+    Shape:
+        ``(F, L) -> (F·L,)``.
+
+    >>> f = torch.arange(12.0).reshape(3, 4)
+    >>> join_circular(f, 1).tolist() == f.reshape(-1).tolist()   # a one-sample fade is the plain concatenation
+    True
+    """
+    n_frames, length = frames.shape
+    if not 0 < fade <= length:
+        raise ValueError(f"fade must be in (0, L] samples, got {fade} for L = {length}")
+    out = frames.clone()
+    t = (torch.arange(fade, dtype=frames.dtype, device=frames.device) + 1) / fade
+    fade_in, fade_out = torch.sin(0.5 * torch.pi * t), torch.cos(0.5 * torch.pi * t)
+    out[1:, :fade] = frames[:-1, :fade] * fade_out + frames[1:, :fade] * fade_in
+    return out.reshape(-1)
 
 
 def random_shifts(n: int, length: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -10,8 +10,8 @@ the curves the user gives —
 * ``rate`` (events per second): the ``rate`` feature (soft onset count) and/or the ``events`` feature.
 
 A curve is a number (constant) or breakpoints ``"t0:v0,t1:v1,..."`` (seconds: value), linearly interpolated
-and held constant outside the given times.  Frames are synthesised with random carrier shifts and
-overlap-added like a resynthesis.
+and held constant outside the given times.  Whole frames are synthesised with random carrier shifts and joined
+with short circular crossfades, like a resynthesis (:mod:`ddsp_textures.resynthesis`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 
 from .features import EVENTS_SCALE, RATE_SCALE
 from .filterbanks import erb_number
-from .framing import frame_signal, overlap_add, random_shifts, wrap_pad, zscore
+from .framing import FADE_SECONDS, frame_signal, join_circular, random_shifts, wrap_pad, zscore
 from .models import TexDSP
 
 Curve = float | int | str | Sequence[tuple[float, float]]
@@ -103,7 +103,7 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
         raise ValueError(f"this model has no 'rate' or 'events' input (its features: {', '.join(names)})")
     fs, length = int(model.fs), model.frame_size
     hop, n = length // 2, int(round(seconds * fs))
-    n_frames = max(2, -(-max(n - length, 0) // hop) + 1)
+    n_frames = 2 * max(1, -(-n // length)) - 1          # half-overlap frames; the even ones tile the output
     times = (np.arange(n_frames) * hop + length / 2) / fs                    # frame centres (s)
     gain_db = curve_values(loudness, times, "loudness")
     feats = []
@@ -127,6 +127,8 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
         mode = "specific"
     else:
         target, mode = gain, "generic"
-    shifts = random_shifts(n_frames, length, torch.Generator().manual_seed(seed)).unsqueeze(0)
-    out = model.synthesize(feats, mode, target, shifts)[0]
-    return overlap_add(out.cpu(), hop, "sqrt_hann")[:n].numpy().astype(np.float32)
+    whole = torch.arange(0, n_frames, 2)               # whole frames, joined circularly (see resynthesis)
+    shifts = random_shifts(len(whole), length, torch.Generator().manual_seed(seed)).unsqueeze(0)
+    out = model.synthesize(feats, mode, target[:, whole], shifts, frames=whole)[0]
+    fade = max(1, round(FADE_SECONDS * fs))
+    return join_circular(out.cpu(), fade)[:n].numpy().astype(np.float32)

@@ -42,16 +42,17 @@ def test_feature_curves_reach_the_model(run, monkeypatch):
     model, _ = load_run(run)
     seen = {}
 
-    def spy(features, loudness, target, shifts):
+    def spy(features, loudness, target, shifts, frames):
         seen["features"], seen["mode"], seen["target"] = features, loudness, target
-        return torch.zeros(1, features[0].shape[1], model.frame_size)
+        assert target.shape[1] == shifts.shape[1] == len(frames)
+        return torch.zeros(1, len(frames), model.frame_size)
 
     monkeypatch.setattr(model, "synthesize", spy)
     generate(model, 4.0, np.random.default_rng(0).standard_normal(16000 * 2), centroid="0:500,4:4000", rate=12)
     energy, centroid, rate = seen["features"]
     assert bool((centroid[0, 1:, 0] >= centroid[0, :-1, 0]).all()) and float(centroid[0, -1, 0]) > 0.5
     np.testing.assert_allclose(rate[0, :, 0].numpy(), 1.2, rtol=1e-6)          # 12 events/s = feature 1.2
-    assert seen["mode"] == "specific" and seen["target"].shape == energy.shape
+    assert seen["mode"] == "specific" and seen["target"].shape[-1] == energy.shape[-1]
     with pytest.raises(ValueError, match="seconds"):
         generate(model, float("nan"), np.zeros(16000))
 

@@ -7,11 +7,12 @@ import torch
 from ddsp_textures.config import parse_config
 from ddsp_textures.features import band_rms, estimate_event_rate
 from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.framing import join_circular
 from ddsp_textures.models import HybridModel
 from ddsp_textures.models.event_head import expected_event_rms, rate_supervision
 from ddsp_textures.resynthesis import resynthesize
 from ddsp_textures.rundir import load_run
-from ddsp_textures.synths.events import hard_events, place_grains
+from ddsp_textures.synths.events import hard_events, place_grains, relaxed_events
 from ddsp_textures.synths.pvae import GrainVAE
 from ddsp_textures.textures import make_texture
 from ddsp_textures.training import Trainer, retrain, train
@@ -108,3 +109,45 @@ def test_hybrid_trains_resumes_and_resynthesises_at_the_input_level(tmp_path):
     assert float((weights * deviation_db).sum()) < 2.0     # band levels kept where the energy is (power-weighted)
     again = resynthesize(model, x, seed=0)
     np.testing.assert_array_equal(y, again)                                 # seeded
+
+
+def test_straight_through_events_are_hard_in_value_and_differentiable_in_rate():
+    rate = torch.tensor([40.0], requires_grad=True)
+    flat = torch.zeros(1)                                # α = 0: amplitudes 1, the train is the indicator
+    e = relaxed_events(rate, flat, 160_000, 16000, 0.3, torch.Generator().manual_seed(2), straight_through=True)
+    soft = relaxed_events(rate.detach(), flat, 160_000, 16000, 0.3, torch.Generator().manual_seed(2))
+    hard = soft > 0.5                                    # the same draws, thresholded
+    assert torch.equal(e.detach() > 0.5, hard) and float(e.detach()[~hard].abs().max()) == 0.0
+    assert int(hard.sum()) == pytest.approx(400, rel=0.15)
+    small = int(((soft > 0.01) & ~hard).sum())           # what a relaxed forward adds: fractional "events"
+    assert small > int(hard.sum())
+    e.sum().backward()
+    assert float(rate.grad) > 0
+    alpha = torch.tensor([1.0], requires_grad=True)
+    relaxed_events(rate.detach(), alpha, 16000, 16000, 0.3, straight_through=True).sum().backward()
+    assert float(alpha.grad) < 0                         # larger α → smaller events
+
+
+def test_join_circular_keeps_whole_frames_and_the_power_of_uncorrelated_frames():
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.randn(200, 1000, generator=gen, dtype=torch.float64)
+    y = join_circular(frames, 100)
+    assert y.shape == (200_000,)
+    torch.testing.assert_close(y.reshape(200, 1000)[:, 100:], frames[:, 100:])   # untouched outside the fades
+    torch.testing.assert_close(y[:100], frames[0, :100])                         # the first frame is not faded
+    boundary = y.reshape(200, 1000)[1:, :100]
+    assert float(boundary.pow(2).mean()) == pytest.approx(1.0, abs=0.03)        # power-complementary
+    with pytest.raises(ValueError, match="fade"):
+        join_circular(frames, 0)
+
+
+def test_texdsp_resynthesis_joins_whole_frames_of_the_input_length(tmp_path):
+    cfg = {**_hybrid_config(tmp_path), "architecture": "TexDSP", "run_name": "texdsp"}
+    model, _ = load_run(train(cfg, progress=False))
+    x = make_texture("raindrops", 2.1, 16000, seed=9, rate=20)
+    for joining in ("circular", "overlap_add"):
+        y = resynthesize(model, x, seed=0, joining=joining)
+        assert y.shape == x.shape and np.isfinite(y).all()
+        assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=0.3)
+    with pytest.raises(ValueError, match="joining"):
+        resynthesize(model, x, joining="hann")

@@ -3,9 +3,10 @@ import torch
 from ddsp_textures.models import TexDSP, count_parameters
 
 
-def _model():
+def _model(shift_carriers: bool = False):
     torch.manual_seed(0)
-    return TexDSP(["energy_bands", "centroid"], 4096, 16000, 8, 32, hidden_enc=16, hidden_dec=16, seed=3)
+    return TexDSP(["energy_bands", "centroid"], 4096, 16000, 8, 32, hidden_enc=16, hidden_dec=16, seed=3,
+                  shift_carriers=shift_carriers)
 
 
 def _features(b, s):
@@ -49,3 +50,17 @@ def test_synthesize_imposes_specific_loudness():
     assert y.shape == (1, 2, 4096)
     generic = model.synthesize(_features(1, 2), "generic", torch.tensor([[0.3, 0.7]]))
     torch.testing.assert_close(generic.pow(2).mean(-1).sqrt(), torch.tensor([[0.3, 0.7]]), rtol=1e-3, atol=1e-4)
+
+
+def test_training_forward_shifts_the_carriers_of_every_frame_at_random():
+    model = _model(shift_carriers=True)
+    feats = _features(2, 3)
+    coeffs = model.decode(model.encode(feats)[0])
+    torch.manual_seed(5)
+    y = model(feats)
+    torch.manual_seed(5)
+    shifts = torch.randint(0, 4096, (2, 3))
+    torch.testing.assert_close(y, model.synth(coeffs, shifts=shifts))       # the drawn shifts, frame by frame
+    assert not torch.allclose(y, model.synth(coeffs), atol=1e-3)            # not the unshifted carriers
+    assert len(set(shifts.reshape(-1).tolist())) > 1
+    torch.testing.assert_close(y.pow(2).mean(-1), model.synth(coeffs).pow(2).mean(-1), rtol=0.05, atol=1e-6)

@@ -37,7 +37,8 @@ class HybridModel(nn.Module):
 
     Args: those of :class:`~ddsp_textures.models.TexDSP` (bed) and :class:`~ddsp_textures.models.PVAEModel`
     (events: ``vae``, ``atoms``, ``max_rate``, ``temperature``); ``initial_gain`` is the events' share at the start.
-    The bed's carriers are shifted at random per frame in :meth:`forward` (``shift_carriers``, as in TexDSP).
+    The bed's carriers are shifted at random per frame in :meth:`forward` (``shift_carriers``, as in TexDSP), and
+    events are straight-through hard events (``straight_through``, as in the P-VAE model).
 
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → audio ``(B, S, L)``.
@@ -49,7 +50,7 @@ class HybridModel(nn.Module):
                  vae: GrainVAE, atoms: int = 4, hidden_enc: int = 128, hidden_dec: int = 128, depth_enc: int = 2,
                  depth_dec: int = 2, low: float = 20.0, high: float | None = None, max_rate: float = 200.0,
                  temperature: float = 0.3, seed: int = 0, initial_gain: float = 0.3,
-                 shift_carriers: bool = True) -> None:
+                 shift_carriers: bool = True, straight_through: bool = True) -> None:
         super().__init__()
         self.shift_carriers = shift_carriers
         if vae.fs != fs:
@@ -71,6 +72,7 @@ class HybridModel(nn.Module):
             self.mag_decoder[-1].bias.copy_(bias.reshape(-1))
             self.mag_decoder[-1].weight.mul_(0.1)
         self.atoms, self.max_rate, self.temperature = atoms, max_rate, temperature
+        self.straight_through = straight_through
         self.vae = vae
         self.vae.requires_grad_(False)
         self.register_buffer("vae_trained", torch.zeros((), dtype=torch.bool))
@@ -101,7 +103,7 @@ class HybridModel(nn.Module):
         """Frames ``(B, S, L)`` (and the rate control ``(B, S)`` if ``with_rate``)."""
         coeffs, c = self.controls(features)
         events = pvae_synthesis(self.vae, c.rate, c.alpha, c.latents, self.frame_size, relaxed=True,
-                                temperature=self.temperature)
+                                temperature=self.temperature, straight_through=self.straight_through)
         bed = self.synth(coeffs, shifts=random_carrier_shifts(coeffs, self.frame_size, self.shift_carriers))
         y = bed + c.gain.unsqueeze(-1) * zscore(events)
         return (y, c.rate) if with_rate else y

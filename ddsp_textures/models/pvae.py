@@ -32,6 +32,9 @@ def measured_rate(feature_names: Sequence[str], features: Sequence[torch.Tensor]
 class PVAEModel(nn.Module):
     """DDSP model whose synth is the P-VAE (Poisson events × VAE grains).
 
+    ``straight_through``: training forwards hard Bernoulli events (what inference draws) with the gradient of
+    the relaxed ones (:func:`~ddsp_textures.synths.events.relaxed_events`).
+
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → z-scored audio ``(B, S, L)``.
     """
@@ -41,7 +44,7 @@ class PVAEModel(nn.Module):
     def __init__(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, vae: GrainVAE,
                  atoms: int = 4, hidden_enc: int = 64, hidden_dec: int = 64, depth_enc: int = 2, depth_dec: int = 2,
                  low: float = 20.0, high: float | None = None, max_rate: float = 200.0,
-                 temperature: float = 0.3) -> None:
+                 temperature: float = 0.3, straight_through: bool = True) -> None:
         super().__init__()
         if vae.fs != fs:
             raise ValueError(f"the grain VAE runs at {vae.fs} Hz but the model at {fs} Hz")
@@ -49,6 +52,7 @@ class PVAEModel(nn.Module):
         self.feature_names = self.encoder.feature_names
         self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
         self.atoms, self.max_rate, self.temperature = atoms, max_rate, temperature
+        self.straight_through = straight_through
         self.bank: FilterBank = self.encoder.bank
         self.vae = vae
         self.vae.requires_grad_(False)
@@ -74,7 +78,7 @@ class PVAEModel(nn.Module):
         rate supervision)."""
         c = self.controls(features)
         y = zscore(pvae_synthesis(self.vae, c.rate, c.alpha, c.latents, self.frame_size, relaxed=True,
-                                  temperature=self.temperature))
+                                  temperature=self.temperature, straight_through=self.straight_through))
         return (y, c.rate) if with_rate else y
 
     @torch.no_grad()

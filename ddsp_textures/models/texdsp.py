@@ -82,7 +82,13 @@ class TexDSP(nn.Module):
 
     @torch.no_grad()
     def synthesize(self, features: Sequence[torch.Tensor], loudness: Loudness = "none",
-                   target: torch.Tensor | float = 1.0, shifts: torch.Tensor | None = None) -> torch.Tensor:
+                   target: torch.Tensor | float = 1.0, shifts: torch.Tensor | None = None,
+                   frames: torch.Tensor | None = None) -> torch.Tensor:
         """Inference with loudness imposition (``"generic"``: frame RMS, ``"specific"``: band RMS) and optional
-        carrier shifts ``(B, S)`` (see :func:`~ddsp_textures.synths.texenv.texenv_synthesis`)."""
-        return self.synth(self.decode(self.encode(features)[0]), loudness, target, shifts)
+        carrier shifts ``(B, S')`` (see :func:`~ddsp_textures.synths.texenv.texenv_synthesis`).  ``frames``
+        (indices along ``S``) synthesises only those frames — the GRU still runs over all of them; ``target`` and
+        ``shifts`` then refer to the selected frames."""
+        coeffs = self.decode(self.encode(features)[0])
+        if frames is not None:
+            coeffs = coeffs[:, frames]
+        return self.synth(coeffs, loudness, target, shifts)

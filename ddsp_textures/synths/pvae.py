@@ -98,13 +98,14 @@ class GrainVAE(nn.Module):
 
 def pvae_synthesis(vae: GrainVAE, rate: torch.Tensor, alpha: torch.Tensor, latents: torch.Tensor, n_samples: int,
                    relaxed: bool = True, temperature: float = 0.3, generator: torch.Generator | None = None,
-                   circular: bool = True):
+                   circular: bool = True, straight_through: bool = False):
     """P-VAE synthesis of frames.
 
     Args:
         vae: grain decoder; rate: events/s ``(...)`` (split evenly over the ``K`` grain types);
         alpha: amplitude exponent ``(...)``; latents: ``(..., K, d)``; n_samples: frame length.
         relaxed: binary-Concrete events (training) or hard Bernoulli events (inference).
+        straight_through: relaxed events forward their hard value (see :func:`relaxed_events`).
 
     Shape:
         ``(...)``, ``(...)``, ``(..., K, d)`` → ``(..., n_samples)`` (plus the tail if not ``circular``).
@@ -114,7 +115,7 @@ def pvae_synthesis(vae: GrainVAE, rate: torch.Tensor, alpha: torch.Tensor, laten
     per_type = (rate / k).unsqueeze(-1).expand(*rate.shape, k)
     a = alpha.unsqueeze(-1).expand(*alpha.shape, k)
     if relaxed:
-        events = relaxed_events(per_type, a, n_samples, vae.fs, temperature, generator)
+        events = relaxed_events(per_type, a, n_samples, vae.fs, temperature, generator, straight_through)
     else:
         events = hard_events(per_type, a, n_samples, vae.fs, generator)
     return place_grains(events, grains, circular=circular)
