@@ -12,11 +12,11 @@ were (measured on procedural rain drops: frame TexStat 15.7 with the overlap-add
 ``"overlap_add"`` joining is kept as an option.  Timbre transfer is the same call with a recording of another
 texture.
 
-Hybrid models add their events on top of the bed: events are drawn hard on consecutive half-frame segments
-(segment ``s`` follows the controls of frame ``min(s, F − 1)``), scaled to ``gain`` times the input's RMS through
-the closed-form scale of the event process (:func:`~ddsp_textures.models.event_head.expected_event_rms`, so the
-natural fluctuation of a few events per segment is kept), and the bed's band targets are the input's band powers
-minus the events' expected band powers.
+Hybrid models synthesise the same whole frames exactly as in training — bed plus ``gain`` times the z-scored
+events, circular within the frame, with hard events (the straight-through training forward has the same
+values) — and scale each frame to the input frame's RMS, keeping the learned balance of bed, events and bands.
+(Streaming the events across frames at the closed-form scale of a Poisson process, with the bed's band targets
+reduced by the events' share, was measured worse: frame TexStat 15.7 against 14.4 on procedural rain drops.)
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ import torch
 from .features import band_rms
 from .framing import FADE_SECONDS, half_overlap_frames, join_circular, overlap_add, random_shifts, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
-from .models.event_head import expected_event_rms
-from .models.pvae import measured_rate
-from .synths.events import hard_events, join_frames, place_grains
 from .synths.texenv import Loudness
 
 
@@ -41,8 +38,8 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     """Resynthesise (or timbre-transfer) a mono signal at the model's sample rate.
 
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
-    (``loudness`` is ignored); grain tails are carried across frames.  Hybrid models use ``"specific"``
-    loudness for their bed (``loudness`` is ignored).  ``joining``: ``"circular"`` (whole frames of ``L`` with
+    (``loudness`` is ignored); grain tails are carried across frames.  Hybrid models scale each frame to the RMS
+    of the input frame (``loudness`` is ignored).  ``joining``: ``"circular"`` (whole frames of ``L`` with
     short circular crossfades, the default) or ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).
     Returns a float32 array of the input's length.
     """
@@ -106,38 +103,10 @@ def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarr
     return y[:n].cpu().numpy().astype(np.float32)
 
 
-def _hybrid_events(model: HybridModel, controls, x: torch.Tensor, n_frames: int,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Streamed events ``(n,)`` and the grains of every frame ``(F, K, m)``."""
-    hop = model.frame_size // 2
-    idx = torch.arange(n_frames + 1).clamp(max=n_frames - 1)                 # segment → frame
-    rate, alpha, gain = controls.rate[0, idx], controls.alpha[0, idx], controls.gain[0, idx]
-    grains = model.vae.decode(controls.latents[0, idx])                      # (F + 1, K, m)
-    k = grains.shape[-2]
-    events = hard_events((rate / k).unsqueeze(-1).expand(-1, k), alpha.unsqueeze(-1).expand(-1, k), hop,
-                         model.fs, generator)
-    segments, tails = place_grains(events, grains, circular=False)
-    level = rms(wrap_pad(x, (n_frames + 1) * hop).reshape(n_frames + 1, hop)).to(rate.device)
-    scale = (gain * level / expected_event_rms(rate, alpha, grains, model.fs)).unsqueeze(-1)
-    return join_frames(segments * scale, tails * scale)[: x.shape[0]], grains[:n_frames]
-
-
 def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining: Joining) -> np.ndarray:
-    length, n = model.frame_size, x.shape[0]
-    frames, feats, latent, synthesised = _frame_latents(model, x, joining)
-    coeffs, device = model.decode(latent), latent.device
-    controls = model.head.controls(latent, measured_rate(model.feature_names, feats))
+    frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     generator = torch.Generator().manual_seed(seed)
-    events, grains = _hybrid_events(model, controls, x.to(device), frames.shape[0], generator)
-    # the bed gets what the events leave of each band's power (at least 1 % of it)
-    padded = torch.nn.functional.pad(grains[synthesised], (0, length - grains.shape[-1]))
-    share = band_rms(padded, model.bank).pow(2).sum(-2)                      # (F', N)
-    share = share / share.sum(-1, keepdim=True)
-    bed_frames = frames[synthesised].to(device)
-    target = band_rms(bed_frames, model.bank).pow(2)
-    event_power = (controls.gain[0, synthesised] * rms(bed_frames)).pow(2).unsqueeze(-1) * share
-    bed_target = torch.maximum(target - event_power, 0.01 * target).sqrt().unsqueeze(0)
-    shifts = random_shifts(len(synthesised), length, generator).unsqueeze(0)
-    bed = model.bed(coeffs[:, synthesised], "specific", bed_target, shifts)[0]
-    y = _join(bed.cpu(), joining, model.fs)[:n] + events.cpu()
-    return y.numpy().astype(np.float32)
+    shifts = random_shifts(len(synthesised), model.frame_size, generator).unsqueeze(0)
+    target = rms(frames[synthesised]).to(feats[0].device).unsqueeze(0)
+    out = model.synthesize(feats, target, shifts, frames=synthesised, generator=generator)[0]
+    return _join(out.cpu(), joining, model.fs)[: x.shape[0]].numpy().astype(np.float32)

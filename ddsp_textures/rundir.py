@@ -207,6 +207,22 @@ def load_history(run_dir: str | Path) -> dict[str, list[float]]:
     return {k: [float(v) for v in values] for k, values in state["history"].items()}
 
 
+def validation_plateau(history: dict[str, list[float]], window: int = 4, tol: float = 0.01) -> bool:
+    """Whether training has flattened: the best validation loss of the last ``window`` epochs improves on the
+    best one before them by less than ``tol`` (relative).  Needs at least ``window + 1`` evaluations.
+
+    >>> validation_plateau({"val_loss": [20.0, 19.4, 19.3, 19.31, 19.29, 19.30, 19.28]}, window=4)
+    True
+    >>> validation_plateau({"val_loss": [20.0, 18.0, 16.0, 14.0, 12.0]}, window=2)
+    False
+    """
+    values = history["val_loss"]
+    if window < 1 or len(values) <= window:
+        return False
+    before, recent = min(values[:-window]), min(values[-window:])
+    return (before - recent) < tol * abs(before)
+
+
 def load_run(run_dir: str | Path, which: str = "best"):
     """Load a trained model (``"best"`` or ``"last"`` weights) and its config from a run directory.
 

@@ -5,14 +5,13 @@ import pytest
 import torch
 
 from ddsp_textures.config import parse_config
-from ddsp_textures.features import band_rms, estimate_event_rate
-from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.features import estimate_event_rate
 from ddsp_textures.framing import join_circular
 from ddsp_textures.models import HybridModel
-from ddsp_textures.models.event_head import expected_event_rms, rate_supervision
+from ddsp_textures.models.event_head import rate_supervision
 from ddsp_textures.resynthesis import resynthesize
 from ddsp_textures.rundir import load_run
-from ddsp_textures.synths.events import hard_events, place_grains, relaxed_events
+from ddsp_textures.synths.events import relaxed_events
 from ddsp_textures.synths.pvae import GrainVAE
 from ddsp_textures.textures import make_texture
 from ddsp_textures.training import Trainer, retrain, train
@@ -31,17 +30,6 @@ def _hybrid_config(tmp_path, **extra) -> dict:
            "vae_epochs": 2, "batch_size": 4, "epochs": 1, "seed": 1, "models_directory": str(tmp_path),
            "run_name": "hybrid"}
     return {**cfg, **extra}
-
-
-def test_expected_event_rms_matches_a_long_simulation():
-    """Campbell's theorem: Var = p · mean_k ‖g_k‖² / (1 + 2α) for zero-mean grains."""
-    gen = torch.Generator().manual_seed(0)
-    grains = torch.randn(3, 200, generator=gen) * torch.hann_window(200)
-    grains -= grains.mean(-1, keepdim=True)
-    rate, alpha, fs, n = torch.tensor(60.0), torch.tensor(1.5), 16000.0, 16000 * 60
-    events = hard_events(torch.full((3,), 20.0), torch.full((3,), 1.5), n, fs, gen)
-    y = place_grains(events, grains)
-    assert float(y.std()) == pytest.approx(float(expected_event_rms(rate, alpha, grains, fs)), rel=0.05)
 
 
 def test_rate_supervision_is_zero_on_agreement_and_symmetric_in_log_ratio():
@@ -101,12 +89,10 @@ def test_hybrid_trains_resumes_and_resynthesises_at_the_input_level(tmp_path):
     y = resynthesize(model, x, seed=0)
     assert y.shape == x.shape and np.isfinite(y).all()
     assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=0.35)
-    bank = erb_bank(16000 * 3, 16000, 8)
-    level_x = band_rms(torch.tensor(x), bank)
-    level_y = band_rms(torch.tensor(y), bank)
-    deviation_db = (20 * torch.log10(level_y / level_x)).abs()
-    weights = level_x.pow(2) / level_x.pow(2).sum()
-    assert float((weights * deviation_db).sum()) < 2.0     # band levels kept where the energy is (power-weighted)
+    whole = 16000 * 3 // 4096 * 4096                # each frame at its input frame's RMS (up to the 5-ms fades)
+    level_x = torch.tensor(x[:whole]).reshape(-1, 4096).pow(2).mean(-1).sqrt()
+    level_y = torch.tensor(y[:whole]).reshape(-1, 4096).pow(2).mean(-1).sqrt()
+    torch.testing.assert_close(level_y, level_x, rtol=0.1, atol=0)
     again = resynthesize(model, x, seed=0)
     np.testing.assert_array_equal(y, again)                                 # seeded
 

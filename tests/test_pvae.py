@@ -147,8 +147,10 @@ def test_pvae_training_retrain_and_resynthesis(tmp_path, capsys):
 def test_shipped_pvae_config_trains_without_nan_and_lowers_validation_loss(tmp_path):
     cfg = load_config(ROOT / "configs" / "pvae_raindrops.json")
     cfg.models_directory, cfg.run_name = str(tmp_path), "pvae"
+    assert cfg.epochs >= 30 and cfg.early_stopping_patience > 0       # the long run for real use
+    cfg.epochs = 12                                                   # CI trains its first 12 epochs
     run = train(cfg, progress=False)
     hist = torch.load(run / "checkpoint.pt", weights_only=True)["history"]
-    assert hist["epoch"][-1] == cfg.epochs
+    assert 1 <= hist["epoch"][-1] <= cfg.epochs
     assert all(np.isfinite(hist["train_loss"][1:])) and all(np.isfinite(hist["val_loss"]))
     assert min(hist["val_loss"][1:]) < hist["val_loss"][0]

@@ -86,16 +86,3 @@ def rate_supervision(rate: torch.Tensor, measured: torch.Tensor) -> torch.Tensor
     0.4805
     """
     return (torch.log(rate.clamp_min(MIN_RATE)) - torch.log(measured.clamp_min(MIN_RATE))).pow(2).mean()
-
-
-def expected_event_rms(rate: torch.Tensor, alpha: torch.Tensor, grains: torch.Tensor, fs: float) -> torch.Tensor:
-    """Standard deviation of a Poisson event train with grains (closed form, Campbell's theorem): a sample
-    holds an event with probability ``p = λ/fs`` split evenly over the ``K`` grain types and amplitudes ``V^α``
-    have ``E[V^{2α}] = 1/(1 + 2α)``, so ``Var[y] = p · mean_k ‖g_k‖² / (1 + 2α)``.  It is the scale that
-    z-scoring removes in training, without the frame-to-frame fluctuation of a few events.
-
-    Shape:
-        ``rate (...)``, ``alpha (...)``, ``grains (..., K, m)`` → ``(...)``.
-    """
-    energy = grains.pow(2).sum(-1).mean(-1)
-    return torch.sqrt(rate / fs * energy / (1 + 2 * alpha) + 1e-20)

@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from ..filterbanks import FilterBank
-from ..framing import zscore
+from ..framing import rms, zscore
 from ..nn import mlp
 from ..synths.pvae import GrainVAE, pvae_synthesis
-from ..synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
+from ..synths.texenv import TexEnvSynth, coefficients_from_logits
 from .encoder import FeatureEncoder
 from .event_head import EventControls, EventHead
 from .pvae import measured_rate
@@ -102,14 +102,28 @@ class HybridModel(nn.Module):
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Frames ``(B, S, L)`` (and the rate control ``(B, S)`` if ``with_rate``)."""
         coeffs, c = self.controls(features)
-        events = pvae_synthesis(self.vae, c.rate, c.alpha, c.latents, self.frame_size, relaxed=True,
-                                temperature=self.temperature, straight_through=self.straight_through)
-        bed = self.synth(coeffs, shifts=random_carrier_shifts(coeffs, self.frame_size, self.shift_carriers))
-        y = bed + c.gain.unsqueeze(-1) * zscore(events)
+        y = self.render(coeffs, c, random_carrier_shifts(coeffs, self.frame_size, self.shift_carriers))
         return (y, c.rate) if with_rate else y
 
+    def render(self, coeffs: torch.Tensor, controls: EventControls, shifts: torch.Tensor | None,
+               relaxed: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``bed + gain · zscore(events)`` for frames ``(..., L)`` from their controls (training: relaxed or
+        straight-through events; inference: ``relaxed=False``, hard events — the same values)."""
+        events = pvae_synthesis(self.vae, controls.rate, controls.alpha, controls.latents, self.frame_size,
+                                relaxed=relaxed, temperature=self.temperature, generator=generator,
+                                straight_through=self.straight_through)
+        return self.synth(coeffs, shifts=shifts) + controls.gain.unsqueeze(-1) * zscore(events)
+
     @torch.no_grad()
-    def bed(self, coeffs: torch.Tensor, loudness: Loudness = "none", target: torch.Tensor | float = 1.0,
-            shifts: torch.Tensor | None = None) -> torch.Tensor:
-        """The TexEnv bed alone (inference), with TexDSP's loudness rules and carrier shifts."""
-        return self.synth(coeffs, loudness, target, shifts)
+    def synthesize(self, features: Sequence[torch.Tensor], target_rms: torch.Tensor, shifts: torch.Tensor,
+                   frames: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Inference: the training forward with hard events and the given carrier shifts, each frame scaled to RMS
+        ``target_rms (B, S')`` — the bed/event balance and the spectral balance stay as learned (imposing the
+        input's band RMS with a per-frame equaliser was measured worse: frame TexStat 15.4 against 14.4 on rain
+        drops).  ``frames`` (indices along ``S``) synthesises only those frames (the GRU still runs over all of
+        them); ``target_rms`` and ``shifts (B, S')`` refer to the selected frames."""
+        coeffs, c = self.controls(features)
+        if frames is not None:
+            coeffs, c = coeffs[:, frames], EventControls(*(t[:, frames] for t in c))
+        y = self.render(coeffs, c, shifts, relaxed=False, generator=generator)
+        return y * (target_rms / rms(y)).unsqueeze(-1)
