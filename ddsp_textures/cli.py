@@ -1,4 +1,5 @@
-"""Command line: ``python -m ddsp_textures {train,retrain,resynth,generate,textures}``."""
+"""Command line: ``python -m ddsp_textures {train,retrain,resynth,generate,textures}``; ``train`` and ``retrain`` also
+run under ``torchrun --nproc_per_node=K -m ddsp_textures ...`` (:mod:`ddsp_textures.distributed`)."""
 
 from __future__ import annotations
 
@@ -124,6 +125,15 @@ def _set_threads(requested: int | None) -> None:
     torch.set_num_threads(requested)
 
 
+def _finish_ranks(message: str) -> None:
+    """Leave a torchrun process group (a no-op in one process); only rank 0 reports."""
+    from .distributed import cleanup, environment_ranks
+
+    cleanup()
+    if environment_ranks().is_main:
+        print(message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 2 for any error: one ``error:`` line, no traceback)."""
     import warnings
@@ -145,12 +155,12 @@ def _run(args: argparse.Namespace) -> int:
             from .training import train
 
             run = train(load_config(args.config), progress=not args.quiet)
-            print(f"trained: {run}")
+            _finish_ranks(f"trained: {run}")
         elif args.command == "retrain":
             from .training import retrain
 
             run = retrain(args.run_dir, epochs=args.epochs, progress=not args.quiet)
-            print(f"trained: {run}")
+            _finish_ranks(f"trained: {run}")
         elif args.command == "resynth":
             from .data import load_audio
             from .resynthesis import resynthesize

@@ -93,7 +93,7 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
         returns ``(round(seconds · fs),)``.
     """
     if not isinstance(model, TexDSP):
-        raise ValueError("generation needs a TexDSP model (P-VAE runs are not supported)")
+        raise ValueError("generation needs a TexDSP model (P-VAE and hybrid runs are not supported)")
     if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
         raise ValueError(f"seconds must be a number in (0, {MAX_SECONDS:g}], got {seconds!r}")
     names = model.feature_names

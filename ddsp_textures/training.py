@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .builders import build_datasets, build_model, build_texstat, resolve_device
 from .config import ConfigError, TrainConfig, parse_config, physical_memory
 from .data import TextureDataset, load_sources, source_seconds
@@ -80,12 +81,18 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run_dir: Path | None, progress: bool = True,
                  on_epoch: Callable[[dict[str, list[float]]], None] | None = None) -> None:
-        self.cfg, self.run_dir, self.progress, self.on_epoch = cfg, run_dir, progress, on_epoch
-        self.device = resolve_device(cfg.device)
+        self.cfg, self.run_dir, self.on_epoch = cfg, run_dir, on_epoch
+        self.ranks = distributed.setup(resolve_device(cfg.device))
+        self.device = distributed.rank_device(resolve_device(cfg.device), self.ranks)
+        self.progress = progress and self.ranks.is_main
         self.model = build_model(cfg)
         self.signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
         self.train_set, self.val_set = build_datasets(cfg, self.model, self.signals)
         self.model.to(self.device)
+        self.net: torch.nn.Module = self.model           # what the forward pass goes through (DDP across ranks)
+        if self.ranks.active:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.texstat = build_texstat(cfg).to(self.device)
         self.mss = MultiScaleSpectralLoss()
         self._target_statistics: dict[int, list[torch.Tensor]] = {}
@@ -120,7 +127,7 @@ class Trainer:
         """``(training loss, its TexStat term or None, target frames, output frames)`` of a batch."""
         x, *feats = (t.to(self.device) for t in batch)
         supervise = self.cfg.has_events and self.cfg.rate_supervision > 0
-        y, rate = self.model(feats, with_rate=True) if supervise else (self.model(feats), None)
+        y, rate = self.net(feats, with_rate=True) if supervise else (self.net(feats), None)
         if not torch.isfinite(y).all():      # a diverged output: a non-finite loss, skipped by the step guard
             nan = torch.full((), math.nan, device=self.device)
             return nan, nan, x, y
@@ -151,7 +158,10 @@ class Trainer:
         self.model.eval()
         torch.manual_seed(derive_seed(self.cfg.seed, "evaluation"))   # same random draws at every evaluation
         total, total_ts, count = 0.0, 0.0, 0
-        for idx in _batches(len(data), self.cfg.batch_size, None):
+        for batch in _batches(len(data), self.cfg.batch_size * self.ranks.world_size, None):
+            idx = distributed.shard(batch, self.ranks)
+            if len(idx) == 0:
+                continue
             targets = self.targets(data, idx)
             loss, texstat, _, y = self._losses(data[idx], targets)   # one forward pass serves both losses
             if texstat is None:                                      # a loss without a TexStat term
@@ -159,20 +169,23 @@ class Trainer:
             total += float(loss) * len(idx)
             total_ts += float(texstat) * len(idx)
             count += len(idx)
+        total, total_ts, count = distributed.sum_over_ranks([total, total_ts, count], self.ranks, self.device)
         return total / count, total_ts / count
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
         generator = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "data order", epoch))
         torch.manual_seed(derive_seed(self.cfg.seed, "synth draws", epoch))   # stochastic synths: same on resume
-        batches = _batches(len(self.train_set), self.cfg.batch_size, generator)
+        batches = _batches(len(self.train_set), self.cfg.batch_size * self.ranks.world_size, generator)
         total, count, skipped = 0.0, 0, 0
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False, disable=not self.progress,
                    unit="batch")
-        for idx in bar:
+        for batch in bar:
+            idx = distributed.shard(batch, self.ranks)       # this rank's part of the global batch
             loss = self._loss(self.train_set[idx], self.targets(self.train_set, idx))[0]
             self.optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):          # guard: never let a NaN/inf step reach the weights
+            # guard: never let a NaN/inf step reach the weights (all ranks skip together, or DDP would hang)
+            if not distributed.all_true(bool(torch.isfinite(loss)), self.ranks, self.device):
                 skipped += 1
                 continue
             loss.backward()
@@ -185,6 +198,7 @@ class Trainer:
             total += float(loss.detach()) * len(idx)
             count += len(idx)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+        total, count = distributed.sum_over_ranks([total, count], self.ranks, self.device)
         if count == 0:
             raise FloatingPointError(f"every training step of epoch {epoch} gave a non-finite loss or gradient; "
                                      f"lower 'learning_rate' and retrain")
@@ -220,7 +234,8 @@ class Trainer:
                                   progress=self.progress)
         model.vae.requires_grad_(False)
         model.vae_trained.fill_(True)
-        (self.run_dir / "grain_vae_loss.json").write_text(json.dumps({"grains": len(grains), "loss": history}))
+        if self.ranks.is_main:
+            (self.run_dir / "grain_vae_loss.json").write_text(json.dumps({"grains": len(grains), "loss": history}))
         if self.progress:
             tqdm.write(f"grain VAE: {len(grains)} grains, loss {history[0]:.3f} -> {history[-1]:.3f}")
 
@@ -243,12 +258,14 @@ class Trainer:
             self._record(epoch, train_loss, val, val_ts, time.perf_counter() - start)
             if val < self.best:
                 self.best, since_best = val, 0
-                atomic_save({"epoch": epoch, "model": self.model.state_dict(), "config": cfg.to_json()},
-                             self.run_dir / BEST)
+                if self.ranks.is_main:
+                    atomic_save({"epoch": epoch, "model": self.model.state_dict(), "config": cfg.to_json()},
+                                self.run_dir / BEST)
             else:
                 since_best += 1
-            atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
-            self._write_logs()
+            if self.ranks.is_main:
+                atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
+                self._write_logs()
             if self.on_epoch is not None:
                 self.on_epoch({k: list(v) for k, v in self.history.items()})
             if self.progress:
@@ -258,7 +275,8 @@ class Trainer:
                 if self.progress:
                     tqdm.write(f"early stop: no validation improvement for {since_best} epochs")
                 break
-        self._write_logs()
+        if self.ranks.is_main:
+            self._write_logs()
         return self.run_dir
 
     def _record(self, epoch: int, train: float, val: float, val_ts: float, seconds: float) -> None:
@@ -290,18 +308,21 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
     check_models_directory(cfg.models_directory)
     check_source_size(cfg)
     trainer = Trainer(cfg, None, progress, on_epoch)
+    ranks = trainer.ranks
+    if not ranks.is_main:            # other ranks of a torchrun launch: rank 0 creates and writes the run
+        trainer.run_dir = Path(distributed.broadcast_text("", ranks, trainer.device))
+        _shape_carriers(trainer)
+        return trainer.fit()
     run_dir, lock, created = claim_new_run(cfg)
+    distributed.broadcast_text(str(run_dir), ranks, trainer.device)
     try:
         trainer.run_dir = run_dir
         (run_dir / "config.json").write_text(cfg.to_json())
-        if isinstance(trainer.model, TexDSP | HybridModel) and cfg.carrier_spectrum == "corpus":
-            # new runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the
-            # weights, so a resumed run loads them)
-            trainer.model.synth.shape_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
-                                               torch.Generator().manual_seed(cfg.seed))
+        _shape_carriers(trainer)
         if progress:
+            world = f", world size {ranks.world_size}" if ranks.active else ""
             tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation "
-                       f"sequences, {count_parameters(trainer.model):,} parameters, device {trainer.device}")
+                       f"sequences, {count_parameters(trainer.model):,} parameters, device {trainer.device}{world}")
         return trainer.fit()
     except BaseException:
         if not (run_dir / CHECKPOINT).exists():
@@ -309,6 +330,15 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
         raise
     finally:
         lock.release()
+
+
+def _shape_carriers(trainer: Trainer) -> None:
+    """New runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the weights,
+    so a resumed run loads them)."""
+    cfg = trainer.cfg
+    if isinstance(trainer.model, TexDSP | HybridModel) and cfg.carrier_spectrum == "corpus":
+        trainer.model.synth.shape_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
+                                           torch.Generator().manual_seed(cfg.seed))
 
 
 def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = True) -> Path:
@@ -330,11 +360,12 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
             raise ConfigError(f"--epochs must be >= 1, got {epochs}")
         cfg.epochs = epochs
     check_source_size(cfg)
-    lock = RunLock(run_dir)
+    lock = RunLock(run_dir) if distributed.environment_ranks().is_main else None
     try:
         trainer = Trainer(cfg, run_dir, progress)
         trainer.restore(state, path)
-        if epochs is not None:
+        progress = trainer.progress
+        if epochs is not None and trainer.ranks.is_main:
             (run_dir / "config.json").write_text(cfg.to_json())
         if trainer.epoch >= cfg.epochs:
             if progress:
@@ -345,7 +376,8 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
             tqdm.write(f"resuming {run_dir} at epoch {trainer.epoch + 1}/{cfg.epochs}")
         return trainer.fit()
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def _check_config_copy(run_dir: Path, cfg: TrainConfig) -> None:
