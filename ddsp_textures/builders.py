@@ -8,12 +8,13 @@ behind the failing argument.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from .config import ConfigError, TrainConfig
-from .data import TextureDataset, load_sources, tape_shift
+from .data import LazyTextureDataset, TextureDataset, cached_sources, load_sources, tape_shift
 from .models import HybridModel, PVAEModel, TexDSP
 from .synths.pvae import GrainVAE
 from .texstat import TexStat
@@ -73,15 +74,28 @@ def build_texstat(cfg: TrainConfig) -> TexStat:
     return _build(TexStat, TEXSTAT_ARGS, cfg)
 
 
+def cache_directory(cfg: TrainConfig) -> Path:
+    """Where ``lazy_loading`` keeps the decoded corpus (shared by the runs of a models directory)."""
+    return Path(cfg.models_directory) / ".audio_cache"
+
+
+def build_sources(cfg: TrainConfig) -> list:
+    """The configured training signals: in memory, or memory-mapped from the cache with ``lazy_loading``."""
+    if cfg.lazy_loading:
+        return cached_sources(cfg.audio_path, cfg.sampling_rate, cache_directory(cfg), cfg.seed)
+    return load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+
+
 def build_datasets(cfg: TrainConfig, model: TexDSP | PVAEModel | HybridModel, signals: list | None = None
-                   ) -> tuple[TextureDataset, TextureDataset]:
-    """Seeded train/validation split of the sequences of the configured audio."""
+                   ) -> tuple[TextureDataset | LazyTextureDataset, TextureDataset | LazyTextureDataset]:
+    """Seeded train/validation split of the sequences of the configured audio (read on demand with
+    ``lazy_loading``)."""
     if signals is None:
-        signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+        signals = build_sources(cfg)
     if cfg.data_augmentation:
         signals = signals + [tape_shift(s, st) for s in signals for st in (-12, -6, 6, 12)]
-    data = TextureDataset(signals, cfg.frame_size, cfg.hop_size, cfg.sequence_length, cfg.features_list,
-                          model.bank)
+    kind = LazyTextureDataset if cfg.lazy_loading else TextureDataset
+    data = kind(signals, cfg.frame_size, cfg.hop_size, cfg.sequence_length, cfg.features_list, model.bank)
     n = len(data)
     if n < 2:
         raise ConfigError(f"audio too short: it gives {n} training sequence(s), at least 2 are needed for a "

@@ -78,6 +78,7 @@ class TrainConfig:
     validation_fraction: float = 0.2
     early_stopping_patience: int = 0
     data_augmentation: bool = False
+    lazy_loading: bool = False
     seed: int = 0
     atoms_number: int = 4
     vae_latent_dim: int = 2
@@ -230,6 +231,9 @@ def validate(cfg: TrainConfig) -> None:
         if cfg.max_rate <= 0 or cfg.event_temperature <= 0 or cfg.vae_beta < 0 or cfg.rate_supervision < 0:
             raise ConfigError("config keys 'max_rate' and 'event_temperature' must be > 0, 'vae_beta' and "
                               "'rate_supervision' >= 0")
+    if cfg.lazy_loading and cfg.data_augmentation:
+        raise ConfigError("config keys 'lazy_loading' and 'data_augmentation' cannot both be true (augmentation "
+                          "resamples whole signals in memory)")
     if cfg.carrier_spectrum not in ("corpus", "flat"):
         raise ConfigError(f"config key 'carrier_spectrum' must be 'corpus' or 'flat', got {cfg.carrier_spectrum!r}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):

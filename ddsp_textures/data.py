@@ -190,3 +190,82 @@ class TextureDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         return (self.audio[i], *(f[i] for f in self.features))
+
+
+def cached_sources(audio_path: str, fs: int, cache_dir: str | Path, seed: int = 0) -> list[np.ndarray]:
+    """The signals of a training source as read-only memory-mapped float32 arrays, decoded once into
+    ``cache_dir`` (one ``.npy`` per file, named by the file's path, size, modification time and ``fs``; a changed
+    file gets a new entry).  Only one file is decoded in memory at a time, and training then reads frames from
+    disk on demand, so memory does not grow with the corpus (:class:`LazyTextureDataset`).  Procedural sources
+    are generated in memory as usual.
+    """
+    import hashlib
+
+    if audio_path.startswith("procedural:"):
+        return load_sources(audio_path, fs, seed)
+    path = Path(audio_path)
+    files = audio_files(path) if path.is_dir() else [path]
+    if not files:
+        raise FileNotFoundError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in folder {path}")
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    out = []
+    for file in files:
+        if not file.is_file():
+            raise FileNotFoundError(f"audio file not found: {file}")
+        stat = file.stat()
+        key = hashlib.sha1(f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{fs}".encode()).hexdigest()[:16]
+        entry = cache / f"{file.stem[:40]}-{key}.npy"
+        if not entry.is_file():
+            partial = entry.with_suffix(".partial.npy")
+            np.save(partial, load_audio(file, fs).astype(np.float32))
+            partial.replace(entry)                      # atomic: a killed conversion leaves no bad entry
+        out.append(np.load(entry, mmap_mode="r"))
+    return out
+
+
+class LazyTextureDataset(Dataset):
+    """The items of :class:`TextureDataset`, read from the signals (e.g. memory-mapped files,
+    :func:`cached_sources`) only when a batch asks for them: z-scoring and features are computed per batch.
+
+    Indexing with a tensor of item indices returns a batch ``(audio (B, S, L), feature_1 (B, S, d_1), ...)``.
+    """
+
+    lazy = True
+
+    def __init__(self, signals: list[np.ndarray], frame_size: int, hop: int, sequence_length: int,
+                 feature_names: list[str], bank: FilterBank, items: torch.Tensor | None = None) -> None:
+        self.signals, self.frame_size, self.hop, self.sequence_length = signals, frame_size, hop, sequence_length
+        self.feature_names, self.bank = list(feature_names), bank
+        if items is None:
+            rows = []
+            needed = frame_size + (sequence_length - 1) * hop
+            for i, sig in enumerate(signals):
+                n_frames = (len(sig) - frame_size) // hop + 1 if len(sig) >= frame_size else 0
+                rows += [(i, k * sequence_length * hop) for k in range(n_frames // sequence_length)]
+            if not rows:
+                longest = max((len(s) for s in signals), default=0)
+                raise ValueError(f"audio too short: one training sequence needs {needed} samples "
+                                 f"({sequence_length} frames of {frame_size} with hop {hop}), longest file has "
+                                 f"{longest}")
+            items = torch.tensor(rows, dtype=torch.int64)
+        self.items = items
+
+    def subset(self, idx: torch.Tensor) -> LazyTextureDataset:
+        return LazyTextureDataset(self.signals, self.frame_size, self.hop, self.sequence_length,
+                                  self.feature_names, self.bank, self.items[idx])
+
+    def __len__(self) -> int:
+        return self.items.shape[0]
+
+    def __getitem__(self, i: int | torch.Tensor) -> tuple[torch.Tensor, ...]:
+        rows = self.items[i].reshape(-1, 2)
+        span = self.frame_size + (self.sequence_length - 1) * self.hop
+        blocks = [torch.from_numpy(np.array(self.signals[int(s)][int(start):int(start) + span], dtype=np.float32))
+                  for s, start in rows]
+        audio = zscore(torch.stack(blocks).unfold(-1, self.frame_size, self.hop))       # (B, S, L)
+        with torch.no_grad():
+            feats = compute_features(audio, self.feature_names, self.bank)
+        if isinstance(i, int):
+            return (audio[0], *(f[0] for f in feats))
+        return (audio, *feats)

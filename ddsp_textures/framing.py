@@ -19,9 +19,17 @@ def rms(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return torch.sqrt(x.pow(2).mean(-1) + eps)
 
 
+def float_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A float32 tensor of a signal; a read-only array (e.g. a memory-mapped corpus) is copied, never aliased."""
+    if isinstance(x, torch.Tensor):
+        return x.float()
+    x = np.asarray(x, dtype=np.float32)
+    return torch.from_numpy(x if x.flags.writeable else x.copy())
+
+
 def frame_signal(x: np.ndarray | torch.Tensor, frame_size: int, hop: int) -> torch.Tensor:
     """All full frames ``x[i·hop : i·hop + L]`` (the last valid frame included): ``(n,) -> (F, L)``."""
-    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    x = float_tensor(x)
     if x.shape[-1] < frame_size:
         raise ValueError(f"audio of {x.shape[-1]} samples is shorter than one frame ({frame_size} samples)")
     return x.unfold(-1, frame_size, hop)

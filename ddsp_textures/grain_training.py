@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .features import onset_candidates
+from .framing import float_tensor
 from .spectral import multiscale_spectral_loss
 from .synths.pvae import GrainVAE
 
@@ -22,7 +23,7 @@ def extract_grains(audio: np.ndarray | torch.Tensor, fs: float, grain_size: int,
     the loudest hop) more than 5 ms apart; grains start ``pre_onset``
     seconds before the onset.  If fewer than 8 onsets are found, evenly spaced grains are taken instead.
     """
-    x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
+    x = float_tensor(audio)
     candidate, hop = onset_candidates(x, fs)
     cand = candidate.nonzero().flatten()
     keep = [int(c) for i, c in enumerate(cand) if i == 0 or c - cand[i - 1] > 5]

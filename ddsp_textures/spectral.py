@@ -69,6 +69,9 @@ class MultiScaleSpectralLoss(nn.Module):
         return multiscale_spectral_loss(x, y, self.scales, self.overlap, self.log_weight)
 
 
+SEGMENTS_PER_BLOCK = 256     # Welch segments transformed together by long_term_spectrum
+
+
 def long_term_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray], length: int,
                        segment: int = 4096) -> torch.Tensor:
     """Long-term average power spectrum of one signal or a corpus, on the rfft grid of ``length`` samples.
@@ -91,17 +94,24 @@ def long_term_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tenso
         raise ValueError(f"length and segment must be at least 2, got {length} and {segment}")
     total, count = None, 0
     for x in signals:
-        x = torch.as_tensor(np.asarray(x) if isinstance(x, np.ndarray) else x).double().reshape(-1).cpu()
-        n = min(segment, x.shape[0] - x.shape[0] % 2)
+        length_x = int(np.shape(x)[-1]) if np.ndim(x) else 0
+        n = min(segment, length_x - length_x % 2)
         if n < 2:
             continue
-        frames = x.unfold(0, n, max(1, n // 2)) * torch.hann_window(n, periodic=False, dtype=torch.float64)
-        power = torch.fft.rfft(frames, dim=-1).abs().pow(2)
-        if n != segment:                                   # a short signal: bring it onto the common grid
-            power = torch.tensor(np.stack([np.interp(np.arange(segment // 2 + 1) * n / segment,
-                                                     np.arange(n // 2 + 1), p) for p in power.numpy()]))
-        total = power.sum(0) if total is None else total + power.sum(0)
-        count += power.shape[0]
+        hop = max(1, n // 2)
+        window = torch.hann_window(n, periodic=False, dtype=torch.float64)
+        n_segments = (length_x - n) // hop + 1
+        for first in range(0, n_segments, SEGMENTS_PER_BLOCK):   # blocks: memory does not grow with the signal
+            last = min(n_segments, first + SEGMENTS_PER_BLOCK)
+            part = x[first * hop:(last - 1) * hop + n]
+            part = torch.as_tensor(np.asarray(part, dtype=np.float64) if not torch.is_tensor(part) else part)
+            frames = part.double().reshape(-1).cpu().unfold(0, n, hop) * window
+            power = torch.fft.rfft(frames, dim=-1).abs().pow(2)
+            if n != segment:                                   # a short signal: bring it onto the common grid
+                power = torch.tensor(np.stack([np.interp(np.arange(segment // 2 + 1) * n / segment,
+                                                         np.arange(n // 2 + 1), p) for p in power.numpy()]))
+            total = power.sum(0) if total is None else total + power.sum(0)
+            count += power.shape[0]
     if total is None:
         raise ValueError("no signal long enough for a spectrum")
     coarse = (total / count).numpy()

@@ -23,9 +23,9 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed
-from .builders import build_datasets, build_model, build_texstat, resolve_device
+from .builders import build_datasets, build_model, build_sources, build_texstat, resolve_device
 from .config import ConfigError, TrainConfig, parse_config, physical_memory
-from .data import TextureDataset, load_sources, source_seconds
+from .data import LazyTextureDataset, TextureDataset, source_seconds
 from .features import compute_features, estimate_event_rate
 from .grain_training import extract_grains, train_grain_vae
 from .models import HybridModel, PVAEModel, TexDSP, count_parameters
@@ -60,16 +60,18 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list
 
 
 def check_source_size(cfg: TrainConfig) -> None:
-    """Refuse training audio whose decoded frames would not fit in memory (with the figure)."""
+    """Refuse training audio whose decoded frames would not fit in memory (with the figure); with
+    ``lazy_loading`` the frames stay on disk."""
     seconds = source_seconds(cfg.audio_path)
-    if seconds is None:
+    if seconds is None or cfg.lazy_loading:
         return
     copies = 1 + cfg.frame_size / cfg.hop_size + (4 if cfg.data_augmentation else 0)
     need, have = seconds * cfg.sampling_rate * 4 * copies, physical_memory()
     if need > 0.5 * have:
         raise ConfigError(f"the training audio ({seconds / 60:.1f} min at {cfg.sampling_rate} Hz, framed with "
                           f"hop {cfg.hop_size}) needs about {need / 2**30:.1f} GiB in memory, this machine has "
-                          f"{have / 2**30:.1f} GiB; use less audio, a lower sampling_rate or a larger hop_size")
+                          f"{have / 2**30:.1f} GiB; set \"lazy_loading\": true, or use less audio, a lower "
+                          f"sampling_rate or a larger hop_size")
 
 
 def _frames(x: torch.Tensor) -> torch.Tensor:
@@ -86,7 +88,7 @@ class Trainer:
         self.device = distributed.rank_device(resolve_device(cfg.device), self.ranks)
         self.progress = progress and self.ranks.is_main
         self.model = build_model(cfg)
-        self.signals = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)
+        self.signals = build_sources(cfg)
         self.train_set, self.val_set = build_datasets(cfg, self.model, self.signals)
         self.model.to(self.device)
         self.net: torch.nn.Module = self.model           # what the forward pass goes through (DDP across ranks)
@@ -102,9 +104,13 @@ class Trainer:
         self.best = math.inf
         self.skipped_steps = 0
 
-    def targets(self, data: TextureDataset, idx: torch.Tensor) -> list[torch.Tensor]:
+    def targets(self, data: TextureDataset | LazyTextureDataset, idx: torch.Tensor) -> list[torch.Tensor]:
         """TexStat statistics of the target frames of items ``idx``: the frames of an item never change, so
-        the statistics of a whole dataset are computed once (on first use) and looked up afterwards."""
+        the statistics of a whole in-memory dataset are computed once (on first use) and looked up afterwards;
+        a lazily read dataset computes them per batch (their memory would grow with the corpus)."""
+        if getattr(data, "lazy", False):
+            with torch.no_grad():
+                return self.texstat.statistics(_frames(data[idx][0]).to(self.device))
         key = id(data)
         if key not in self._target_statistics:
             with torch.no_grad():
