@@ -58,6 +58,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def network_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the networks in training: ``auto`` → bf16 on a CUDA device that supports it,
+    float32 (``None``) elsewhere; ``bf16`` forces it (CPUs with bf16 units); ``off`` never."""
+    if cfg.mixed_precision == "bf16":
+        return torch.bfloat16
+    if cfg.mixed_precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
 def build_model(cfg: TrainConfig) -> TexDSP | PVAEModel | HybridModel:
     """The configured model, initialised from ``seed``."""
     torch.manual_seed(cfg.seed)

@@ -94,6 +94,7 @@ class TrainConfig:
     models_directory: str = "runs"
     run_name: str | None = None
     device: str = "auto"
+    mixed_precision: str = "auto"
 
     @property
     def has_events(self) -> bool:
@@ -236,6 +237,8 @@ def validate(cfg: TrainConfig) -> None:
                           "resamples whole signals in memory)")
     if cfg.carrier_spectrum not in ("corpus", "flat"):
         raise ConfigError(f"config key 'carrier_spectrum' must be 'corpus' or 'flat', got {cfg.carrier_spectrum!r}")
+    if cfg.mixed_precision not in ("auto", "off", "bf16"):
+        raise ConfigError(f"config key 'mixed_precision' must be 'auto', 'off' or 'bf16', got {cfg.mixed_precision!r}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"config key 'device' must be 'auto', 'cpu' or 'cuda', got {cfg.device!r}")
     if cfg.seed < 0 or cfg.seed >= 2**63:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -22,3 +23,10 @@ def mlp(in_size: int, hidden: int, depth: int) -> nn.Sequential:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def networks_autocast(device: torch.device, dtype: torch.dtype | None):
+    """Mixed precision for the *networks* (encoder MLPs, GRU, decoders): ``torch.autocast`` to ``dtype`` (e.g.
+    bf16 on a GPU), a no-op when ``dtype`` is ``None``.  Synths and TexStat stay outside it, in float32: FFT
+    statistics of 16-bit signals are not accurate enough (config key ``mixed_precision``)."""
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)

@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed
-from .builders import build_datasets, build_model, build_sources, build_texstat, resolve_device
+from .builders import build_datasets, build_model, build_sources, build_texstat, network_dtype, resolve_device
 from .config import ConfigError, TrainConfig, parse_config, physical_memory
 from .data import LazyTextureDataset, TextureDataset, source_seconds
 from .features import compute_features, estimate_event_rate
@@ -91,6 +91,7 @@ class Trainer:
         self.signals = build_sources(cfg)
         self.train_set, self.val_set = build_datasets(cfg, self.model, self.signals)
         self.model.to(self.device)
+        self.model.encoder.network_dtype = network_dtype(cfg, self.device)     # mixed precision (networks only)
         self.net: torch.nn.Module = self.model           # what the forward pass goes through (DDP across ranks)
         if self.ranks.active:
             ids = [self.device.index] if self.device.type == "cuda" else None

@@ -137,3 +137,11 @@ def test_texdsp_resynthesis_joins_whole_frames_of_the_input_length(tmp_path):
         assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=0.3)
     with pytest.raises(ValueError, match="joining"):
         resynthesize(model, x, joining="hann")
+
+
+def test_training_with_bf16_networks_is_finite_and_inference_is_float32(tmp_path):
+    run = train(_hybrid_config(tmp_path, mixed_precision="bf16"), progress=False)
+    history = torch.load(run / "checkpoint.pt", weights_only=True)["history"]
+    assert all(np.isfinite(history["val_loss"])) and np.isfinite(history["train_loss"][-1])
+    model, _ = load_run(run)
+    assert model.encoder.network_dtype is None                   # inference runs the networks in float32

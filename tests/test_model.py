@@ -64,3 +64,18 @@ def test_training_forward_shifts_the_carriers_of_every_frame_at_random():
     assert not torch.allclose(y, model.synth(coeffs), atol=1e-3)            # not the unshifted carriers
     assert len(set(shifts.reshape(-1).tolist())) > 1
     torch.testing.assert_close(y.pow(2).mean(-1), model.synth(coeffs).pow(2).mean(-1), rtol=0.05, atol=1e-6)
+
+
+def test_bf16_networks_stay_close_to_float32_and_feed_float32_synths():
+    model = _model()
+    feats = _features(2, 3)
+    reference = model.decode(model.encode(feats)[0])
+    model.encoder.network_dtype = torch.bfloat16                 # mixed precision, as the trainer sets on a GPU
+    latent, state = model.encode(feats)
+    coeffs = model.decode(latent)
+    assert latent.dtype == state.dtype == torch.float32 and coeffs.dtype == torch.complex64
+    assert float((coeffs - reference).detach().abs().max() / reference.detach().abs().max()) < 0.05
+    y = model(feats)
+    assert y.dtype == torch.float32 and torch.isfinite(y).all()
+    y.pow(2).mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..features import compute_features, feature_dims
 from ..filterbanks import FilterBank, erb_bank
-from ..nn import mlp
+from ..nn import mlp, networks_autocast
 
 
 class FeatureEncoder(nn.Module):
@@ -47,6 +47,7 @@ class FeatureEncoder(nn.Module):
         self.mlps = nn.ModuleList(mlp(d, hidden, depth) for d in dims)
         self.gru = nn.GRU(len(dims) * hidden, hidden, batch_first=True)
         self.latent_size = (len(dims) + 1) * hidden
+        self.network_dtype: torch.dtype | None = None      # mixed precision of the networks (set by the trainer)
 
     def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
         """Encoder inputs of audio frames ``(..., L)`` computed with the encoder's filterbank."""
@@ -57,6 +58,8 @@ class FeatureEncoder(nn.Module):
         if len(features) != len(self.mlps):
             raise ValueError(f"expected {len(self.mlps)} features ({', '.join(self.feature_names)}), "
                              f"got {len(features)}")
-        hidden = [net(f) for net, f in zip(self.mlps, features, strict=True)]
-        z, state = self.gru(torch.cat(hidden, dim=-1), state)
-        return torch.cat(hidden + [z], dim=-1), state
+        with networks_autocast(features[0].device, self.network_dtype):
+            hidden = [net(f) for net, f in zip(self.mlps, features, strict=True)]
+            z, state = self.gru(torch.cat(hidden, dim=-1), state)
+            latent = torch.cat(hidden + [z], dim=-1)
+        return latent.float(), state.float()

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..nn import mlp
+from ..nn import mlp, networks_autocast
 
 MIN_RATE = 0.5          # events/s: the floor of measured and supervised rates
 
@@ -64,8 +64,11 @@ class EventHead(nn.Sequential):
             if gain:
                 self[-1].bias[-1] = math.log(initial_gain / (1 - initial_gain))
 
-    def controls(self, latent: torch.Tensor, measured: torch.Tensor | None = None) -> EventControls:
-        out = self(latent)
+    def controls(self, latent: torch.Tensor, measured: torch.Tensor | None = None,
+                 network_dtype: torch.dtype | None = None) -> EventControls:
+        with networks_autocast(latent.device, network_dtype):
+            out = self(latent)
+        out = out.float()
         if measured is not None:
             base = measured.clamp(MIN_RATE, self.max_rate)
             rate = base * torch.exp(math.log(2.0) * torch.tanh(out[..., 0]))

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..filterbanks import FilterBank
 from ..framing import rms, zscore
-from ..nn import mlp
+from ..nn import mlp, networks_autocast
 from ..synths.pvae import GrainVAE, pvae_synthesis
 from ..synths.texenv import TexEnvSynth, coefficients_from_logits
 from .encoder import FeatureEncoder
@@ -89,14 +89,16 @@ class HybridModel(nn.Module):
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """TexEnv coefficients ``(B, S, N, P)`` of the bed (the polar head of TexDSP)."""
-        return coefficients_from_logits(self.mag_decoder(latent), self.phase_decoder(latent), self.n_bands,
-                                        self.frame_size)
+        with networks_autocast(latent.device, self.encoder.network_dtype):
+            magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
+        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size)
 
     def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
                  ) -> tuple[torch.Tensor, EventControls]:
         """``(bed coefficients (B, S, N, P), event controls)`` of every frame."""
         latent = self.encoder(features, state)[0]
-        return self.decode(latent), self.head.controls(latent, measured_rate(self.feature_names, features))
+        return self.decode(latent), self.head.controls(latent, measured_rate(self.feature_names, features),
+                                                       self.encoder.network_dtype)
 
     def forward(self, features: Sequence[torch.Tensor], with_rate: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:

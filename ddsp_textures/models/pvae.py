@@ -70,7 +70,8 @@ class PVAEModel(nn.Module):
 
     def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> EventControls:
         """Event controls (rate, α, grain latents) of every frame, see :class:`EventHead`."""
-        return self.head.controls(self.encoder(features, state)[0], measured_rate(self.feature_names, features))
+        return self.head.controls(self.encoder(features, state)[0], measured_rate(self.feature_names, features),
+                                  self.encoder.network_dtype)
 
     def forward(self, features: Sequence[torch.Tensor], with_rate: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..filterbanks import FilterBank
-from ..nn import mlp
+from ..nn import mlp, networks_autocast
 from ..synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
 from .encoder import FeatureEncoder
 
@@ -71,8 +71,9 @@ class TexDSP(nn.Module):
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex coefficients ``(B, S, N, P)`` in polar form: magnitude ``√L·sigmoid``, phase ``2π·sigmoid``."""
-        return coefficients_from_logits(self.mag_decoder(latent), self.phase_decoder(latent), self.n_bands,
-                                        self.frame_size)
+        with networks_autocast(latent.device, self.encoder.network_dtype):
+            magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
+        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size)
 
     def forward(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> torch.Tensor:
         """Frames ``(B, S, L)``; the carriers are shifted by a random offset per frame if ``shift_carriers``
