@@ -15,7 +15,9 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
   and *after* the library's ``texenv_resynthesize`` (carriers with exact band magnitudes following the
   recording's long-term spectrum, carrier-only shifts with sqrt-Hann overlap-add). Columns: frame-aligned
   TexStat, FAD on TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation 100 Hz–16 kHz,
-  envelope kurtosis (mean over bands), and the crossover ripple of the flat carriers;
+  envelope kurtosis (mean over bands), and the crossover ripple of the flat carriers; *layer* adds the
+  transient layer (``transients=True``: clicks cut out before the TexEnv analysis, a dictionary of 32 atoms
+  from the recording, events added back), and *default* is what ``texenv_resynthesize``'s ``"auto"`` keeps;
 * **statistics matching** on the first frame (training-free, ``match_statistics`` texenv mode);
 * **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``), resynthesised with its own features.
 """
@@ -50,6 +52,7 @@ from ddsp_textures.metrics import (  # noqa: E402
 from ddsp_textures.resynthesis import resynthesize  # noqa: E402
 from ddsp_textures.rundir import load_run  # noqa: E402
 from ddsp_textures.synths import crossover_ripple, make_carriers, texenv_resynthesize  # noqa: E402
+from ddsp_textures.synths.transients import analyse_transients  # noqa: E402
 from ddsp_textures.texstat import TexStat  # noqa: E402
 from ddsp_textures.textures import make_texture  # noqa: E402
 from ddsp_textures.training import train  # noqa: E402
@@ -137,11 +140,20 @@ def main() -> None:
                    "own": frame_distance(measure, x[:-L], x[L:]), "kurt_orig": envelope_kurtosis(bank, x)}
             seeds = range(args.seeds)
             before = describe(measure, bank, x, [legacy_resynthesize(x.double(), bank, 256, s) for s in seeds], emb_x)
-            after = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256,
+            after = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients=False,
                                                                     generator=torch.Generator().manual_seed(s))
                                                 for s in seeds], emb_x)
+            layered = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients=True,
+                                                                      generator=torch.Generator().manual_seed(s))
+                                                  for s in seeds], emb_x)
             row.update({f"{k}_before": v for k, v in before.items()})
             row.update({f"{k}_after": v for k, v in after.items()})
+            row.update({f"{k}_layer": v for k, v in layered.items()})
+            layer, _ = analyse_transients(x.double(), FS, generator=torch.Generator().manual_seed(0))
+            row["events_per_s"], row["atoms"] = layer.rate(FS), int(layer.atoms.shape[0])
+            # what texenv_resynthesize's default ("auto") keeps: the closer of the two to the original
+            row["auto"] = "layer" if row["texstat_layer"] < row["texstat_after"] else "TexEnv"
+            row["texstat_auto"] = min(row["texstat_layer"], row["texstat_after"])
             row["ripple_before"], row["ripple_after"] = ripple_before, ripple_after
             matched = match_statistics(zscore(x[:L]), measure, "texenv", steps=args.steps,
                                        generator=torch.Generator().manual_seed(0))
@@ -151,21 +163,31 @@ def main() -> None:
                 row["model"] = frame_distance(measure, x, torch.tensor(y))
                 row["model_lts"] = float(np.abs(third_octave_deviation_db(x, torch.tensor(y), FS)).max())
                 row["model_ratio"] = row["model"] / row["texstat_after"]
+                row["model_ratio_auto"] = row["model"] / row["texstat_auto"]
                 row["train_s"] = seconds
             row["change"] = f"{100 * (row['texstat_after'] / row['texstat_before'] - 1):+.0f} %"
+            row["change_auto"] = f"{100 * (row['texstat_auto'] / row['texstat_before'] - 1):+.0f} %"
             rows.append(row)
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     columns = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
                ("texstat_before", "DSP TexStat before"), ("texstat_after", "DSP TexStat after"),
                ("texstat_spread_after", "± (seeds)"), ("change", "change"),
-               ("fad_before", "FAD before"), ("fad_after", "FAD after"),
+               ("texstat_layer", "DSP + transient layer"), ("texstat_spread_layer", "± (seeds) layer"),
+               ("auto", "default (auto) keeps"), ("change_auto", "change (default)"),
+               ("events_per_s", "events/s"), ("atoms", "atoms"),
+               ("fad_before", "FAD before"), ("fad_after", "FAD after"), ("fad_layer", "FAD layer"),
                ("lts_before", "worst 1/3-oct dB before"), ("lts_after", "worst 1/3-oct dB after"),
+               ("lts_layer", "worst 1/3-oct dB layer"),
                ("kurt_orig", "env. kurtosis original"), ("kurt_before", "kurtosis before"),
-               ("kurt_after", "kurtosis after"), ("matching", "stat. matching (frame 0)"),
+               ("kurt_after", "kurtosis after"), ("kurt_layer", "kurtosis layer"),
+               ("matching", "stat. matching (frame 0)"),
                ("model", "trained TexDSP TexStat"), ("model_ratio", "model / DSP after"),
+               ("model_ratio_auto", "model / DSP default"),
                ("model_lts", "model worst 1/3-oct dB"), ("train_s", "train s")]
     notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
-             f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256; DSP rows are means over "
+             f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256 "
+             f"(after: transients=False; layer: transients=True, 32 atoms; default: the closer of the two, "
+             f"as transients='auto'); DSP rows are means over "
              f"{args.seeds} carrier seeds (± is their standard deviation). Crossover ripple "
              f"of the flat carriers: before {ripple_before:.2f} dB, after {ripple_after:.2f} dB. Trained TexDSP: "
              f"{args.epochs} epochs on the excerpt itself (CPU), resynthesised with its own features.")

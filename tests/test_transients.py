@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import scipy.signal
+import scipy.stats
+import torch
+
+from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
+from ddsp_textures.synths import texenv_resynthesize
+from ddsp_textures.synths.transients import (
+    Transients,
+    analyse_transients,
+    detect_transients,
+    segment_gates,
+    synthesise_transients,
+    transient_parameters,
+)
+from ddsp_textures.texstat import TexStat
+from ddsp_textures.textures import make_texture
+
+FS = 22050
+
+
+def clicks_on_noise(times, seconds=3.0, level=0.02, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = level * torch.randn(int(seconds * FS), generator=g, dtype=torch.float64)
+    for t in times:
+        x[t] += 1.0
+    return x
+
+
+def test_detection_finds_clicks_and_nothing_in_stationary_noise():
+    times = [3000, 11000, 11500, 40000, 60000]              # 11000 and 11500: 23 ms apart, both found
+    found = detect_transients(clicks_on_noise(times), FS)
+    assert found.tolist() == times
+    noise = torch.randn(10 * FS, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert detect_transients(noise, FS).numel() / 10 < 1.0                  # < 1 false event per second
+    # a quiet passage keeps its clicks next to a loud one (the threshold follows the local median)
+    loud = clicks_on_noise([50000], seconds=4.0)
+    loud[: 2**15] *= 30
+    loud[5000] += 30.0
+    assert set(detect_transients(loud, FS).tolist()) == {5000, 50000}
+
+
+def test_gates_partition_the_signal_and_never_exceed_one():
+    idx, share, gate = segment_gates(torch.tensor([100, 120, 400]), 600, 20)
+    total = torch.zeros(600, dtype=torch.float64).index_add_(0, idx.reshape(-1), share.reshape(-1))
+    np.testing.assert_allclose(total.numpy(), gate.numpy(), atol=1e-12)
+    assert float(gate.max()) == pytest.approx(1.0) and float(gate.min()) == 0.0
+    assert idx.shape == share.shape == (3, 81)
+
+
+def test_layer_plus_residual_is_the_signal_when_every_event_has_its_atom():
+    x = clicks_on_noise([3000, 20000, 20300, 50000])
+    layer, residual = analyse_transients(x, FS, n_atoms=8, generator=torch.Generator().manual_seed(0))
+    assert layer.times.numel() == 4 and layer.atoms.shape == (4, 4 * round(3e-3 * FS) + 1)
+    np.testing.assert_allclose(layer.atoms.pow(2).sum(-1).numpy(), 1.0, rtol=1e-9)   # unit-energy atoms
+    np.testing.assert_allclose((residual + synthesise_transients(layer)).numpy(), x.numpy(), atol=1e-12)
+    assert transient_parameters(layer) == layer.atoms.numel() + 12
+    # the residual bed has lost the clicks: its peak is the noise's, not a click's
+    assert float(residual.abs().max()) < 0.2 < float(x.abs().max())
+
+
+def test_fewer_atoms_than_events_keep_event_energies():
+    x = clicks_on_noise(np.arange(2000, 60000, 1500).tolist(), seconds=3.0)
+    layer, _ = analyse_transients(x, FS, n_atoms=3, generator=torch.Generator().manual_seed(0))
+    assert layer.atoms.shape[0] <= 3 and int(layer.index.max()) < layer.atoms.shape[0]
+    y = synthesise_transients(layer)
+    np.testing.assert_allclose(float(y.pow(2).sum()), float(layer.gains.pow(2).sum()), rtol=0.05)
+
+
+def test_no_events_gives_an_empty_layer_and_the_signal_back():
+    x = torch.randn(2 * FS, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 0.1
+    layer, residual = analyse_transients(x, FS, threshold=1e6)
+    assert layer.times.numel() == 0 and torch.equal(residual, x)
+    assert torch.equal(synthesise_transients(layer), torch.zeros_like(x))
+
+
+def test_atoms_cut_at_the_ends_of_the_output():
+    layer = Transients(torch.ones(1, 5, dtype=torch.float64), torch.tensor([1, 8]), torch.tensor([0, 0]),
+                       torch.tensor([1.0, 2.0], dtype=torch.float64), 10)
+    assert synthesise_transients(layer).tolist() == [1, 1, 1, 1, 0, 0, 2, 2, 2, 2]
+
+
+def test_bad_arguments_are_refused():
+    x = clicks_on_noise([3000])
+    with pytest.raises(ValueError, match="threshold"):
+        detect_transients(x, FS, threshold=1.0)
+    with pytest.raises(ValueError, match="n_atoms"):
+        analyse_transients(x, FS, n_atoms=0)
+    with pytest.raises(ValueError, match="mono"):
+        analyse_transients(x[None], FS)
+    with pytest.raises(ValueError, match="transients"):
+        texenv_resynthesize(x, erb_bank(8192, FS, 8), 64, transients="yes")
+
+
+def _envelope_kurtosis_top(signal, fs):
+    """Independent reference: scipy Butterworth band 6–10 kHz, scipy Hilbert envelope, scipy kurtosis."""
+    sos = scipy.signal.butter(4, [6000, 10000], "bandpass", fs=fs, output="sos")
+    env = np.abs(scipy.signal.hilbert(scipy.signal.sosfiltfilt(sos, np.asarray(signal))))
+    return float(scipy.stats.kurtosis(env, fisher=False))
+
+
+@pytest.mark.slow
+def test_transient_layer_brings_rain_drops_back():
+    fs, length = 22050, 16384
+    x = torch.tensor(make_texture("raindrops", 8.0, fs, seed=5), dtype=torch.float64)
+    bank = erb_bank(length, fs, 16)
+    measure = TexStat(length, fs, 16, 6)
+
+    def run(transients):
+        return texenv_resynthesize(x, bank, 128, generator=torch.Generator().manual_seed(0), transients=transients)
+
+    plain, layered, auto = run(False), run(True), run("auto")
+    d_plain, d_layer = frame_distance(measure, x, plain), frame_distance(measure, x, layered)
+    assert d_layer < 0.7 * d_plain, (d_layer, d_plain)                  # ≥ 30 % closer in TexStat
+    # drops are peaky again: the envelope kurtosis of a 6–10 kHz band, measured with scipy, moves most of the
+    # way back to the original's (smoothed envelopes of the plain TexEnv lose it)
+    k_x, k_plain, k_layer = (_envelope_kurtosis_top(s.numpy(), fs) for s in (x, plain, layered))
+    assert abs(k_layer - k_x) < 0.5 * abs(k_plain - k_x), (k_x, k_plain, k_layer)
+    # the carriers follow the bed's spectrum, so the long-term spectrum stays within 3 dB in every 1/3 octave
+    assert float(np.abs(third_octave_deviation_db(x, layered, fs, high=10000)).max()) < 3.0
+    assert torch.equal(auto, layered)                                   # "auto" keeps the layer here
+
+
+def test_auto_keeps_the_plain_resynthesis_where_there_are_no_events():
+    bank = erb_bank(8192, FS, 8)
+    x = torch.randn(3 * FS, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    y_auto = texenv_resynthesize(x, bank, 64, generator=torch.Generator().manual_seed(0))
+    y_plain = texenv_resynthesize(x, bank, 64, generator=torch.Generator().manual_seed(0), transients=False)
+    assert y_auto.shape == x.shape and torch.isfinite(y_auto).all()
+    layer, _ = analyse_transients(x, FS)
+    assert layer.times.numel() == 0
+    assert torch.equal(y_auto, y_plain)
