@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--loudness", choices=["specific", "generic", "none"], default="specific")
     s.add_argument("--weights", choices=["best", "last"], default="best")
     s.add_argument("--seed", type=_seed, default=0)
+    s.add_argument("--transients", action="store_true",
+                   help="TexDSP: keep the input's clicks as a transient layer, the model resynthesises the bed")
     c = sub.add_parser("generate", help="generate a texture of any length from feature curves with a trained run",
                        description="Curves are a number or 'seconds:value' pairs, e.g. --loudness '0:-20,10:0'.")
     c.add_argument("run_dir")
@@ -169,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
             _check_output(args.output)
             model, cfg = load_run(args.run_dir, args.weights)
             audio = load_audio(args.input, cfg.sampling_rate)
-            y = resynthesize(model, audio, args.loudness, args.seed)
+            y = resynthesize(model, audio, args.loudness, args.seed, transients=args.transients)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "generate":
             from .data import load_audio, load_sources

@@ -16,6 +16,11 @@ Hybrid models synthesise the same whole frames as in training — bed plus the z
 the frame, with hard events (the straight-through training forward has the same values) — with the input
 frame's band loudness: the events take ``gain`` times the frame's RMS (never more than 90 % of any band), the
 bed the rest of each band (:meth:`~ddsp_textures.models.HybridModel.synthesize`).
+
+``transients=True`` (TexDSP): the input's clicks are taken out first
+(:func:`~ddsp_textures.synths.transients.analyse_transients`, book chapter *TexEnv synth*), the model resynthesises
+the residual bed, and the transient layer — atoms cut from the input, at the input's event times — is added back.
+The events then come from the input, not from the model: right for resynthesis, not for timbre transfer.
 """
 
 from __future__ import annotations
@@ -29,18 +34,21 @@ from .features import band_rms
 from .framing import FADE_SECONDS, half_overlap_frames, join_circular, overlap_add, random_shifts, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
 from .synths.texenv import Loudness
+from .synths.transients import analyse_transients, synthesise_transients
 
 
 @torch.no_grad()
 def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | torch.Tensor,
-                 loudness: Loudness = "specific", seed: int = 0, joining: Joining = "circular") -> np.ndarray:
+                 loudness: Loudness = "specific", seed: int = 0, joining: Joining = "circular",
+                 transients: bool = False) -> np.ndarray:
     """Resynthesise (or timbre-transfer) a mono signal at the model's sample rate.
 
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
     (``loudness`` is ignored); grain tails are carried across frames.  Hybrid models give each frame the band
     loudness of the input frame (``loudness`` is ignored; :meth:`HybridModel.synthesize`).
     ``joining``: ``"circular"`` (whole frames of ``L`` with short circular crossfades, the default) or
-    ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).
+    ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).  ``transients`` (TexDSP only): keep the
+    input's transient layer and let the model resynthesise the bed (see the module docstring).
     Returns a float32 array of the input's length.
     """
     x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
@@ -48,6 +56,12 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
         raise ValueError(f"expected mono audio (1-D), got shape {tuple(x.shape)}")
     if not torch.isfinite(x).all():
         raise ValueError("input audio contains NaN or inf")
+    if transients and not isinstance(model, TexDSP):
+        raise ValueError("transients=True is for TexDSP models (P-VAE and hybrid models synthesise their own events)")
+    layer = None
+    if transients:
+        layer, bed = analyse_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed))
+        x = bed.float()
     if isinstance(model, PVAEModel):
         return _resynthesize_pvae(model, x, seed)
     if joining not in ("circular", "overlap_add"):
@@ -62,7 +76,10 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
         target = rms(frames[synthesised]).to(device).unsqueeze(0)
     shifts = random_shifts(len(synthesised), model.frame_size, torch.Generator().manual_seed(seed)).unsqueeze(0)
     out = model.synthesize(feats, loudness, target, shifts, frames=synthesised)[0]     # (F', L)
-    return _join(out.cpu(), joining, model.fs)[: x.shape[0]].numpy().astype(np.float32)
+    y = _join(out.cpu(), joining, model.fs)[: x.shape[0]]
+    if layer is not None:
+        y = y + synthesise_transients(layer).to(y.dtype)
+    return y.numpy().astype(np.float32)
 
 
 Joining = Literal["circular", "overlap_add"]

@@ -132,3 +132,21 @@ def test_auto_keeps_the_plain_resynthesis_where_there_are_no_events():
     layer, _ = analyse_transients(x, FS)
     assert layer.times.numel() == 0
     assert torch.equal(y_auto, y_plain)
+
+
+def test_model_resynthesis_keeps_the_input_transients_on_the_models_bed():
+    from ddsp_textures.models import TexDSP
+    from ddsp_textures.resynthesis import resynthesize
+
+    torch.manual_seed(0)
+    model = TexDSP(["energy_bands", "centroid"], 4096, FS, 8, 32, hidden_enc=16, hidden_dec=16, seed=3).eval()
+    x = clicks_on_noise([5000, 21000, 40000], seconds=2.5, level=0.05).float()
+    y = resynthesize(model, x, seed=1, transients=True)
+    layer, bed = analyse_transients(x.double(), FS, generator=torch.Generator().manual_seed(1))
+    expected = resynthesize(model, bed.float(), seed=1) + synthesise_transients(layer).float().numpy()
+    np.testing.assert_allclose(y, expected, atol=1e-5)
+    assert layer.times.tolist() == [5000, 21000, 40000]
+    for t in layer.times.tolist():                  # each click is back, at its time, above the model's bed
+        assert abs(y[t]) > 0.6 > 3 * np.abs(y[t + 2000: t + 3000]).max()
+    with pytest.raises(ValueError, match="TexDSP"):
+        resynthesize(object.__new__(type("PVAE", (), {})), x, transients=True)
