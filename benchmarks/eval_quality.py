@@ -19,7 +19,8 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
   transient layer (``transients=True``: clicks cut out before the TexEnv analysis, a dictionary of 32 atoms
   from the recording, events added back), and *default* is what ``texenv_resynthesize``'s ``"auto"`` keeps;
 * **statistics matching** on the first frame (training-free, ``match_statistics`` texenv mode);
-* **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``), resynthesised with its own features.
+* **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``), resynthesised with its own features,
+  and with the input's transient layer added to the model's bed (``resynthesize(..., transients=True)``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], em
     return out
 
 
-def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[np.ndarray, float]:
+def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """A short TexDSP run on ``x``: its resynthesis of ``x``, the same with the input's transient layer
+    (``resynthesize(..., transients=True)``), and the training time."""
     wav = workdir / f"{name}.wav"
     save_audio(wav, x, FS)
     config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
@@ -91,8 +94,9 @@ def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[n
               "models_directory": str(workdir), "run_name": f"run_{name}", "device": "cpu"}
     start = time.perf_counter()
     run = train(config, progress=False)
+    seconds = time.perf_counter() - start
     model, _ = load_run(run)
-    return resynthesize(model, x), time.perf_counter() - start
+    return resynthesize(model, x), resynthesize(model, x, transients=True), seconds
 
 
 def main() -> None:
@@ -159,8 +163,10 @@ def main() -> None:
                                        generator=torch.Generator().manual_seed(0))
             row["matching"] = float(measure(zscore(x[:L])[None], matched.audio[None].float()))
             if args.epochs > 0:
-                y, seconds = train_short(audio, name, args.epochs, Path(tmp))
+                y, y_layer, seconds = train_short(audio, name, args.epochs, Path(tmp))
                 row["model"] = frame_distance(measure, x, torch.tensor(y))
+                row["model_layer"] = frame_distance(measure, x, torch.tensor(y_layer))
+                row["model_layer_ratio"] = row["model_layer"] / row["texstat_layer"]
                 row["model_lts"] = float(np.abs(third_octave_deviation_db(x, torch.tensor(y), FS)).max())
                 row["model_ratio"] = row["model"] / row["texstat_after"]
                 row["model_ratio_auto"] = row["model"] / row["texstat_auto"]
@@ -183,6 +189,8 @@ def main() -> None:
                ("matching", "stat. matching (frame 0)"),
                ("model", "trained TexDSP TexStat"), ("model_ratio", "model / DSP after"),
                ("model_ratio_auto", "model / DSP default"),
+               ("model_layer", "trained TexDSP + input's layer"),
+               ("model_layer_ratio", "(model + layer) / (DSP + layer)"),
                ("model_lts", "model worst 1/3-oct dB"), ("train_s", "train s")]
     notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
              f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256 "
