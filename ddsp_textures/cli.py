@@ -109,24 +109,6 @@ def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
     print(f"wrote {path} ({len(y) / fs:.2f} s)")
 
 
-def _set_threads(requested: int | None) -> None:
-    """Apply the thread policy: ``--threads``, else ``$DDSP_TEXTURES_THREADS``, else torch's default."""
-    import os
-
-    import torch
-
-    if requested is None:
-        env = os.environ.get("DDSP_TEXTURES_THREADS", "").strip()
-        if not env:
-            return
-        if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"DDSP_TEXTURES_THREADS must be a positive integer, got {env!r}")
-        requested = int(env)
-    if requested < 1:
-        raise ValueError(f"--threads must be a positive integer, got {requested}")
-    torch.set_num_threads(requested)
-
-
 def _finish_ranks(message: str) -> None:
     """Leave a torchrun process group (a no-op in one process); only rank 0 reports."""
     from .distributed import cleanup, environment_ranks
@@ -149,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .config import ConfigError
+    from .threads import set_threads
 
     try:
-        _set_threads(args.threads)
+        set_threads(args.threads)
         if args.command == "train":
             from .config import load_config
             from .training import train

@@ -81,3 +81,12 @@ def test_book_workflow_and_binder_use_the_ci_command_and_open_chapters_as_notebo
     post_build = ROOT / "postBuild"
     assert post_build.stat().st_mode & 0o111 and "set-default-viewer markdown myst" in post_build.read_text()
     assert "-e .[book]" in (ROOT / "environment.yml").read_text()
+
+
+def test_every_chapter_sets_the_thread_policy_before_computing():
+    """Two torch threads on a busy 2-core machine stalled a book build (ddsp_textures.threads); each chapter
+    sets one thread (unless $DDSP_TEXTURES_THREADS) in the cell after its first imports."""
+    for chapter in sorted((ROOT / "book").glob("0*.md")):
+        cells = [source for name, _, source in _chapter_code_cells() if name == chapter.name]
+        first = next(i for i, source in enumerate(cells) if "set_threads(" in source)
+        assert first <= 1 and "set_threads(default=1)" in cells[first], chapter.name

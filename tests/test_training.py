@@ -196,3 +196,22 @@ def test_inference_does_not_import_the_trainer():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_thread_policy_order_is_argument_then_environment_then_default(monkeypatch):
+    from ddsp_textures.threads import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("DDSP_TEXTURES_THREADS", raising=False)
+        torch.set_num_threads(2)
+        assert set_threads() == 2                          # nothing asked: torch's choice stays
+        assert set_threads(default=1) == 1
+        monkeypatch.setenv("DDSP_TEXTURES_THREADS", "2")
+        assert set_threads(default=1) == 2                 # the environment beats the default
+        assert set_threads(1, default=2) == 1              # an explicit request beats both
+        for bad in (0, -1, True, 1.5):
+            with pytest.raises(ValueError, match="positive integer"):
+                set_threads(bad)
+    finally:
+        torch.set_num_threads(before)
