@@ -128,7 +128,7 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
     else:
         target, mode = gain, "generic"
     whole = torch.arange(0, n_frames, 2)               # whole frames, joined circularly (see resynthesis)
-    shifts = random_shifts(len(whole), length, torch.Generator().manual_seed(seed)).unsqueeze(0)
+    shifts = random_shifts(len(whole), length, torch.Generator().manual_seed(seed), hop=length).unsqueeze(0)
     out = model.synthesize(feats, mode, target[:, whole], shifts, frames=whole)[0]
     fade = max(1, round(FADE_SECONDS * fs))
     return join_circular(out.cpu(), fade)[:n].numpy().astype(np.float32)

@@ -74,7 +74,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
         target = band_rms(frames[synthesised].to(device), model.bank).unsqueeze(0)
     else:
         target = rms(frames[synthesised]).to(device).unsqueeze(0)
-    shifts = random_shifts(len(synthesised), model.frame_size, torch.Generator().manual_seed(seed)).unsqueeze(0)
+    shifts = _shifts(len(synthesised), model.frame_size, joining, torch.Generator().manual_seed(seed))
     out = model.synthesize(feats, loudness, target, shifts, frames=synthesised)[0]     # (F', L)
     y = _join(out.cpu(), joining, model.fs)[: x.shape[0]]
     if layer is not None:
@@ -102,6 +102,14 @@ def _frame_latents(model: TexDSP | HybridModel, x: torch.Tensor, joining: Joinin
     return frames, feats, model.encoder(feats)[0] if encode else None, synthesised
 
 
+def _shifts(n: int, length: int, joining: Joining, generator: torch.Generator) -> torch.Tensor:
+    """Carrier shifts ``(1, n)`` of the synthesised frames, spread so that neighbours never mix nearly the same
+    carrier (a comb filter; :func:`~ddsp_textures.framing.random_shifts`): the frames are ``L`` apart when joined
+    circularly, ``L/2`` when overlap-added."""
+    hop = length if joining == "circular" else length // 2
+    return random_shifts(n, length, generator, hop=hop).unsqueeze(0)
+
+
 def _join(frames: torch.Tensor, joining: Joining, fs: float) -> torch.Tensor:
     length = frames.shape[-1]
     if joining == "circular":
@@ -123,7 +131,7 @@ def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarr
 def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining: Joining) -> np.ndarray:
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     generator = torch.Generator().manual_seed(seed)
-    shifts = random_shifts(len(synthesised), model.frame_size, generator).unsqueeze(0)
+    shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
     target = band_rms(frames[synthesised].to(feats[0].device), model.bank).unsqueeze(0)
     out = model.synthesize(feats, target, shifts, frames=synthesised, generator=generator)[0]
     return _join(out.cpu(), joining, model.fs)[: x.shape[0]].numpy().astype(np.float32)

@@ -456,6 +456,6 @@ def _resynthesize_bed(x: torch.Tensor, bank: FilterBank, param_per_env: int, car
     coeffs = texenv_analysis(frames, bank, param_per_env // 2)
     if match_energy:
         coeffs = match_band_energies(coeffs, carriers, bank, bank(frames).pow(2).mean(-1), max_gain_db=max_gain_db)
-    shifts = random_shifts(frames.shape[0], length, generator)
+    shifts = random_shifts(frames.shape[0], length, generator, hop=length // 2)
     out = texenv_synthesis(coeffs, carriers.to(frames.device, frames.dtype), shifts=shifts)
     return overlap_add(out, length // 2, "sqrt_hann")[: x.shape[0]]
