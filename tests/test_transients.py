@@ -56,7 +56,8 @@ def test_layer_plus_residual_is_the_signal_when_every_event_has_its_atom():
     assert layer.times.numel() == 4 and layer.atoms.shape == (4, 4 * round(3e-3 * FS) + 1)
     np.testing.assert_allclose(layer.atoms.pow(2).sum(-1).numpy(), 1.0, rtol=1e-9)   # unit-energy atoms
     np.testing.assert_allclose((residual + synthesise_transients(layer)).numpy(), x.numpy(), atol=1e-12)
-    assert transient_parameters(layer) == layer.atoms.numel() + 12
+    assert transient_parameters(layer) == layer.atoms.numel() + 4 * 3 + 4 * 18      # 16 bands + 2 residuals
+    np.testing.assert_allclose(layer.band_gains.numpy(), 1.0, rtol=1e-6)          # own atoms: no correction
     # the residual bed has lost the clicks: its peak is the noise's, not a click's
     assert float(residual.abs().max()) < 0.2 < float(x.abs().max())
 
@@ -67,6 +68,37 @@ def test_fewer_atoms_than_events_keep_event_energies():
     assert layer.atoms.shape[0] <= 3 and int(layer.index.max()) < layer.atoms.shape[0]
     y = synthesise_transients(layer)
     np.testing.assert_allclose(float(y.pow(2).sum()), float(layer.gains.pow(2).sum()), rtol=0.05)
+
+
+def test_band_gains_give_each_atom_the_events_own_spectrum():
+    from ddsp_textures.synths.transients import band_energies, band_weights
+
+    g = torch.Generator().manual_seed(4)
+    x = 0.01 * torch.randn(3 * FS, generator=g, dtype=torch.float64)
+    times = torch.arange(3000, 3 * FS - 3000, 2500)
+    t_thump = torch.arange(100, dtype=torch.float64) / FS
+    thump = 2.0 * torch.sin(2 * torch.pi * 300 * t_thump) * torch.exp(-t_thump / 0.002)
+    for k, t in enumerate(times.tolist()):                   # clicks, every other one with a low thump
+        x[t] += 1.0
+        if k % 2:
+            x[t: t + 100] += thump
+    layers = {c: analyse_transients(x, FS, n_atoms=1, band_correction=c, generator=torch.Generator().manual_seed(0))
+              for c in (False, True)}
+    layer = layers[True][0]
+    weights = band_weights(layer.atoms.shape[-1], FS)
+    _, share, _ = segment_gates(layer.times, x.shape[0], layer.half_width // 2)
+    idx = layer.times.unsqueeze(-1) - layer.half_width + torch.arange(layer.atoms.shape[-1])
+    want = band_energies(x[idx] * share, weights)
+    errors = {}
+    for c, (lay, _) in layers.items():
+        got = band_energies(synthesise_transients(lay)[idx], weights)
+        db = (10 * torch.log10(got / want))[:, 1:-1].abs()                   # the 16 ERB bands
+        errors[c] = (float(db.mean()), float(db.amax()))
+    assert layer.times.numel() == len(times)
+    # one atom for two kinds of click: the band gains bring the mean band error (dB) below 1 and the worst
+    # down by at least 3x (neighbouring bands overlap, so a 29-dB contrast is only partly corrected)
+    assert errors[True][0] < 1.0 < 3.0 < errors[False][0], errors
+    assert errors[True][1] < errors[False][1] / 3, errors
 
 
 def test_no_events_gives_an_empty_layer_and_the_signal_back():
