@@ -40,6 +40,11 @@ def test_detection_finds_clicks_and_nothing_in_stationary_noise():
     loud[: 2**15] *= 30
     loud[5000] += 30.0
     assert set(detect_transients(loud, FS).tolist()) == {5000, 50000}
+    # digital silence (median 0) with a rounding-noise floor: only the click
+    silent = torch.zeros(2 * FS, dtype=torch.float64)
+    silent += 1e-12 * torch.randn(2 * FS, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    silent[20000] = 0.5
+    assert detect_transients(silent, FS).tolist() == [20000]
 
 
 def test_gates_partition_the_signal_and_never_exceed_one():

@@ -39,6 +39,8 @@ from ..framing import overlap_add
 
 DETECTION_FRAME = 2**15          # frames of the detection function (about 0.74 s at 44.1 kHz)
 SMOOTHING_S = 0.0005             # moving average of the detection function
+FLOOR_BELOW_MAX = 1e-2           # peaks more than 40 dB below the loudest are not events (a click's
+                                 # own side lobes in digital silence sit at −56 dB)
 
 
 @dataclass
@@ -91,7 +93,8 @@ def detection_function(x: torch.Tensor, fs: float, low_hz: float = 2000.0, n_ban
 def detect_transients(x: torch.Tensor, fs: float, threshold: float = 3.0, min_gap_s: float = 0.005,
                       low_hz: float = 2000.0) -> torch.Tensor:
     """Event centres (samples, ascending): peaks of the smoothed :func:`detection_function` at least
-    ``threshold`` times its median over the surrounding ``DETECTION_FRAME`` samples, ``min_gap_s`` apart.
+    ``threshold`` times its median over the surrounding ``DETECTION_FRAME`` samples (and no more than 40 dB
+    below the loudest peak), ``min_gap_s`` apart.
 
     Shape:
         ``(n,) -> (E,)`` int64.
@@ -112,6 +115,7 @@ def detect_transients(x: torch.Tensor, fs: float, threshold: float = 3.0, min_ga
     n_blocks = -(-len(smooth) // block)
     medians = np.array([np.median(smooth[i * block:(i + 1) * block]) for i in range(n_blocks)])
     floor = np.repeat(medians, block)[: len(smooth)] * threshold
+    floor = np.maximum(floor, FLOOR_BELOW_MAX * smooth.max())      # digital silence has a median of 0
     peaks, _ = find_peaks(smooth, distance=max(1, int(round(min_gap_s * fs))))
     peaks = peaks[smooth[peaks] >= floor[peaks]]
     return torch.from_numpy(peaks.astype(np.int64))
