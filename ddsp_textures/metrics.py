@@ -9,6 +9,8 @@ set only), nothing is cached on disk, and frames are never sampled with replacem
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -34,13 +36,29 @@ def frame_distance(texstat: TexStat, x: np.ndarray | torch.Tensor, y: np.ndarray
     >>> frame_distance(ts, x, x), frame_distance(ts, x, 3 * x) < 1e-4   # frames are z-scored: level-free
     (0.0, True)
     """
+    return frame_distances(texstat, x, [y])[0]
+
+
+@torch.no_grad()
+def frame_distances(texstat: TexStat, x: np.ndarray | torch.Tensor,
+                    candidates: Sequence[np.ndarray | torch.Tensor]) -> list[float]:
+    """:func:`frame_distance` of several candidates to one original, whose frame statistics are computed once
+    (e.g. to choose between resyntheses of ``x``); the same values as separate calls."""
     n = texstat.frame_size
-    a, b = zscore(frame_audio(x, n)), zscore(frame_audio(y, n))
-    count = min(len(a), len(b))
-    if count == 0:
-        raise ValueError(f"signals shorter than one frame of {n} samples")
+    a = zscore(frame_audio(x, n))
     device = texstat.cochlear.filters.device
-    return float(np.mean([float(texstat(a[i:i + 1].to(device), b[i:i + 1].to(device))) for i in range(count)]))
+    targets: list[list[torch.Tensor]] = []
+    out = []
+    for y in candidates:
+        b = zscore(frame_audio(y, n))
+        count = min(len(a), len(b))
+        if count == 0:
+            raise ValueError(f"signals shorter than one frame of {n} samples")
+        while len(targets) < count:
+            targets.append(texstat.statistics(a[len(targets):len(targets) + 1].to(device)))
+        out.append(float(np.mean([float(texstat.loss_to_statistics(b[i:i + 1].to(device), targets[i]))
+                                  for i in range(count)])))
+    return out
 
 
 @torch.no_grad()

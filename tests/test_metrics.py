@@ -78,3 +78,19 @@ def test_statistics_matching_lowers_the_loss(mode):
         assert result.coefficients.shape == (8, 32)
     with pytest.raises(ValueError):
         match_statistics(x[:100], ts)
+
+
+def test_frame_distances_share_the_originals_statistics_and_equal_per_frame_losses():
+    from ddsp_textures.framing import zscore
+    from ddsp_textures.metrics import frame_distances
+
+    ts = TexStat(4096, 16000, 8, 4)
+    g = torch.Generator().manual_seed(3)
+    x, y, z = (torch.randn(k * 4096 + 5, generator=g) for k in (5, 4, 6))
+    got = frame_distances(ts, x, [y, z])
+    for cand, value in zip((y, z), got, strict=True):
+        a, b = zscore(x[: len(cand) // 4096 * 4096].unfold(0, 4096, 4096)), zscore(cand.unfold(0, 4096, 4096))
+        count = min(len(a), len(b))
+        want = np.mean([float(ts(a[i:i + 1], b[i:i + 1])) for i in range(count)])
+        assert value == pytest.approx(want, rel=1e-6) and value > 1.0
+    assert frame_distances(ts, x, [x])[0] == 0.0

@@ -59,6 +59,7 @@ def test_layer_plus_residual_is_the_signal_when_every_event_has_its_atom():
     x = clicks_on_noise([3000, 20000, 20300, 50000])
     layer, residual = analyse_transients(x, FS, n_atoms=8, generator=torch.Generator().manual_seed(0))
     assert layer.times.numel() == 4 and layer.atoms.shape == (4, 4 * round(3e-3 * FS) + 1)
+    assert layer.rate() == pytest.approx(4 / 3.0) == layer.rate(FS)            # events/s at the layer's fs
     np.testing.assert_allclose(layer.atoms.pow(2).sum(-1).numpy(), 1.0, rtol=1e-9)   # unit-energy atoms
     np.testing.assert_allclose((residual + synthesise_transients(layer)).numpy(), x.numpy(), atol=1e-12)
     assert transient_parameters(layer) == layer.atoms.numel() + 4 * 3 + 4 * 18      # 16 bands + 2 residuals

@@ -19,7 +19,7 @@ from torch import nn
 from ..envelopes import hilbert_envelope
 from ..filterbanks import FilterBank, erb_number, rfft_frequencies
 from ..framing import half_overlap_frames, overlap_add, random_shifts, rms
-from ..metrics import frame_distance
+from ..metrics import frame_distances
 from ..numerics import safe_divide
 from ..spectral import long_term_spectrum
 from ..texstat import TexStat
@@ -441,9 +441,8 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
     without = bed(x)
     measure = TexStat(length, bank.fs, bank.n_bands, low=bank.low, high=bank.high,
                       factor=4 if length % 4 == 0 else 2).to(x.device)
-    if frame_distance(measure, x, without) <= frame_distance(measure, x, with_layer):
-        return without
-    return with_layer
+    d_without, d_with = frame_distances(measure, x, [without, with_layer])     # x's statistics once
+    return without if d_without <= d_with else with_layer
 
 
 def _resynthesize_bed(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None,

@@ -63,8 +63,11 @@ class Transients:
         """Samples from an atom's centre to either end."""
         return self.atoms.shape[-1] // 2
 
-    def rate(self, fs: float) -> float:
-        """Events per second."""
+    def rate(self, fs: float | None = None) -> float:
+        """Events per second (at the layer's own ``fs`` unless another is given)."""
+        fs = self.fs if fs is None else fs
+        if fs is None:
+            raise ValueError("the layer has no sample rate: pass fs")
         return self.times.numel() / (self.length / fs)
 
 
