@@ -17,10 +17,12 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
   TexStat, FAD on TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation 100 Hz–16 kHz,
   envelope kurtosis (mean over bands), and the crossover ripple of the flat carriers; *layer* adds the
   transient layer (``transients=True``: clicks cut out before the TexEnv analysis, a dictionary of 32 atoms
-  from the recording, events added back), and *default* is what ``texenv_resynthesize``'s ``"auto"`` keeps;
+  from the recording, events added back), *knocks* the same with the ``"knocks"`` detector (sparser, broader
+  events), and *default* is what ``texenv_resynthesize``'s ``"auto"`` keeps; every DSP column after *before*
+  includes the long-term-spectrum equaliser (``equalise=True``), shown once without it;
 * **statistics matching** on the first frame (training-free, ``match_statistics`` texenv mode);
 * **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``), resynthesised with its own features,
-  and with the input's transient layer added to the model's bed (``resynthesize(..., transients=True)``).
+  and with the input's transient layer added to the model's bed (``resynthesize(..., transients="auto")``).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], em
 
 def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[np.ndarray, np.ndarray, float]:
     """A short TexDSP run on ``x``: its resynthesis of ``x``, the same with the input's transient layer
-    (``resynthesize(..., transients=True)``), and the training time."""
+    (``resynthesize(..., transients="auto")``), and the training time."""
     wav = workdir / f"{name}.wav"
     save_audio(wav, x, FS)
     config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
@@ -96,7 +98,7 @@ def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[n
     run = train(config, progress=False)
     seconds = time.perf_counter() - start
     model, _ = load_run(run)
-    return resynthesize(model, x), resynthesize(model, x, transients=True), seconds
+    return resynthesize(model, x), resynthesize(model, x, transients="auto"), seconds
 
 
 def main() -> None:
@@ -150,14 +152,25 @@ def main() -> None:
             layered = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients=True,
                                                                       generator=torch.Generator().manual_seed(s))
                                                   for s in seeds], emb_x)
+            knocks = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients="knocks",
+                                                                     generator=torch.Generator().manual_seed(s))
+                                                 for s in seeds], emb_x)
+            raw = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients=False,
+                                                                  equalise=False,
+                                                                  generator=torch.Generator().manual_seed(s))
+                                              for s in seeds], emb_x)
             row.update({f"{k}_before": v for k, v in before.items()})
             row.update({f"{k}_after": v for k, v in after.items()})
             row.update({f"{k}_layer": v for k, v in layered.items()})
+            row.update({f"{k}_knocks": v for k, v in knocks.items()})
+            row["texstat_noeq"], row["lts_noeq"] = raw["texstat"], raw["lts"]
             layer, _ = analyse_transients(x.double(), FS, generator=torch.Generator().manual_seed(0))
             row["events_per_s"], row["atoms"] = layer.rate(FS), int(layer.atoms.shape[0])
-            # what texenv_resynthesize's default ("auto") keeps: the closer of the two to the original
-            row["auto"] = "layer" if row["texstat_layer"] < row["texstat_after"] else "TexEnv"
-            row["texstat_auto"] = min(row["texstat_layer"], row["texstat_after"])
+            # what texenv_resynthesize's default ("auto") keeps: the closest of the three to the original
+            choice = {"TexEnv": "after", "clicks": "layer", "knocks": "knocks"}
+            row["auto"] = min(choice, key=lambda c: row[f"texstat_{choice[c]}"])
+            for k in ("texstat", "lts", "fad", "kurt"):
+                row[f"{k}_auto"] = row[f"{k}_{choice[row['auto']]}"]
             row["ripple_before"], row["ripple_after"] = ripple_before, ripple_after
             matched = match_statistics(zscore(x[:L]), measure, "texenv", steps=args.steps,
                                        generator=torch.Generator().manual_seed(0))
@@ -166,7 +179,7 @@ def main() -> None:
                 y, y_layer, seconds = train_short(audio, name, args.epochs, Path(tmp))
                 row["model"] = frame_distance(measure, x, torch.tensor(y))
                 row["model_layer"] = frame_distance(measure, x, torch.tensor(y_layer))
-                row["model_layer_ratio"] = row["model_layer"] / row["texstat_layer"]
+                row["model_layer_ratio"] = row["model_layer"] / row["texstat_auto"]
                 row["model_lts"] = float(np.abs(third_octave_deviation_db(x, torch.tensor(y), FS)).max())
                 row["model_ratio"] = row["model"] / row["texstat_after"]
                 row["model_ratio_auto"] = row["model"] / row["texstat_auto"]
@@ -179,23 +192,29 @@ def main() -> None:
                ("texstat_before", "DSP TexStat before"), ("texstat_after", "DSP TexStat after"),
                ("texstat_spread_after", "± (seeds)"), ("change", "change"),
                ("texstat_layer", "DSP + transient layer"), ("texstat_spread_layer", "± (seeds) layer"),
-               ("auto", "default (auto) keeps"), ("change_auto", "change (default)"),
+               ("texstat_knocks", "DSP + layer (knocks)"), ("auto", "default (auto) keeps"),
+               ("texstat_auto", "DSP default"), ("change_auto", "change (default)"),
+               ("texstat_noeq", "TexEnv without equaliser"),
                ("events_per_s", "events/s"), ("atoms", "atoms"),
                ("fad_before", "FAD before"), ("fad_after", "FAD after"), ("fad_layer", "FAD layer"),
                ("lts_before", "worst 1/3-oct dB before"), ("lts_after", "worst 1/3-oct dB after"),
-               ("lts_layer", "worst 1/3-oct dB layer"),
+               ("lts_layer", "worst 1/3-oct dB layer"), ("lts_knocks", "worst 1/3-oct dB knocks"),
+               ("lts_noeq", "worst 1/3-oct dB without equaliser"), ("lts_auto", "worst 1/3-oct dB default"),
+               ("fad_auto", "FAD default"), ("kurt_auto", "kurtosis default"),
                ("kurt_orig", "env. kurtosis original"), ("kurt_before", "kurtosis before"),
                ("kurt_after", "kurtosis after"), ("kurt_layer", "kurtosis layer"),
                ("matching", "stat. matching (frame 0)"),
                ("model", "trained TexDSP TexStat"), ("model_ratio", "model / DSP after"),
                ("model_ratio_auto", "model / DSP default"),
-               ("model_layer", "trained TexDSP + input's layer"),
-               ("model_layer_ratio", "(model + layer) / (DSP + layer)"),
+               ("model_layer", "trained TexDSP + input's layer (auto)"),
+               ("model_layer_ratio", "(model + layer) / DSP default"),
                ("model_lts", "model worst 1/3-oct dB"), ("train_s", "train s")]
     notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
              f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256 "
-             f"(after: transients=False; layer: transients=True, 32 atoms; default: the closer of the two, "
-             f"as transients='auto'); DSP rows are means over "
+             f"(after: transients=False; layer: transients=True, 'clicks' detector, 32 atoms; knocks: the "
+             f"'knocks' detector; default: the closest of the three, as transients='auto'; all with the "
+             f"long-term-spectrum equaliser, 'without equaliser': TexEnv with equalise=False); "
+             f"DSP rows are means over "
              f"{args.seeds} carrier seeds (± is their standard deviation). Crossover ripple "
              f"of the flat carriers: before {ripple_before:.2f} dB, after {ripple_after:.2f} dB. Trained TexDSP: "
              f"{args.epochs} epochs on the excerpt itself (CPU), resynthesised with its own features.")

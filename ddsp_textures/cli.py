@@ -42,8 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--loudness", choices=["specific", "generic", "none"], default="specific")
     s.add_argument("--weights", choices=["best", "last"], default="best")
     s.add_argument("--seed", type=_seed, default=0)
-    s.add_argument("--transients", action="store_true",
-                   help="TexDSP: keep the input's clicks as a transient layer, the model resynthesises the bed")
+    s.add_argument("--transients", nargs="?", const="clicks", default=False, choices=["clicks", "knocks", "auto"],
+                   help="TexDSP: keep the input's clicks as a transient layer, the model resynthesises the bed "
+                        "(detector: clicks, the default, knocks for sparser, broader events, or auto: the one "
+                        "closest to the input, or none)")
     c = sub.add_parser("generate", help="generate a texture of any length from feature curves with a trained run",
                        description="Curves are a number or 'seconds:value' pairs, e.g. --loudness '0:-20,10:0'.")
     c.add_argument("run_dir")

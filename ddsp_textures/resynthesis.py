@@ -21,6 +21,8 @@ bed the rest of each band (:meth:`~ddsp_textures.models.HybridModel.synthesize`)
 (:func:`~ddsp_textures.synths.transients.analyse_transients`, book chapter *TexEnv synth*), the model resynthesises
 the residual bed, and the transient layer — atoms cut from the input, at the input's event times — is added back.
 The events then come from the input, not from the model: right for resynthesis, not for timbre transfer.
+``transients="auto"`` resynthesises without a layer and with each detector and keeps the one closest to the input
+in frame TexStat, as :func:`~ddsp_textures.synths.texenv_resynthesize` does.
 """
 
 from __future__ import annotations
@@ -32,15 +34,17 @@ import torch
 
 from .features import band_rms
 from .framing import FADE_SECONDS, half_overlap_frames, join_circular, overlap_add, random_shifts, rms, wrap_pad, zscore
+from .metrics import frame_distances
 from .models import HybridModel, PVAEModel, TexDSP
 from .synths.texenv import Loudness
-from .synths.transients import analyse_transients, synthesise_transients
+from .synths.transients import DETECTORS, analyse_transients, detector, synthesise_transients
+from .texstat import TexStat
 
 
 @torch.no_grad()
 def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | torch.Tensor,
                  loudness: Loudness = "specific", seed: int = 0, joining: Joining = "circular",
-                 transients: bool = False) -> np.ndarray:
+                 transients: bool | str = False) -> np.ndarray:
     """Resynthesise (or timbre-transfer) a mono signal at the model's sample rate.
 
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
@@ -48,7 +52,9 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     loudness of the input frame (``loudness`` is ignored; :meth:`HybridModel.synthesize`).
     ``joining``: ``"circular"`` (whole frames of ``L`` with short circular crossfades, the default) or
     ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).  ``transients`` (TexDSP only): keep the
-    input's transient layer and let the model resynthesise the bed (see the module docstring).
+    input's transient layer and let the model resynthesise the bed (see the module docstring); ``True`` or a
+    detector name (``"clicks"``, ``"knocks"``: :data:`~ddsp_textures.synths.transients.DETECTORS`), or
+    ``"auto"`` (the closest of no layer and each detector's).
     Returns a float32 array of the input's length.
     """
     x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
@@ -58,9 +64,12 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
         raise ValueError("input audio contains NaN or inf")
     if transients and not isinstance(model, TexDSP):
         raise ValueError("transients=True is for TexDSP models (P-VAE and hybrid models synthesise their own events)")
+    if transients == "auto":
+        return _closest_layer(model, x, loudness, seed, joining)
     layer = None
     if transients:
-        layer, bed = analyse_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed))
+        layer, bed = analyse_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed),
+                                        **detector(transients))
         x = bed.float()
     if isinstance(model, PVAEModel):
         return _resynthesize_pvae(model, x, seed)
@@ -83,6 +92,18 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
 
 
 Joining = Literal["circular", "overlap_add"]
+
+
+def _closest_layer(model: TexDSP, x: torch.Tensor, loudness: Loudness, seed: int, joining: Joining) -> np.ndarray:
+    """``transients="auto"``: the resynthesis (no layer, or each detector's) closest to ``x`` in frame TexStat."""
+    candidates = [resynthesize(model, x, loudness, seed, joining, name) for name in (False, *DETECTORS)]
+    if x.shape[0] < model.frame_size:                 # no whole frame to compare: no layer
+        return candidates[0]
+    bank = model.bank
+    measure = TexStat(model.frame_size, model.fs, bank.n_bands, low=bank.low, high=bank.high,
+                      factor=4 if model.frame_size % 4 == 0 else 2)
+    scores = frame_distances(measure, x, candidates)
+    return candidates[min(range(len(candidates)), key=scores.__getitem__)]
 
 
 def _frame_latents(model: TexDSP | HybridModel, x: torch.Tensor, joining: Joining, encode: bool = True

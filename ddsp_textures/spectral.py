@@ -117,3 +117,62 @@ def long_term_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tenso
     coarse = (total / count).numpy()
     fine = np.interp(np.arange(length // 2 + 1) * segment / length, np.arange(segment // 2 + 1), coarse)
     return torch.tensor(fine)
+
+
+def smoothed_power(power: torch.Tensor, fs: float, octaves: float = 1 / 3, min_bins: int = 2) -> torch.Tensor:
+    """A power spectrum on an rfft grid averaged over ``±octaves/2`` around each bin (at least ``±min_bins``
+    bins): fractional-octave smoothing, by cumulative sums.
+
+    Shape:
+        ``(F,) -> (F,)``.
+    """
+    n_bins = power.shape[-1]
+    step = fs / (2 * (n_bins - 1))
+    freqs = torch.arange(n_bins, dtype=torch.float64) * step
+    half = torch.maximum(freqs * (2 ** (octaves / 2) - 1) / step, torch.tensor(float(min_bins)))
+    lo = (torch.arange(n_bins) - half).floor().clamp(0, n_bins - 1).long()
+    hi = (torch.arange(n_bins) + half).ceil().clamp(0, n_bins - 1).long()
+    cumulative = torch.cat([power.new_zeros(1), power.double().cumsum(-1)])
+    return (cumulative[hi + 1] - cumulative[lo]) / (hi - lo + 1)
+
+
+def equalise_to(y: torch.Tensor, x: torch.Tensor, fs: float, max_db: float = 6.0, octaves: float = 1 / 6,
+                segment: int = 16384) -> torch.Tensor:
+    """``y`` filtered (zero phase) so that its long-term spectrum follows ``x``'s, smoothed over ``octaves``
+    and within ``±max_db`` (book chapter: *TexEnv synth*).
+
+    A resynthesis can tilt the long-term spectrum where its model cannot follow the signal: the lowest band's
+    envelope modulation spreads energy down a steep low end (+3 dB at 100 Hz on a water recording).  The gain
+    ``sqrt(S̃_x / S̃_y)`` of the fractionally smoothed Welch spectra (:func:`long_term_spectrum`, segments of
+    ``segment`` samples: 2.7 Hz at 44.1 kHz, fine enough for a steep low end) is applied to the whole of ``y``
+    in one FFT; smoothing over a sixth of an octave keeps the filter short, and the bound keeps it from
+    inventing energy ``y`` does not have.  Silent ``x`` or ``y``, or signals shorter than 16 samples: ``y``
+    unchanged.
+
+    Shape:
+        ``(n,), (m,) -> (n,)``.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(44100, generator=g)
+    >>> tilted = torch.fft.irfft(torch.fft.rfft(x) * torch.linspace(0.5, 1.0, 22051), n=44100)
+    >>> from ddsp_textures.metrics import third_octave_deviation_db
+    >>> float(abs(third_octave_deviation_db(x, tilted, 44100)).max()) > 2
+    True
+    >>> float(abs(third_octave_deviation_db(x, equalise_to(tilted, x, 44100), 44100)).max()) < 0.3
+    True
+    """
+    if y.dim() != 1 or x.dim() != 1:
+        raise ValueError(f"expected two mono signals, got shapes {tuple(y.shape)} and {tuple(x.shape)}")
+    if max_db <= 0 or octaves <= 0:
+        raise ValueError(f"max_db and octaves must be positive, got {max_db} and {octaves}")
+    n = y.shape[-1]
+    segment = min(segment, n - n % 2, x.shape[-1] - x.shape[-1] % 2)
+    if segment < 16 or float(x.abs().max()) == 0 or float(y.abs().max()) == 0:
+        return y
+    target = smoothed_power(long_term_spectrum(x.detach().cpu(), segment, segment), fs, octaves)
+    actual = smoothed_power(long_term_spectrum(y.detach().cpu(), segment, segment), fs, octaves)
+    floor = 1e-12 * float(actual.max())
+    gain_db = (10 * torch.log10(target.clamp_min(floor) / actual.clamp_min(floor))).clamp(-max_db, max_db)
+    fine = np.interp(np.arange(n // 2 + 1) * segment / n, np.arange(segment // 2 + 1), gain_db.numpy())
+    gain = torch.tensor(10 ** (fine / 20), dtype=y.dtype, device=y.device)
+    return torch.fft.irfft(torch.fft.rfft(y) * gain, n=n)

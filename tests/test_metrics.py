@@ -3,7 +3,15 @@ import pytest
 import torch
 
 from ddsp_textures.matching import match_statistics
-from ddsp_textures.metrics import fad, frame_audio, frechet_distance, kad, kernel_distance, texstat_embeddings
+from ddsp_textures.metrics import (
+    fad,
+    frame_audio,
+    frechet_distance,
+    kad,
+    kernel_distance,
+    texstat_embeddings,
+    third_octave_deviation_db,
+)
 from ddsp_textures.texstat import TexStat
 from ddsp_textures.textures import make_texture
 
@@ -94,3 +102,31 @@ def test_frame_distances_share_the_originals_statistics_and_equal_per_frame_loss
         want = np.mean([float(ts(a[i:i + 1], b[i:i + 1])) for i in range(count)])
         assert value == pytest.approx(want, rel=1e-6) and value > 1.0
     assert frame_distances(ts, x, [x])[0] == 0.0
+
+
+def test_equaliser_undoes_a_known_scipy_filter_and_respects_its_bound():
+    from scipy.signal import butter, sosfiltfilt
+
+    from ddsp_textures.spectral import equalise_to
+
+    fs = 44100
+    x = torch.randn(4 * fs, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # a gentle low shelf built with scipy: 0.6·x + 0.4·(zero-phase high-pass at 300 Hz), −4.4 dB at DC
+    sos = butter(1, 300, "highpass", fs=fs, output="sos")
+    y = torch.tensor(0.6 * x.numpy() + 0.4 * sosfiltfilt(sos, x.numpy()))
+    before = third_octave_deviation_db(x, y, fs, low=100)
+    assert before[0] < -2.0                                       # 100 Hz: filtered down
+    after = third_octave_deviation_db(x, equalise_to(y, x, fs), fs, low=100)
+    assert float(np.abs(after).max()) < 0.5, after
+    # a 20-dB notch is only filled up to the ±6 dB bound (no invented energy)
+    notch = torch.fft.rfft(x)
+    freqs = torch.fft.rfftfreq(x.shape[0], 1 / fs)
+    notch[(freqs > 2000) & (freqs < 4000)] *= 0.1
+    z = torch.fft.irfft(notch, n=x.shape[0])
+    fixed = third_octave_deviation_db(x, equalise_to(z, x, fs), fs)
+    centres = 1000 * 2.0 ** (np.arange(-10, 13) / 3)
+    inside = (centres > 2300) & (centres < 3500)
+    assert np.all(np.abs(fixed[inside] + 14.0) < 1.0), fixed[inside]     # −20 dB + 6 dB
+    assert torch.equal(equalise_to(y, torch.zeros_like(x), fs), y)       # silent reference: unchanged
+    with pytest.raises(ValueError, match="mono"):
+        equalise_to(y[None], x, fs)

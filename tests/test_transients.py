@@ -11,6 +11,7 @@ from ddsp_textures.synths.transients import (
     Transients,
     analyse_transients,
     detect_transients,
+    detector,
     segment_gates,
     synthesise_transients,
     transient_parameters,
@@ -130,6 +131,27 @@ def test_bad_arguments_are_refused():
         analyse_transients(x[None], FS)
     with pytest.raises(ValueError, match="transients"):
         texenv_resynthesize(x, erb_bank(8192, FS, 8), 64, transients="yes")
+    with pytest.raises(ValueError, match="unknown transient detector 'yes'.*clicks.*knocks"):
+        detector("yes")
+    assert detector(True) == detector("clicks") != detector("knocks")
+
+
+def test_knocks_detector_keeps_broad_low_knocks_that_clicks_miss():
+    # knocks: Hann-shaped 10-ms bursts of 500–1500 Hz noise, nothing above 2 kHz (where "clicks" looks)
+    from scipy.signal import butter, sosfiltfilt
+
+    g = torch.Generator().manual_seed(1)
+    x = 0.02 * torch.randn(3 * FS, generator=g, dtype=torch.float64)
+    burst = torch.tensor(sosfiltfilt(butter(4, [500, 1500], "bandpass", fs=FS, output="sos"),
+                                     torch.randn(FS // 100, generator=g).numpy()).copy())
+    burst = burst * torch.hann_window(burst.shape[0], periodic=False, dtype=torch.float64)
+    times = [10000, 25000, 41000, 57000]
+    for t in times:
+        x[t - burst.shape[0] // 2:t - burst.shape[0] // 2 + burst.shape[0]] += burst / burst.abs().max()
+    knocks = detect_transients(x, FS, **{k: v for k, v in detector("knocks").items() if k != "half_ms"})
+    clicks = detect_transients(x, FS, **{k: v for k, v in detector("clicks").items() if k != "half_ms"})
+    assert len(knocks) == len(times) and all(min(abs(k - t) for t in times) < FS // 100 for k in knocks.tolist())
+    assert len(clicks) < len(times)
 
 
 def _envelope_kurtosis_top(signal, fs):
@@ -158,7 +180,10 @@ def test_transient_layer_brings_rain_drops_back():
     assert abs(k_layer - k_x) < 0.5 * abs(k_plain - k_x), (k_x, k_plain, k_layer)
     # the carriers follow the bed's spectrum, so the long-term spectrum stays within 3 dB in every 1/3 octave
     assert float(np.abs(third_octave_deviation_db(x, layered, fs, high=10000)).max()) < 3.0
-    assert torch.equal(auto, layered)                                   # "auto" keeps the layer here
+    # "auto" keeps a layer here (one of the two detectors' results, exactly), and is as close as "clicks"
+    knocks = run("knocks")
+    assert torch.equal(auto, layered) or torch.equal(auto, knocks)
+    assert frame_distance(measure, x, auto) < 0.7 * d_plain
 
 
 def test_auto_keeps_the_plain_resynthesis_where_there_are_no_events():
@@ -188,3 +213,11 @@ def test_model_resynthesis_keeps_the_input_transients_on_the_models_bed():
         assert abs(y[t]) > 0.6 > 3 * np.abs(y[t + 2000: t + 3000]).max()
     with pytest.raises(ValueError, match="TexDSP"):
         resynthesize(object.__new__(type("PVAE", (), {})), x, transients=True)
+    # "auto": exactly one of the three candidates, the closest in frame TexStat
+    from ddsp_textures.metrics import frame_distances
+
+    auto = resynthesize(model, x, seed=1, transients="auto")
+    candidates = [resynthesize(model, x, seed=1, transients=t) for t in (False, "clicks", "knocks")]
+    scores = frame_distances(TexStat(4096, FS, 8, low=model.bank.low, high=model.bank.high, factor=4), x, candidates)
+    np.testing.assert_array_equal(auto, candidates[int(np.argmin(scores))])
+    assert min(scores) < scores[0]                  # the clicks are worth keeping

@@ -21,9 +21,9 @@ from ..filterbanks import FilterBank, erb_number, rfft_frequencies
 from ..framing import half_overlap_frames, overlap_add, random_shifts, rms
 from ..metrics import frame_distances
 from ..numerics import safe_divide
-from ..spectral import long_term_spectrum
+from ..spectral import equalise_to, long_term_spectrum
 from ..texstat import TexStat
-from .transients import analyse_transients, synthesise_transients
+from .transients import DETECTORS, analyse_transients, detector, synthesise_transients
 
 Loudness = Literal["none", "generic", "specific"]
 
@@ -393,8 +393,8 @@ def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> floa
 
 def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None = None,
                         match_energy: bool = False, generator: torch.Generator | None = None,
-                        max_gain_db: float = 12.0, transients: bool | Literal["auto"] = "auto",
-                        n_atoms: int = 32) -> torch.Tensor:
+                        max_gain_db: float = 12.0, transients: bool | str = "auto",
+                        n_atoms: int = 32, equalise: bool = True) -> torch.Tensor:
     """DSP analysis→synthesis of a whole signal (no network), book chapter *TexEnv synth*.
 
     Frames of ``L = bank.length`` with hop ``L/2`` are analysed to ``param_per_env // 2`` coefficients per
@@ -407,9 +407,16 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
 
     ``transients=True`` first takes the clicks out (:func:`~ddsp_textures.synths.transients.analyse_transients`,
     a dictionary of ``n_atoms`` atoms cut from ``x``): the TexEnv analysis, and the carriers' spectrum, see only
-    the residual bed, and the events are added back as waveforms.  ``"auto"`` (default) resynthesises both ways
-    and keeps the one whose frames are closer to ``x`` in TexStat (:func:`~ddsp_textures.metrics.frame_distance`
-    with the bank's bands): the layer wins on crackles, drops and claps and can lose on dense clatter.
+    the residual bed, and the events are added back as waveforms.  A detector name (``"clicks"``, the same as
+    ``True``, or ``"knocks"``: sparser, broader events, see
+    :data:`~ddsp_textures.synths.transients.DETECTORS`) picks the detection settings.  ``"auto"`` (default)
+    resynthesises without a layer and with each detector and keeps the one whose frames are closer to ``x`` in
+    TexStat (:func:`~ddsp_textures.metrics.frame_distances` with the bank's bands): "clicks" wins on crackles,
+    drops and claps, "knocks" on a train's clatter, no layer on steady noise.
+
+    ``equalise`` (default) filters the result so that its long-term spectrum follows ``x``'s within ±6 dB
+    (:func:`~ddsp_textures.spectral.equalise_to`, 1/6-octave smoothing): envelope modulation spreads each band's
+    energy over its neighbours, which tilts the spectrum by up to 3 dB at a steep low end or at the top.
 
     Shape:
         ``(n,) -> (n,)`` with ``n >= L``.
@@ -422,27 +429,40 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
         raise ValueError(f"expected a floating-point signal, got {x.dtype}")
     if not torch.isfinite(x).all():
         raise ValueError("input signal contains NaN or inf")
-    if transients not in (True, False, "auto"):
-        raise ValueError(f"transients must be True, False or 'auto', got {transients!r}")
+    if transients not in (True, False, "auto") and transients not in DETECTORS:
+        raise ValueError(f"transients must be True, False, 'auto' or one of {sorted(DETECTORS)}, "
+                         f"got {transients!r}")
     if n_atoms < 1:
         raise ValueError(f"n_atoms must be >= 1, got {n_atoms}")
+
+    start = None if generator is None else generator.get_state()
 
     def bed(signal: torch.Tensor) -> torch.Tensor:
         return _resynthesize_bed(signal, bank, param_per_env, carriers, match_energy, generator, max_gain_db)
 
+    def finish(y: torch.Tensor) -> torch.Tensor:
+        return equalise_to(y, x, bank.fs) if equalise else y
+
+    def layered(name: str | bool) -> torch.Tensor | None:
+        if start is not None:              # every candidate draws what its own call would: "auto" == that call
+            generator.set_state(start)
+        layer, residual = analyse_transients(x, bank.fs, n_atoms, generator=generator, **detector(name))
+        if layer.times.numel() == 0:
+            return None
+        return finish(bed(residual.to(x.device, x.dtype)) + synthesise_transients(layer).to(x.device, x.dtype))
+
     if transients is False:
-        return bed(x)
-    layer, residual = analyse_transients(x, bank.fs, n_atoms, generator=generator)
-    if layer.times.numel() == 0:
-        return bed(x)
-    with_layer = bed(residual.to(x.device, x.dtype)) + synthesise_transients(layer).to(x.device, x.dtype)
-    if transients is True:
-        return with_layer
-    without = bed(x)
+        return finish(bed(x))
+    if transients != "auto":
+        y = layered(transients)
+        return finish(bed(x)) if y is None else y
+    candidates = [finish(bed(x))] + [y for y in map(layered, DETECTORS) if y is not None]
+    if len(candidates) == 1:
+        return candidates[0]
     measure = TexStat(length, bank.fs, bank.n_bands, low=bank.low, high=bank.high,
                       factor=4 if length % 4 == 0 else 2).to(x.device)
-    d_without, d_with = frame_distances(measure, x, [without, with_layer])     # x's statistics once
-    return without if d_without <= d_with else with_layer
+    scores = frame_distances(measure, x, candidates)                          # x's statistics once
+    return candidates[min(range(len(candidates)), key=scores.__getitem__)]
 
 
 def _resynthesize_bed(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None,

@@ -42,6 +42,26 @@ SMOOTHING_S = 0.0005             # moving average of the detection function
 FLOOR_BELOW_MAX = 1e-2           # peaks more than 40 dB below the loudest are not events (a click's
                                  # own side lobes in digital silence sit at −56 dB)
 
+DETECTORS: dict[str, dict[str, float]] = {
+    # crackles, drops, claps: short events that stand out above 2 kHz
+    "clicks": {"threshold": 3.0, "half_ms": 3.0, "low_hz": 2000.0},
+    # sparser, broader knocks with energy lower down (a train's clatter on the rails): measured on the train
+    # recording, TexStat 7.4 against 8.6 with "clicks" and 8.2 without a layer
+    "knocks": {"threshold": 5.0, "half_ms": 6.0, "low_hz": 500.0},
+}
+
+
+def detector(name: str | bool) -> dict[str, float]:
+    """Keyword arguments of :func:`analyse_transients` for a named detector (``True``: ``"clicks"``).
+
+    >>> detector("knocks")["threshold"]
+    5.0
+    """
+    key = "clicks" if name is True else name
+    if not isinstance(key, str) or key not in DETECTORS:
+        raise ValueError(f"unknown transient detector {name!r}; use one of {sorted(DETECTORS)}")
+    return dict(DETECTORS[key])
+
 
 @dataclass
 class Transients:
