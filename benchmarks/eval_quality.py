@@ -58,6 +58,7 @@ from ddsp_textures.synths import crossover_ripple, make_carriers, texenv_resynth
 from ddsp_textures.synths.transients import analyse_transients  # noqa: E402
 from ddsp_textures.texstat import TexStat  # noqa: E402
 from ddsp_textures.textures import make_texture  # noqa: E402
+from ddsp_textures.threads import set_threads  # noqa: E402
 from ddsp_textures.training import train  # noqa: E402
 
 FS, L = 44100, 32768
@@ -113,6 +114,7 @@ def main() -> None:
                         help="compare TexDSP, P-VAE and the hybrid on event textures instead (event_models.py)")
     parser.add_argument("--repeats", type=int, default=2, help="training seeds per model (--event-models)")
     args = parser.parse_args()
+    set_threads(default=1)                # benchmarks: 1 thread unless DDSP_TEXTURES_THREADS says otherwise
     if args.event_models:
         run_event_models(args)
         return
