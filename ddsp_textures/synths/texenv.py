@@ -23,6 +23,7 @@ from ..metrics import frame_distances
 from ..numerics import safe_divide
 from ..spectral import equalise_to, long_term_spectrum
 from ..texstat import TexStat
+from .bandlimited import bandlimited_sum
 from .transients import DETECTORS, analyse_transients, detector, synthesise_transients
 
 Loudness = Literal["none", "generic", "specific"]
@@ -244,8 +245,11 @@ BandWeights = Callable[[torch.Tensor, slice, slice], torch.Tensor]
 def _modulated_sum(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor | None,
                    weights: BandWeights | None = None) -> torch.Tensor:
     """``Σ_n w_n · env_n · carrier_n`` over blocks of items and bands; ``weights(bands, items, part)`` gives
-    the per-band factors ``(items, bands)`` of a block (``None``: 1)."""
+    the per-band factors ``(items, bands)`` of a block (``None``: 1).  Without weights, the band-limited form
+    (:func:`~ddsp_textures.synths.bandlimited.bandlimited_sum`: short grids per band, one output FFT)."""
     length, n_bands = carriers.shape[-1], carriers.shape[0]
+    if weights is None and not carriers.requires_grad:
+        return _bandlimited_blocks(coeffs, carriers, shifts)
     lead = coeffs.shape[:-2]
     flat = coeffs.reshape(-1, n_bands, coeffs.shape[-1])
     flat_shifts = None if shifts is None else shifts.reshape(-1)
@@ -268,6 +272,24 @@ def _modulated_sum(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.T
             acc = summed if acc is None else acc + summed
         outputs.append(acc)
     return torch.cat(outputs).reshape(*lead, length)
+
+
+BANDLIMITED_CPU_BLOCK = 2**21     # output samples per block of items on a CPU (its spectra stay in cache-sized
+                                  # pieces; on a GPU every item at once)
+
+
+def _bandlimited_blocks(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor | None
+                        ) -> torch.Tensor:
+    length, n_bands = carriers.shape[-1], carriers.shape[0]
+    lead = coeffs.shape[:-2]
+    flat = coeffs.reshape(-1, n_bands, coeffs.shape[-1])
+    flat_shifts = None if shifts is None else shifts.reshape(-1)
+    carriers = carriers.to(flat.real.dtype)
+    n_items = flat.shape[0]
+    block = n_items if coeffs.device.type != "cpu" else max(1, BANDLIMITED_CPU_BLOCK // length)
+    parts = [bandlimited_sum(flat[i:i + block], carriers, None if flat_shifts is None else flat_shifts[i:i + block])
+             for i in range(0, n_items, block)]
+    return torch.cat(parts).reshape(*lead, length)
 
 
 def texenv_synthesis(coeffs: torch.Tensor, carriers: torch.Tensor, return_bands: bool = False,
