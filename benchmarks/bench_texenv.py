@@ -1,9 +1,11 @@
 """TexEnv synthesis and analysis throughput (real-time factor), before and after, and 60 s streaming synthesis.
 
-"Before" is the previous release (kept here): synthesis of all ``(B, N, L)`` bands at once, analysis through
-time-domain subbands and a separate Hilbert transform.  Also shown: the reference's per-band loop.  "After" is
-the library: synthesis in cache-sized blocks of items × bands, analysis from one inverse FFT of the one-sided
-band spectra (``FilterBank.envelopes``).
+"Before" is the first release (kept here): synthesis of all ``(B, N, L)`` bands at once, analysis through
+time-domain subbands and a separate Hilbert transform.  Also shown: the reference's per-band loop, and the
+second release's synthesis in cache-sized blocks of items × bands (still the library's path for per-band
+loudness).  "After" is the library: band-limited synthesis (``synths/bandlimited.py``: each band's product on
+a short grid, one output FFT per frame), analysis from one inverse FFT of the one-sided band spectra
+(``FilterBank.envelopes``); "fwd+bwd" rows time synthesis with its backward pass, as in training.
 
     python benchmarks/bench_texenv.py [--quick] [--threads 1]
 
@@ -25,6 +27,7 @@ from common import sync, timeit, write_results  # noqa: E402
 from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
 from ddsp_textures.synths import make_carriers, overlap_add, texenv_analysis, texenv_resynthesize, texenv_synthesis  # noqa: E402
+from ddsp_textures.synths.texenv import _modulated_sum  # noqa: E402
 from ddsp_textures.textures import make_texture  # noqa: E402
 
 FS = 44100
@@ -39,6 +42,19 @@ def before_synthesis(coeffs: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
 def before_analysis(x: torch.Tensor, bank, n_coeffs: int) -> torch.Tensor:
     """The previous release: time-domain subbands, then the Hilbert envelope (fft + ifft), then rfft."""
     return torch.fft.rfft(hilbert_envelope(bank(x)), dim=-1, norm="ortho")[..., :n_coeffs]
+
+
+def blocked_synthesis(coeffs: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+    """The second release: cache-sized blocks of items × bands of ``(·, ·, L)`` products."""
+    return _modulated_sum(coeffs, seed, None, bandlimited=False)
+
+
+def backward_of(fn):
+    """``fn``'s forward and backward pass (a loss that depends on every output sample)."""
+    def run(c: torch.Tensor, s: torch.Tensor) -> None:
+        c = c.detach().requires_grad_()
+        fn(c, s).pow(2).sum().backward()
+    return run
 
 
 def loop_synthesis(coeffs: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
@@ -78,9 +94,21 @@ def main() -> None:
                     t_vec = timeit(lambda c=coeffs, s=seed: texenv_synthesis(c, s), device, repeat=5)
                     t_before = timeit(lambda c=coeffs, s=seed: before_synthesis(c, s), device, repeat=5)
                     t_loop = timeit(lambda c=coeffs, s=seed: loop_synthesis(c, s), device, repeat=5)
+                    t_block = timeit(lambda c=coeffs, s=seed: blocked_synthesis(c, s), device, repeat=5)
                     row = {"task": "synthesis", "device": dev, "frame": length, "N": n, "param_per_env": ppe,
                            "rtf": audio_s / t_vec, "before_rtf": audio_s / t_before, "loop_rtf": audio_s / t_loop,
-                           "speedup": t_before / t_vec}
+                           "blocked_rtf": audio_s / t_block, "speedup": t_before / t_vec,
+                           "speedup_blocked": t_block / t_vec}
+                    if ppe == 256:
+                        times = {name: timeit(lambda c=coeffs, s=seed, f=fn: backward_of(f)(c, s), device, repeat=5)
+                                 for name, fn in (("after", texenv_synthesis), ("before", before_synthesis),
+                                                  ("blocked", blocked_synthesis))}
+                        rows.append({"task": "synthesis fwd+bwd", "device": dev, "frame": length, "N": n,
+                                     "param_per_env": ppe, "rtf": audio_s / times["after"],
+                                     "before_rtf": audio_s / times["before"],
+                                     "blocked_rtf": audio_s / times["blocked"],
+                                     "speedup": times["before"] / times["after"],
+                                     "speedup_blocked": times["blocked"] / times["after"]})
                     if ppe == 256:
                         frames = torch.randn(args.batch, length, device=device)
                         torch.testing.assert_close(texenv_analysis(frames, bank, 128),
@@ -111,10 +139,16 @@ def main() -> None:
         t_stream = timeit(stream, device, repeat=3)
         sync(device)
         start = time.perf_counter()
-        texenv_resynthesize(x, bank, 256, seed, match_energy=True, generator=torch.Generator().manual_seed(0))
+        texenv_resynthesize(x, bank, 256, seed, match_energy=True, generator=torch.Generator().manual_seed(0),
+                            transients=False, equalise=False)
         sync(device)
         t_full = time.perf_counter() - start
-        tasks = (("streaming synthesis 60 s", t_stream), ("DSP resynthesis 60 s (analysis+match+synth)", t_full))
+        start = time.perf_counter()
+        texenv_resynthesize(x, bank, 256, generator=torch.Generator().manual_seed(0))
+        sync(device)
+        t_default = time.perf_counter() - start
+        tasks = (("streaming synthesis 60 s", t_stream), ("DSP resynthesis 60 s (analysis+match+synth)", t_full),
+                 ("DSP resynthesis 60 s, default (auto: 3 candidates, equaliser)", t_default))
         for task, t in tasks:
             row = {"task": task.replace("60", f"{seconds:g}"), "device": dev, "frame": length, "N": 16,
                    "param_per_env": 256, "rtf": seconds / t}
@@ -122,8 +156,9 @@ def main() -> None:
             print(row, flush=True)
     columns = [("task", "task"), ("device", "device"), ("frame", "frame"), ("N", "N"),
                ("param_per_env", "param_per_env"),
-               ("before_rtf", "RTF before"), ("rtf", "RTF after"), ("loop_rtf", "RTF per-band loop (reference)"),
-               ("speedup", "speed-up after/before")]
+               ("before_rtf", "RTF before"), ("blocked_rtf", "RTF blocked (2nd release)"), ("rtf", "RTF after"),
+               ("loop_rtf", "RTF per-band loop (reference)"), ("speedup", "speed-up after/before"),
+               ("speedup_blocked", "speed-up after/blocked")]
     write_results("texenv" + ("_quick" if args.quick else ""), "TexEnv synthesis throughput", rows, columns,
                   notes=f"Batches of {args.batch} frames at 44.1 kHz; RTF = audio seconds per compute second "
                   f"(median of 5 runs), {args.threads} thread(s); speed-up = before time / after time in the same run.")

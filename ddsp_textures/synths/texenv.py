@@ -243,12 +243,12 @@ BandWeights = Callable[[torch.Tensor, slice, slice], torch.Tensor]
 
 
 def _modulated_sum(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.Tensor | None,
-                   weights: BandWeights | None = None) -> torch.Tensor:
+                   weights: BandWeights | None = None, bandlimited: bool = True) -> torch.Tensor:
     """``Σ_n w_n · env_n · carrier_n`` over blocks of items and bands; ``weights(bands, items, part)`` gives
     the per-band factors ``(items, bands)`` of a block (``None``: 1).  Without weights, the band-limited form
     (:func:`~ddsp_textures.synths.bandlimited.bandlimited_sum`: short grids per band, one output FFT)."""
     length, n_bands = carriers.shape[-1], carriers.shape[0]
-    if weights is None and not carriers.requires_grad:
+    if bandlimited and weights is None and not carriers.requires_grad:
         return _bandlimited_blocks(coeffs, carriers, shifts)
     lead = coeffs.shape[:-2]
     flat = coeffs.reshape(-1, n_bands, coeffs.shape[-1])
