@@ -15,6 +15,7 @@ Real-time factor (RTF) = seconds of audio produced per second of compute (higher
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import sync, timeit, write_results  # noqa: E402
+from common import peak_rss_mb, run_worker, sync, timeit, write_results  # noqa: E402
 
 from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
 from ddsp_textures.filterbanks import erb_bank  # noqa: E402
@@ -68,12 +69,44 @@ def loop_synthesis(coeffs: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
     return out
 
 
+IMPLEMENTATIONS = {"before": before_synthesis, "blocked": blocked_synthesis, "after": texenv_synthesis}
+
+
+def memory_worker(args: dict) -> dict:
+    """Peak memory (RSS above the inputs on a CPU, allocator peak on a GPU) of one synthesis forward+backward,
+    measured in a fresh interpreter."""
+    device = torch.device(args["device"])
+    torch.set_num_threads(1)
+    bank = erb_bank(args["length"], FS, args["n_bands"])
+    # band-filtered noise: the carriers' supports, without make_carriers' float64 working memory (RSS is a
+    # high-water mark, so the inputs must be cheaper than what is measured)
+    noise = torch.randn(args["n_bands"], args["length"])
+    seed = torch.fft.irfft(torch.fft.rfft(noise) * bank.filters[1:-1].float(), n=args["length"]).to(device)
+    del noise
+    coeffs = torch.randn(args["batch"], args["n_bands"], args["ppe"] // 2, dtype=torch.complex64, device=device)
+    fn = backward_of(IMPLEMENTATIONS[args["impl"]])
+    if args["impl"] == "after":
+        texenv_synthesis(coeffs[:1], seed)           # the per-carrier plan is part of the inputs
+    base = peak_rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base_cuda = torch.cuda.memory_allocated(device)
+    fn(coeffs, seed)
+    if device.type == "cuda":
+        return {"peak_mb": (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20}
+    return {"peak_mb": peak_rss_mb() - base}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--batch", type=int, default=16, help="frames per synthesis call")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (see README)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(memory_worker(json.loads(args.worker))))
+        return
     torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     lengths = [8192] if args.quick else [32768, 65536]
@@ -103,7 +136,13 @@ def main() -> None:
                         times = {name: timeit(lambda c=coeffs, s=seed, f=fn: backward_of(f)(c, s), device, repeat=5)
                                  for name, fn in (("after", texenv_synthesis), ("before", before_synthesis),
                                                   ("blocked", blocked_synthesis))}
+                        peaks = {impl: run_worker(__file__, {"device": dev, "length": length, "n_bands": n,
+                                                             "batch": args.batch, "ppe": ppe, "impl": impl}
+                                                  ).get("peak_mb", float("nan"))
+                                 for impl in IMPLEMENTATIONS}
                         rows.append({"task": "synthesis fwd+bwd", "device": dev, "frame": length, "N": n,
+                                     "peak_before": peaks["before"], "peak_blocked": peaks["blocked"],
+                                     "peak_after": peaks["after"],
                                      "param_per_env": ppe, "rtf": audio_s / times["after"],
                                      "before_rtf": audio_s / times["before"],
                                      "blocked_rtf": audio_s / times["blocked"],
@@ -158,10 +197,12 @@ def main() -> None:
                ("param_per_env", "param_per_env"),
                ("before_rtf", "RTF before"), ("blocked_rtf", "RTF blocked (2nd release)"), ("rtf", "RTF after"),
                ("loop_rtf", "RTF per-band loop (reference)"), ("speedup", "speed-up after/before"),
-               ("speedup_blocked", "speed-up after/blocked")]
+               ("speedup_blocked", "speed-up after/blocked"), ("peak_before", "peak MiB before"),
+               ("peak_blocked", "peak MiB blocked"), ("peak_after", "peak MiB after")]
     write_results("texenv" + ("_quick" if args.quick else ""), "TexEnv synthesis throughput", rows, columns,
                   notes=f"Batches of {args.batch} frames at 44.1 kHz; RTF = audio seconds per compute second "
-                  f"(median of 5 runs), {args.threads} thread(s); speed-up = before time / after time in the same run.")
+                  f"(median of 5 runs), {args.threads} thread(s); speed-up = before time / after time in the same run; "
+                  f"peak memory of one fwd+bwd call in a fresh interpreter (CPU: RSS above the inputs).")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,15 @@ def timeit(fn: Callable[[], object], device: torch.device, repeat: int = 3, warm
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (MiB)."""
+    """Peak resident set size of this process so far (MiB): ``VmHWM`` of ``/proc/self/status`` where there is
+    one — ``ru_maxrss`` survives ``exec``, so a worker started by a large parent would report the parent's
+    peak — else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
