@@ -5,6 +5,10 @@ For band ``n`` with complex coefficients ``C_n[0..P-1]`` the envelope is the L-p
 polynomial ``env_n = irfft([C_n, 0, ..., 0], norm="ortho")`` and the output is ``y = Σ_n env_n · carrier_n``,
 where the ``N`` *carriers* are fixed noise signals with a flat Hilbert envelope and exactly their band's magnitude
 response (:func:`make_carriers`).  ``param_per_env = 2·P`` real numbers describe one band.
+
+Two names, two quantities: ``param_per_env`` (real parameters per band, even) is what configs, constructors and
+:func:`texenv_resynthesize` take; ``n_coeffs = P = param_per_env // 2`` (complex coefficients per band) is what
+:func:`texenv_analysis` returns and what the synth modules expose as ``n_coeffs``.
 """
 
 from __future__ import annotations
