@@ -7,6 +7,7 @@ behind the failing argument.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,18 @@ TEXSTAT_ARGS = {"frame_size": "frame_size", "fs": "sampling_rate", "n_bands": "N
                 "beta": "beta"}
 
 
+SHOWN_AS = {"high_limit": "filter_high_lim"}    # config properties shown as the key a user writes
+
+
 def _build(factory: Callable[..., Any], names: dict[str, str], cfg: TrainConfig, **extra: Any) -> Any:
+    """``factory(**kwargs)`` from the config; a ``ValueError`` becomes a :class:`ConfigError` naming the config
+    key of every argument the message names (as a word), or all of them when it names none."""
     kwargs = {arg: getattr(cfg, key) for arg, key in names.items()}
     try:
         return factory(**kwargs, **extra)
     except ValueError as err:
-        keys = ", ".join(sorted({names[a] for a in names if a in str(err)} or set(names.values())))
+        named = {names[a] for a in names if re.search(rf"\b{re.escape(a)}\b", str(err))}
+        keys = ", ".join(sorted(SHOWN_AS.get(k, k) for k in (named or set(names.values()))))
         raise ConfigError(f"config key(s) {keys}: {err}") from None
 
 

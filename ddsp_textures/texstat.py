@@ -144,7 +144,8 @@ class TexStat(nn.Module):
         if len(alpha) != 4:
             raise ValueError(f"alpha needs 4 weights (mean, CV², skewness, kurtosis), got {len(alpha)}")
         if n_bands < 2 or n_mod_bands < 2:
-            raise ValueError("TexStat needs at least 2 cochlear and 2 modulation bands (for correlations)")
+            raise ValueError(f"TexStat needs n_bands >= 2 and n_mod_bands >= 2 (for correlations), "
+                             f"got {n_bands} and {n_mod_bands}")
         self.frame_size, self.fs, self.factor = frame_size, fs, factor
         self.alpha, self.beta = tuple(float(a) for a in alpha), tuple(float(b) for b in beta)
         if not (math.isfinite(eps) and eps > 0):

@@ -35,10 +35,10 @@ def _write(tmp_path, data, name="cfg.json"):
 @pytest.mark.parametrize("change, message", [
     ({"bogus_key": 1}, "unknown config key(s): bogus_key"),
     ({"frame_size": "large"}, "'frame_size' must be an integer"),
-    ({"param_per_env": 33}, "'param_per_env' must be even"),
+    ({"param_per_env": 33}, "config key(s) param_per_env: param_per_env must be an even integer"),
     ({"audio_path": "procedural:rain?seconds=0.5"}, "audio too short"),
     ({"features_list": "energy_bands,loudness"}, "unknown feature 'loudness'"),
-    ({"beta": [1, 2]}, "'beta' needs 5 numbers"),
+    ({"beta": [1, 2]}, "config key(s) beta: beta needs 5 weights"),
     ({"learning_rate": True}, "'learning_rate' must be a number"),
     ({"filter_high_lim": 9000.0}, "filter limits"),
 ])
@@ -67,6 +67,29 @@ def test_reference_style_comma_strings_are_accepted(tmp_path):
     assert cfg.architecture == "TexDSP" and cfg.loss_function == "texstat"
     with pytest.raises(ConfigError):
         parse_config({"frame_size": 4096})
+
+
+@pytest.mark.parametrize("change, key, rule", [
+    ({"param_per_env": 31}, "param_per_env", "even"),
+    ({"N_filter_bank": 1}, "N_filter_bank", "n_bands >= 2"),
+    ({"features_list": ["nope"]}, "features_list", "unknown feature 'nope'"),
+    ({"alpha": [1, 2]}, "alpha", "4 weights"),
+    ({"architecture": "PVAE", "vae_param_per_env": 7}, "vae_param_per_env", "even"),
+    ({"architecture": "PVAE", "vae_grain_size": 300 + 1}, "vae_grain_size", "even"),
+    ({"architecture": "HYBRID", "max_rate": 0}, "max_rate", "positive"),
+])
+def test_constructor_rules_become_config_errors_naming_the_key(tmp_path, change, key, rule):
+    # one-argument rules live in the constructors; the config only parses them (no duplicate rule) ...
+    cfg = parse_config({**_cfg(tmp_path), **change})
+    # ... and building the objects names the config key, before any run directory exists
+    from ddsp_textures.builders import build_model, build_texstat
+
+    with pytest.raises(ConfigError, match=rf"config key\(s\) [^:]*\b{key}\b[^:]*:.*{rule}"):
+        build_model(cfg)
+        build_texstat(cfg)
+    with pytest.raises(ConfigError, match=key):
+        train({**_cfg(tmp_path), **change, "run_name": "never"}, progress=False)
+    assert not (tmp_path / "runs" / "never").exists() and not list(tmp_path.glob("**/never"))
 
 
 def test_training_writes_weights_only_checkpoints_and_logs(tmp_path):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..features import compute_features, feature_dims
+from ..features import FEATURES, compute_features, feature_dims
 from ..filterbanks import FilterBank, erb_bank
 from ..nn import mlp, networks_autocast
 
@@ -41,7 +41,10 @@ class FeatureEncoder(nn.Module):
         super().__init__()
         self.feature_names = tuple(features)
         if not self.feature_names:
-            raise ValueError("the encoder needs at least one input feature")
+            raise ValueError("features must name at least one feature")
+        unknown = [name for name in self.feature_names if name not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown feature {unknown[0]!r} in features; choose from {', '.join(FEATURES)}")
         self.bank: FilterBank = erb_bank(frame_size, fs, n_bands, low, high)
         dims = feature_dims(self.feature_names, n_bands)
         self.mlps = nn.ModuleList(mlp(d, hidden, depth) for d in dims)

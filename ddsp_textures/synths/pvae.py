@@ -52,6 +52,11 @@ class GrainVAE(nn.Module):
         super().__init__()
         if grain_size % 2 or grain_size < 256:
             raise ValueError(f"grain_size must be even and >= 256, got {grain_size}")
+        if param_per_env < 2 or param_per_env % 2 or param_per_env // 2 > grain_size // 2 + 1:
+            raise ValueError(f"param_per_env must be an even integer in [2, {grain_size + 2}] for grains of "
+                             f"{grain_size} samples, got {param_per_env}")
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         self.grain_size, self.fs, self.n_bands, self.latent_dim = grain_size, fs, n_bands, latent_dim
         self.n_coeffs = param_per_env // 2
         self.bank = erb_bank(grain_size, fs, n_bands)
