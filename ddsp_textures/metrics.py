@@ -61,6 +61,18 @@ def frame_distances(texstat: TexStat, x: np.ndarray | torch.Tensor,
     return out
 
 
+def closest_candidate(x: torch.Tensor, candidates: Sequence[torch.Tensor | np.ndarray], bank: FilterBank
+                      ) -> torch.Tensor | np.ndarray:
+    """The candidate whose frames are closest to ``x`` in TexStat with ``bank``'s frame size, bands and limits
+    (:func:`frame_distances`: ``x``'s statistics once); how ``transients="auto"`` chooses between
+    resyntheses of ``x``.  The first candidate wins ties."""
+    length = bank.length
+    measure = TexStat(length, bank.fs, bank.n_bands, low=bank.low, high=bank.high,
+                      factor=4 if length % 4 == 0 else 2).to(x.device)
+    scores = frame_distances(measure, x, candidates)
+    return candidates[min(range(len(candidates)), key=scores.__getitem__)]
+
+
 @torch.no_grad()
 def texstat_embeddings(frames: torch.Tensor, texstat: TexStat, n_stats: int = 3, batch_size: int = 16,
                        normalize: bool = True) -> np.ndarray:

@@ -34,11 +34,10 @@ import torch
 
 from .features import band_rms
 from .framing import FADE_SECONDS, half_overlap_frames, join_circular, overlap_add, random_shifts, rms, wrap_pad, zscore
-from .metrics import frame_distances
+from .metrics import closest_candidate
 from .models import HybridModel, PVAEModel, TexDSP
 from .synths.texenv import Loudness
 from .synths.transients import DETECTORS, analyse_transients, detector, synthesise_transients
-from .texstat import TexStat
 
 
 @torch.no_grad()
@@ -99,11 +98,7 @@ def _closest_layer(model: TexDSP, x: torch.Tensor, loudness: Loudness, seed: int
     candidates = [resynthesize(model, x, loudness, seed, joining, name) for name in (False, *DETECTORS)]
     if x.shape[0] < model.frame_size:                 # no whole frame to compare: no layer
         return candidates[0]
-    bank = model.bank
-    measure = TexStat(model.frame_size, model.fs, bank.n_bands, low=bank.low, high=bank.high,
-                      factor=4 if model.frame_size % 4 == 0 else 2)
-    scores = frame_distances(measure, x, candidates)
-    return candidates[min(range(len(candidates)), key=scores.__getitem__)]
+    return closest_candidate(x, candidates, model.bank)
 
 
 def _frame_latents(model: TexDSP | HybridModel, x: torch.Tensor, joining: Joining, encode: bool = True

@@ -23,10 +23,9 @@ from torch import nn
 from ..envelopes import hilbert_envelope
 from ..filterbanks import FilterBank, erb_number, rfft_frequencies
 from ..framing import half_overlap_frames, overlap_add, random_shifts, rms
-from ..metrics import frame_distances
+from ..metrics import closest_candidate
 from ..numerics import safe_divide
 from ..spectral import equalise_to, long_term_spectrum
-from ..texstat import TexStat
 from .bandlimited import bandlimited_sum
 from .transients import DETECTORS, analyse_transients, detector, synthesise_transients
 
@@ -437,7 +436,7 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
     ``True``, or ``"knocks"``: sparser, broader events, see
     :data:`~ddsp_textures.synths.transients.DETECTORS`) picks the detection settings.  ``"auto"`` (default)
     resynthesises without a layer and with each detector and keeps the one whose frames are closer to ``x`` in
-    TexStat (:func:`~ddsp_textures.metrics.frame_distances` with the bank's bands): "clicks" wins on crackles,
+    TexStat (:func:`~ddsp_textures.metrics.closest_candidate`, with the bank's bands): "clicks" wins on crackles,
     drops and claps, "knocks" on a train's clatter, no layer on steady noise.
 
     ``equalise`` (default) filters the result so that its long-term spectrum follows ``x``'s within ±6 dB
@@ -485,10 +484,7 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
     candidates = [finish(bed(x))] + [y for y in map(layered, DETECTORS) if y is not None]
     if len(candidates) == 1:
         return candidates[0]
-    measure = TexStat(length, bank.fs, bank.n_bands, low=bank.low, high=bank.high,
-                      factor=4 if length % 4 == 0 else 2).to(x.device)
-    scores = frame_distances(measure, x, candidates)                          # x's statistics once
-    return candidates[min(range(len(candidates)), key=scores.__getitem__)]
+    return closest_candidate(x, candidates, bank)
 
 
 def _resynthesize_bed(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None,
