@@ -73,7 +73,7 @@ def _plan(carriers: torch.Tensor, n_coeffs: int, dtype: torch.dtype) -> list[_Gr
         for row, n in enumerate(bands.tolist()):                        # once per carrier set, not per call
             w = int(width[n])
             base[row, :w] = analytic[n, int(first[n]):int(first[n]) + w]
-        baseband = torch.fft.ifft(base, dim=-1) * size * (size / length) / size     # (M/L)·ifft_M
+        baseband = torch.fft.ifft(base, dim=-1) * (size / length)              # u at t = mL/M: (M/L)·ifft_M
         rel = torch.where(offsets < size - n_coeffs + 1, offsets, offsets - size)   # FFT bin r -> offset j
         bins = ((first[bands].unsqueeze(-1) + rel) % length).reshape(-1)
         groups.append(_Group(bands, size, baseband.to(complex_dtype), bins))
@@ -123,8 +123,9 @@ def bandlimited_sum(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.
         x = x * _phase_ramp(shifts, n_coeffs, length, real_dtype).unsqueeze(1)          # env(t + s)
     ext = torch.zeros(n_items, length, dtype=x.dtype, device=flat.device)
     for group in _plan(carriers, n_coeffs, real_dtype):
-        env = torch.fft.irfft(x[:, group.bands], n=group.size, dim=-1) * (group.size / length)  # (B, G, M)
-        product = torch.fft.fft(env * group.baseband, dim=-1) * (length / group.size)
+        # env at t = mL/M is (M/L)·irfft_M and the product's bins are (L/M)·fft_M: the two factors cancel
+        env = torch.fft.irfft(x[:, group.bands], n=group.size, dim=-1)                        # (B, G, M)
+        product = torch.fft.fft(env * group.baseband, dim=-1)
         ext = ext.index_add(1, group.bins, product.reshape(n_items, -1))
     k = torch.arange(length // 2 + 1, device=flat.device)
     spectrum = 0.5 * (ext[:, k] + ext[:, (-k) % length].conj())
