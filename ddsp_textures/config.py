@@ -219,8 +219,8 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.learning_rate <= 0:
         raise ConfigError(f"config key 'learning_rate' must be positive, got {cfg.learning_rate}")
     if cfg.has_events:
-        for key in ("vae_hidden", "vae_epochs", "vae_param_per_env", "vae_latent_dim", "atoms_number"):
-            if getattr(cfg, key) < 1:                          # sizes of the memory estimate
+        for key in ("vae_hidden", "vae_param_per_env", "vae_epochs"):   # sizes of the memory estimate, and
+            if getattr(cfg, key) < 1:                                     # the grain training's epoch count
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(cfg, key)}")
         if cfg.vae_grain_size > cfg.frame_size:
             raise ConfigError(f"config key 'vae_grain_size' must be <= frame_size ({cfg.frame_size}), "

@@ -77,6 +77,8 @@ def test_reference_style_comma_strings_are_accepted(tmp_path):
     ({"architecture": "PVAE", "vae_param_per_env": 7}, "vae_param_per_env", "even"),
     ({"architecture": "PVAE", "vae_grain_size": 300 + 1}, "vae_grain_size", "even"),
     ({"architecture": "HYBRID", "max_rate": 0}, "max_rate", "positive"),
+    ({"architecture": "PVAE", "atoms_number": 0}, "atoms_number", ">= 1"),
+    ({"architecture": "HYBRID", "vae_latent_dim": 0}, "vae_latent_dim", ">= 1"),
 ])
 def test_constructor_rules_become_config_errors_naming_the_key(tmp_path, change, key, rule):
     # one-argument rules live in the constructors; the config only parses them (no duplicate rule) ...
