@@ -134,8 +134,7 @@ def main() -> None:
                            "speedup_blocked": t_block / t_vec}
                     if ppe == 256:
                         times = {name: timeit(lambda c=coeffs, s=seed, f=fn: backward_of(f)(c, s), device, repeat=5)
-                                 for name, fn in (("after", texenv_synthesis), ("before", before_synthesis),
-                                                  ("blocked", blocked_synthesis))}
+                                 for name, fn in IMPLEMENTATIONS.items()}
                         peaks = {impl: run_worker(__file__, {"device": dev, "length": length, "n_bands": n,
                                                              "batch": args.batch, "ppe": ppe, "impl": impl}
                                                   ).get("peak_mb", float("nan"))

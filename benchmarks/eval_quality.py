@@ -148,23 +148,17 @@ def main() -> None:
                    "own": frame_distance(measure, x[:-L], x[L:]), "kurt_orig": envelope_kurtosis(bank, x)}
             seeds = range(args.seeds)
             before = describe(measure, bank, x, [legacy_resynthesize(x.double(), bank, 256, s) for s in seeds], emb_x)
-            after = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients=False,
-                                                                    generator=torch.Generator().manual_seed(s))
-                                                for s in seeds], emb_x)
-            layered = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients=True,
-                                                                      generator=torch.Generator().manual_seed(s))
-                                                  for s in seeds], emb_x)
-            knocks = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients="knocks",
-                                                                     generator=torch.Generator().manual_seed(s))
-                                                 for s in seeds], emb_x)
-            raw = describe(measure, bank, x, [texenv_resynthesize(x.double(), bank, 256, transients=False,
-                                                                  equalise=False,
-                                                                  generator=torch.Generator().manual_seed(s))
-                                              for s in seeds], emb_x)
             row.update({f"{k}_before": v for k, v in before.items()})
-            row.update({f"{k}_after": v for k, v in after.items()})
-            row.update({f"{k}_layer": v for k, v in layered.items()})
-            row.update({f"{k}_knocks": v for k, v in knocks.items()})
+            variants = {"after": {"transients": False}, "layer": {"transients": True},
+                        "knocks": {"transients": "knocks"}, "noeq": {"transients": False, "equalise": False}}
+            results = {tag: describe(measure, bank, x,
+                                     [texenv_resynthesize(x.double(), bank, 256, **kwargs,
+                                                          generator=torch.Generator().manual_seed(s))
+                                      for s in seeds], emb_x)
+                       for tag, kwargs in variants.items()}
+            for tag in ("after", "layer", "knocks"):
+                row.update({f"{k}_{tag}": v for k, v in results[tag].items()})
+            raw = results["noeq"]
             row["texstat_noeq"], row["lts_noeq"] = raw["texstat"], raw["lts"]
             layer, _ = analyse_transients(x.double(), FS, generator=torch.Generator().manual_seed(0))
             row["events_per_s"], row["atoms"] = layer.rate(FS), int(layer.atoms.shape[0])
