@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.features import compute_features, energy_bands, feature_dims, onset_rate, spectral_centroid
+from ddsp_textures.features import (
+    SHAPE_STEPS,
+    band_shapes,
+    compute_features,
+    energy_bands,
+    feature_dims,
+    onset_rate,
+    spectral_centroid,
+)
 from ddsp_textures.filterbanks import erb_bank, erb_number
 
 
@@ -12,6 +20,21 @@ def test_energy_bands_is_log_rms_of_subbands():
     sub = bank.double()(x).numpy()
     expected = np.log10(np.sqrt((sub**2).mean(-1) + 1e-12) + 1e-5)
     np.testing.assert_allclose(energy_bands(x, bank).numpy(), expected, rtol=1e-10)
+
+
+def test_band_shapes_are_segment_log_rms_relative_to_the_band():
+    bank = erb_bank(8192, 16000, 12)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 8192))
+    x[:, : 8192 // 2] *= 0.1                                 # first half 20 dB quieter
+    sub = np.fft.irfft(np.fft.rfft(x)[:, None] * bank.filters[1:-1].double().numpy(), n=8192)   # (2, N, L)
+    power = (sub.reshape(2, 12, SHAPE_STEPS, -1) ** 2).mean(-1)
+    expected = 0.5 * np.log10(power + 1e-10) - 0.5 * np.log10(power.mean(-1, keepdims=True) + 1e-10)
+    got = band_shapes(torch.tensor(x), bank.double())
+    assert got.shape == (2, 12 * SHAPE_STEPS)
+    np.testing.assert_allclose(got.numpy(), expected.reshape(2, -1), rtol=1e-8, atol=1e-8)
+    halves = got.reshape(2, 12, 2, SHAPE_STEPS // 2).mean(-1)         # log10 RMS: −1 apart (20 dB)
+    np.testing.assert_allclose((halves[..., 1] - halves[..., 0])[:, 3:].numpy(), 1.0, atol=0.15)
 
 
 def test_centroid_of_a_pure_tone_is_near_its_erb_number():
@@ -42,6 +65,6 @@ def test_features_are_differentiable_and_batched():
     assert [tuple(f.shape) for f in feats] == [(3, 2, 8), (3, 2, 1), (3, 2, 1)]
     sum(f.sum() for f in feats).backward()
     assert torch.isfinite(x.grad).all()
-    assert feature_dims(["energy_bands", "centroid"], 8) == [8, 1]
+    assert feature_dims(["energy_bands", "centroid", "band_shapes"], 8) == [8, 1, 8 * SHAPE_STEPS]
     with pytest.raises(ValueError, match="unknown feature"):
         compute_features(x, ["loudness"], bank)
