@@ -21,10 +21,8 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
   events), and *default* is what ``texenv_resynthesize``'s ``"auto"`` keeps; every DSP column after *before*
   includes the long-term-spectrum equaliser (``equalise=True``), shown once without it;
 * **statistics matching** on the first frame (training-free, ``match_statistics`` texenv mode);
-* **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``; features ``energy_bands``, ``centroid``,
-  ``rate`` and the time-resolved ``band_shapes``), resynthesised with its own features and the input's band
-  loudness (``"specific"``, measured on the analysed bands of the sum), and with the input's transient layer
-  added to the model's bed (``resynthesize(..., transients="auto")``).
+* **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``), resynthesised with its own features,
+  and with the input's transient layer added to the model's bed (``resynthesize(..., transients="auto")``).
 """
 
 from __future__ import annotations
@@ -93,7 +91,7 @@ def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[n
     wav = workdir / f"{name}.wav"
     save_audio(wav, x, FS)
     config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
-              "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate", "band_shapes"],
+              "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"],
               "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256, "N_filter_bank": 16,
               "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": 0,
               "models_directory": str(workdir), "run_name": f"run_{name}", "device": "cpu"}

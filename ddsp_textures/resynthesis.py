@@ -3,8 +3,7 @@
 TexDSP: the input is cut in frames of ``L`` samples with hop ``L/2`` (wrap-padded to a whole number of frames of
 ``L``), each frame is z-scored and described by the model's features, and the GRU runs over **all** frames in
 order, as in training.  Every other frame — consecutive, non-overlapping frames of ``L`` — is synthesised with the
-loudness of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of every band, as the bank analyses
-the output: :func:`~ddsp_textures.synths.texenv.band_loudness_gains`) and with carriers
+loudness of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of every band) and with carriers
 shifted by a random offset per frame (the model trains with such shifts), and the frames are joined with short
 circular crossfades (:func:`~ddsp_textures.framing.join_circular`).  Whole frames are what the model was trained
 to produce: overlap-adding all half-overlapping frames with a long window, as the DSP resynthesis does with
