@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--event-models", action="store_true",
                         help="compare TexDSP, P-VAE and the hybrid on event textures instead (event_models.py)")
     parser.add_argument("--repeats", type=int, default=2, help="training seeds per model (--event-models)")
+    parser.add_argument("--jobs", type=int, default=2, help="training processes of one thread (--event-models)")
     args = parser.parse_args()
     set_threads(default=1)                # benchmarks: 1 thread unless DDSP_TEXTURES_THREADS says otherwise
     if args.event_models:
@@ -231,7 +232,7 @@ def run_event_models(args: argparse.Namespace) -> None:
         else:
             print(f"skipping {name}: not in {RECORDINGS}")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = event_models.evaluate(sounds, epochs, repeats, Path(tmp))
+        rows = event_models.evaluate(sounds, epochs, repeats, Path(tmp), jobs=args.jobs)
     notes = (f"{seconds:g}-s excerpts at {event_models.FS} Hz, frames of {event_models.L}, "
              f"TexStat({event_models.L}, {event_models.FS}, 16, 6); each architecture trained {epochs} epochs on the "
              f"excerpt with the same features and optimiser, means over {repeats} training seed(s); "

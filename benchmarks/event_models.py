@@ -1,85 +1,149 @@
 """TexDSP vs P-VAE vs hybrid (TexEnv bed + P-VAE events) on event textures and a stationary one.
 
-    python benchmarks/eval_quality.py --event-models           # the table (≈ 20 min on 2 CPU cores)
+    python benchmarks/eval_quality.py --event-models           # the table (≈ 25 min on 2 CPU cores, --jobs 2)
     python benchmarks/eval_quality.py --event-models --quick   # a smoke test, not a result
 
 Each texture is a 20-s excerpt (recordings from second 10, resampled to 22.05 kHz) or 20 s of a procedural
-texture.  The three architectures get the same encoder inputs (energy bands, centroid, onset rate, event
-rate), frames (L = 16384, hop L/2, sequences of 4), loss (``TexStat(16384, 22050, 16, 6)``), optimiser and
-number of epochs; each is trained on the excerpt and resynthesises it with its own features.  Columns:
-frame-aligned TexStat against the original (lower is better; compare with the own variability), FAD on
-TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation (100 Hz–10 kHz) and the mean
-envelope kurtosis of the output next to the original's (the peakiness TexEnv smears).  Results are means over
-``--repeats`` training seeds.
+texture.  The architectures get the same encoder inputs (energy bands, centroid, onset rate, event rate),
+frames (L = 16384, hop L/2, sequences of 4), loss (``TexStat(16384, 22050, 16, 6)``), optimiser and number of
+epochs; each is trained on the excerpt and resynthesises it with its own features.  Models with events use the
+grain VAE's ``"dictionary"`` decoder (real grains of the excerpt) unless named *noise grains*; the hybrid's
+*before* column is the earlier state — noise grains and the earlier inference (events capped at 90 % of each
+band, the bed filling the rest: :func:`legacy_hybrid_resynthesize`) — from the same trained noise-grain model
+as the *noise grains* column.  Columns: frame-aligned TexStat against the original (lower is better; compare
+with the own variability), FAD on TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation
+(100 Hz–10 kHz) and the mean envelope kurtosis of the output next to the original's (the peakiness TexEnv
+smears).  Results are means over ``--repeats`` training seeds; trainings run in ``--jobs`` processes of one
+thread each.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ddsp_textures import metrics
-from ddsp_textures.data import save_audio
+from ddsp_textures.data import load_audio, save_audio
+from ddsp_textures.features import band_rms
 from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.framing import frame_signal
+from ddsp_textures.framing import frame_signal, zscore
 from ddsp_textures.metrics import frame_distance, frechet_distance, texstat_embeddings, third_octave_deviation_db
-from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.models import HybridModel
+from ddsp_textures.models.event_head import EventControls
+from ddsp_textures.resynthesis import _frame_latents, _join, _shifts, resynthesize
 from ddsp_textures.rundir import load_history, load_run
+from ddsp_textures.synths.pvae import pvae_synthesis
 from ddsp_textures.texstat import TexStat
+from ddsp_textures.threads import set_threads
 from ddsp_textures.training import train
 
 FS, L = 22050, 16384
-ARCHITECTURES = ("TexDSP", "PVAE", "HYBRID")
+# column prefix → (architecture, config overrides); HYBRID_noise also gives the HYBRID_before column
+ARCHITECTURES = {"TexDSP": ("TexDSP", {}), "PVAE": ("PVAE", {}), "HYBRID": ("HYBRID", {}),
+                 "HYBRID_noise": ("HYBRID", {"vae_decoder": "noise"})}
 EVENT_TEXTURES = ("raindrops", "applause", "fire", "train")
 STATIONARY = ("amazon-rainforest",)
 
 
-def config(architecture: str, wav: Path, epochs: int, seed: int, workdir: Path) -> dict:
-    return {"architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
+def config(variant: str, wav: Path, epochs: int, seed: int, workdir: Path) -> dict:
+    architecture, overrides = ARCHITECTURES[variant]
+    return {**overrides, "architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
             "hop_size": L // 2, "sequence_length": 4, "features_list": ["energy_bands", "centroid", "rate", "events"],
             "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 128, "N_filter_bank": 16,
             "M_filter_bank": 6, "atoms_number": 4, "vae_grain_size": 1024, "vae_param_per_env": 32,
             "vae_epochs": 30, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": seed,
-            "device": "cpu", "models_directory": str(workdir), "run_name": f"{wav.stem}_{architecture}_{seed}"}
+            "device": "cpu", "models_directory": str(workdir), "run_name": f"{wav.stem}_{variant}_{seed}"}
 
 
 def envelope_kurtosis(x: torch.Tensor) -> float:
     return metrics.envelope_kurtosis(x, erb_bank(L, FS, 16))
 
 
-def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: Path) -> list[dict]:
+@torch.no_grad()
+def legacy_hybrid_resynthesize(model: HybridModel, audio: np.ndarray, seed: int) -> np.ndarray:
+    """The hybrid's inference before band equalisation: hard events scaled to ``gain`` times the frame RMS and
+    capped at 90 % of any band's power; the bed gets each band's remaining power (at least 1 %) with TexDSP's
+    ``"specific"`` loudness.  Same frames, shifts and events as :func:`~ddsp_textures.resynthesis.resynthesize`."""
+    x = torch.tensor(np.ascontiguousarray(audio, dtype=np.float32))
+    frames, feats, _, whole = _frame_latents(model, x, "circular", encode=False)
+    generator = torch.Generator().manual_seed(seed)
+    shifts = _shifts(len(whole), model.frame_size, "circular", generator)
+    target_power = band_rms(frames[whole], model.bank).unsqueeze(0).pow(2)
+    coeffs, c = model.controls(feats)
+    coeffs, c = coeffs[:, whole], EventControls(*(t[:, whole] for t in c))
+    events = pvae_synthesis(model.vae, c.rate, c.alpha, c.latents, model.frame_size, relaxed=False,
+                            generator=generator)
+    events = c.gain.unsqueeze(-1) * zscore(events) * target_power.sum(-1, keepdim=True).sqrt()
+    event_power = band_rms(events, model.bank).pow(2)
+    cap = (0.9 * target_power / (event_power + 1e-20)).amin(-1).clamp(max=1.0)
+    events, event_power = events * cap.sqrt().unsqueeze(-1), event_power * cap.unsqueeze(-1)
+    bed_target = torch.maximum(target_power - event_power, 0.01 * target_power).sqrt()
+    out = model.synth(coeffs, "specific", bed_target, shifts) + events
+    return _join(out[0], "circular", model.fs)[: x.shape[0]].numpy()
+
+
+def describe(measure: TexStat, x: torch.Tensor, emb_x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    y_t = torch.tensor(y)
+    return {"texstat": frame_distance(measure, x, y_t),
+            "fad": frechet_distance(emb_x, texstat_embeddings(frame_signal(y_t, L, L // 2), measure)),
+            "lts": float(np.abs(third_octave_deviation_db(x, y_t, FS, high=10000.0)).max()),
+            "kurt": envelope_kurtosis(y_t)}
+
+
+def run_one(wav: Path, variant: str, epochs: int, seed: int, workdir: Path) -> dict[str, dict[str, float]]:
+    """Train one variant on one excerpt and describe its resynthesis: ``{column prefix: metrics}``."""
+    set_threads(1)
+    audio = load_audio(wav, FS)
+    x = torch.tensor(audio)
     measure = TexStat(L, FS, 16, 6)
-    rows = []
+    emb_x = texstat_embeddings(frame_signal(x, L, L // 2), measure)
+    start = time.perf_counter()
+    run = train(config(variant, wav, epochs, seed, workdir), progress=False)
+    seconds = time.perf_counter() - start
+    model, _ = load_run(run)
+    val = min(load_history(run)["val_texstat"][1:])
+    out = {variant: {**describe(measure, x, emb_x, resynthesize(model, audio, seed=seed)), "val": val,
+                     "seconds": seconds}}
+    if variant == "HYBRID_noise":
+        out["HYBRID_before"] = {**describe(measure, x, emb_x, legacy_hybrid_resynthesize(model, audio, seed)),
+                                "val": val, "seconds": seconds}
+    print(f"{wav.stem} {variant} seed {seed}: " + ", ".join(
+        f"{k} {v['texstat']:.3g}" for k, v in out.items()), flush=True)
+    return out
+
+
+def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: Path, jobs: int = 2) -> list[dict]:
+    measure = TexStat(L, FS, 16, 6)
+    wavs = {}
     for name, audio in sounds.items():
-        x = torch.tensor(np.ascontiguousarray(audio, dtype=np.float32))
-        wav = workdir / f"{name}.wav"
-        save_audio(wav, audio, FS)
-        emb_x = texstat_embeddings(frame_signal(x, L, L // 2), measure)
+        wavs[name] = workdir / f"{name}.wav"
+        save_audio(wavs[name], audio, FS)
+    tasks = [(name, variant, seed) for name in sounds for variant in ARCHITECTURES for seed in range(repeats)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_one, wavs[n], v, epochs, s, workdir) for n, v, s in tasks]
+        results = [f.result() for f in futures]
+    rows = []
+    for name in sounds:
+        x = torch.tensor(load_audio(wavs[name], FS))
         row = {"texture": name, "kind": "stationary" if name in STATIONARY else "event",
                "own": frame_distance(measure, x[:-L], x[L:]), "kurt_orig": envelope_kurtosis(x)}
-        for arch in ARCHITECTURES:
-            runs = []
-            for seed in range(repeats):
-                start = time.perf_counter()
-                run = train(config(arch, wav, epochs, seed, workdir), progress=False)
-                model, _ = load_run(run)
-                y = torch.tensor(resynthesize(model, audio, seed=seed))
-                history = load_history(run)
-                runs.append({"texstat": frame_distance(measure, x, y),
-                             "fad": frechet_distance(emb_x, texstat_embeddings(frame_signal(y, L, L // 2), measure)),
-                             "lts": float(np.abs(third_octave_deviation_db(x, y, FS, high=10000.0)).max()),
-                             "kurt": envelope_kurtosis(y), "val": min(history["val_texstat"][1:]),
-                             "seconds": time.perf_counter() - start})
-            for key in runs[0]:
-                row[f"{arch}_{key}"] = float(np.mean([r[key] for r in runs]))
-            print(f"{name} {arch}: " + ", ".join(f"{k} {row[f'{arch}_{k}']:.3g}" for k in runs[0]), flush=True)
-        if all(f"{arch}_texstat" in row for arch in ("TexDSP", "PVAE", "HYBRID")):
-            best = min(row["PVAE_texstat"], row["HYBRID_texstat"])
-            row["best_vs_texdsp"] = f"{100 * (best / row['TexDSP_texstat'] - 1):+.0f} %"
-            row["hybrid_vs_texdsp"] = f"{100 * (row['HYBRID_texstat'] / row['TexDSP_texstat'] - 1):+.0f} %"
+        runs: dict[str, list[dict[str, float]]] = {}
+        for (n, _, _), result in zip(tasks, results, strict=True):
+            for prefix, metrics_ in result.items():
+                if n == name:
+                    runs.setdefault(prefix, []).append(metrics_)
+        for prefix, items in runs.items():
+            for key in items[0]:
+                row[f"{prefix}_{key}"] = float(np.mean([r[key] for r in items]))
+        reference = row["TexDSP_texstat"]
+        best = min(row["PVAE_texstat"], row["HYBRID_texstat"])
+        row["best_vs_texdsp"] = f"{100 * (best / reference - 1):+.0f} %"
+        row["hybrid_vs_texdsp"] = f"{100 * (row['HYBRID_texstat'] / reference - 1):+.0f} %"
+        row["before_vs_texdsp"] = f"{100 * (row['HYBRID_before_texstat'] / reference - 1):+.0f} %"
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return rows
@@ -87,11 +151,17 @@ def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: 
 
 COLUMNS = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
            ("TexDSP_texstat", "TexDSP TexStat"), ("PVAE_texstat", "P-VAE TexStat"),
-           ("HYBRID_texstat", "hybrid TexStat"), ("best_vs_texdsp", "best event model vs TexDSP"),
-           ("hybrid_vs_texdsp", "hybrid vs TexDSP"),
-           ("TexDSP_fad", "TexDSP FAD"), ("PVAE_fad", "P-VAE FAD"), ("HYBRID_fad", "hybrid FAD"),
+           ("HYBRID_before_texstat", "hybrid before TexStat"), ("HYBRID_noise_texstat", "hybrid noise grains TexStat"),
+           ("HYBRID_texstat", "hybrid TexStat"), ("before_vs_texdsp", "hybrid before vs TexDSP"),
+           ("hybrid_vs_texdsp", "hybrid vs TexDSP"), ("best_vs_texdsp", "best event model vs TexDSP"),
+           ("TexDSP_val", "TexDSP val."), ("HYBRID_val", "hybrid val."),
+           ("TexDSP_fad", "TexDSP FAD"), ("PVAE_fad", "P-VAE FAD"), ("HYBRID_before_fad", "hybrid before FAD"),
+           ("HYBRID_fad", "hybrid FAD"),
            ("kurt_orig", "env. kurtosis original"), ("TexDSP_kurt", "TexDSP kurtosis"),
-           ("PVAE_kurt", "P-VAE kurtosis"), ("HYBRID_kurt", "hybrid kurtosis"),
+           ("PVAE_kurt", "P-VAE kurtosis"), ("HYBRID_before_kurt", "hybrid before kurtosis"),
+           ("HYBRID_kurt", "hybrid kurtosis"),
            ("TexDSP_lts", "TexDSP worst 1/3-oct dB"), ("PVAE_lts", "P-VAE worst 1/3-oct dB"),
+           ("HYBRID_before_lts", "hybrid before worst 1/3-oct dB"),
+           ("HYBRID_noise_lts", "hybrid noise grains worst 1/3-oct dB"),
            ("HYBRID_lts", "hybrid worst 1/3-oct dB"), ("TexDSP_seconds", "TexDSP s"), ("PVAE_seconds", "P-VAE s"),
            ("HYBRID_seconds", "hybrid s")]

@@ -35,7 +35,7 @@ HYBRID_ARGS = {**TEXDSP_ARGS, "atoms": "atoms_number", "max_rate": "max_rate", "
                "straight_through": "straight_through_events"}
 GRAIN_VAE_ARGS = {"grain_size": "vae_grain_size", "fs": "sampling_rate", "n_bands": "N_filter_bank",
                   "param_per_env": "vae_param_per_env", "latent_dim": "vae_latent_dim", "hidden": "vae_hidden",
-                  "seed": "seed"}
+                  "seed": "seed", "decoder": "vae_decoder", "dictionary_size": "vae_dictionary_size"}
 TEXSTAT_ARGS = {"frame_size": "frame_size", "fs": "sampling_rate", "n_bands": "N_filter_bank",
                 "n_mod_bands": "M_filter_bank", "low": "filter_low_lim", "high": "high_limit", "alpha": "alpha",
                 "beta": "beta"}

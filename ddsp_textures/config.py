@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .features import FEATURES
+from .synths.pvae import DECODERS
 from .texstat import DEFAULT_ALPHA, DEFAULT_BETA
 
 
@@ -87,6 +88,8 @@ class TrainConfig:
     vae_hidden: int = 128
     vae_epochs: int = 30
     vae_beta: float = 0.01
+    vae_decoder: str = "dictionary"
+    vae_dictionary_size: int = 32
     max_rate: float = 200.0
     event_temperature: float = 0.3
     rate_supervision: float = 1.0
@@ -219,8 +222,11 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.learning_rate <= 0:
         raise ConfigError(f"config key 'learning_rate' must be positive, got {cfg.learning_rate}")
     if cfg.has_events:
-        for key in ("vae_hidden", "vae_param_per_env", "vae_epochs"):   # sizes of the memory estimate, and
-            if getattr(cfg, key) < 1:                                     # the grain training's epoch count
+        if cfg.vae_decoder not in DECODERS:
+            raise ConfigError(f"config key 'vae_decoder' must be one of {', '.join(DECODERS)}, got {cfg.vae_decoder!r}")
+        # sizes of the memory estimate and of the dictionary, and the grain training's epoch count
+        for key in ("vae_hidden", "vae_param_per_env", "vae_epochs", "vae_dictionary_size"):
+            if getattr(cfg, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(cfg, key)}")
         if cfg.vae_grain_size > cfg.frame_size:
             raise ConfigError(f"config key 'vae_grain_size' must be <= frame_size ({cfg.frame_size}), "

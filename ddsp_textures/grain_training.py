@@ -40,10 +40,14 @@ def extract_grains(audio: np.ndarray | torch.Tensor, fs: float, grain_size: int,
 
 def train_grain_vae(vae: GrainVAE, grains: torch.Tensor, epochs: int = 30, batch_size: int = 32, lr: float = 2e-3,
                     beta: float = 0.01, seed: int = 0, progress: bool = True) -> list[float]:
-    """Fit the VAE to grains with ``MSS(reconstruction, grain) + β·KL``; returns the loss per epoch."""
+    """Fit the VAE to grains with ``MSS(reconstruction, grain) + β·KL``; returns the loss per epoch.  A
+    ``"dictionary"`` VAE whose dictionary is still empty first takes its atoms from these grains
+    (:meth:`~ddsp_textures.synths.pvae.GrainVAE.set_dictionary`)."""
     if len(grains) < 2:
         raise ValueError("need at least 2 grains to train the grain VAE")
-    device = vae.carriers.device
+    if vae.decoder_kind == "dictionary" and not bool(vae.dictionary.abs().amax() > 0):
+        vae.set_dictionary(grains, torch.Generator().manual_seed(seed))
+    device = vae.device
     grains = grains.to(device)
     optimiser = torch.optim.Adam(vae.parameters(), lr=lr)
     scales = tuple(s for s in (1024, 512, 256, 128, 64) if s <= vae.grain_size // 2)

@@ -13,9 +13,9 @@ were (measured on procedural rain drops: frame TexStat 15.7 with the overlap-add
 texture.
 
 Hybrid models synthesise the same whole frames as in training — bed plus the z-scored events, circular within
-the frame, with hard events (the straight-through training forward has the same values) — with the input
-frame's band loudness: the events take ``gain`` times the frame's RMS (never more than 90 % of any band), the
-bed the rest of each band (:meth:`~ddsp_textures.models.HybridModel.synthesize`).
+the frame, with hard events (the straight-through training forward has the same values) — and equalise each
+frame as a whole to the input frame's band loudness, residual bands included
+(:meth:`~ddsp_textures.models.HybridModel.synthesize`).
 
 ``transients=True`` (TexDSP): the input's clicks are taken out first
 (:func:`~ddsp_textures.synths.transients.analyse_transients`, book chapter *TexEnv synth*), the model resynthesises
@@ -148,6 +148,6 @@ def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     generator = torch.Generator().manual_seed(seed)
     shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
-    target = band_rms(frames[synthesised].to(feats[0].device), model.bank).unsqueeze(0)
+    target = model.bank.band_power(frames[synthesised].to(feats[0].device)).sqrt().unsqueeze(0)
     out = model.synthesize(feats, target, shifts, frames=synthesised, generator=generator)[0]
     return _join(out.cpu(), joining, model.fs)[: x.shape[0]].numpy().astype(np.float32)

@@ -178,6 +178,8 @@ def checkpoint_config(state: dict[str, Any], path: Path) -> TrainConfig:
     """The config saved in a checkpoint (authoritative for the run)."""
     try:
         data = json.loads(state["config"])
+        if isinstance(data, dict):
+            data.setdefault("vae_decoder", "noise")     # runs saved before the key existed used noise grains
         return parse_config(data)
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{path}: its saved config is not valid JSON ({err.msg})") from None

@@ -1,5 +1,6 @@
 """Event head, rate supervision and the hybrid (TexEnv bed + P-VAE events) model."""
 
+import json
 import numpy as np
 import pytest
 import torch
@@ -146,3 +147,16 @@ def test_training_with_bf16_networks_is_finite_and_inference_is_float32(tmp_path
     assert all(np.isfinite(history["val_loss"])) and np.isfinite(history["train_loss"][-1])
     model, _ = load_run(run)
     assert model.encoder.network_dtype is None                   # inference runs the networks in float32
+
+
+def test_runs_saved_before_the_decoder_choice_load_with_noise_grains(tmp_path):
+    run = train(_hybrid_config(tmp_path, vae_decoder="noise"), progress=False)
+    for name in ("checkpoint.pt", "best_model.pt"):
+        state = torch.load(run / name, weights_only=True)
+        config = json.loads(state["config"])
+        del config["vae_decoder"], config["vae_dictionary_size"]        # what an earlier release saved
+        state["config"] = json.dumps(config)
+        torch.save(state, run / name)
+    model, cfg = load_run(run)
+    assert cfg.vae_decoder == "noise" and model.vae.decoder_kind == "noise"
+    assert parse_config({"architecture": "HYBRID", "audio_path": "x"}).vae_decoder == "dictionary"   # new runs

@@ -73,11 +73,12 @@ def test_event_rate_estimate_within_25_percent(rate):
 
 def _vae(fs=16000):
     torch.manual_seed(0)
-    return GrainVAE(512, fs, n_bands=8, param_per_env=16, latent_dim=2, hidden=32, seed=1)
+    return GrainVAE(512, fs, n_bands=8, param_per_env=16, latent_dim=2, hidden=32, seed=1, decoder="noise")
 
 
-def test_grain_vae_is_a_real_vae_and_learns():
-    vae = _vae()
+@pytest.mark.parametrize("decoder", ["noise", "dictionary"])
+def test_grain_vae_is_a_real_vae_and_learns(decoder):
+    vae = _vae() if decoder == "noise" else _dictionary_vae()
     mu, logvar = torch.randn(4, 2), torch.randn(4, 2)
     expected = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(-1)
     torch.testing.assert_close(vae.kl(mu, logvar), expected)
@@ -89,7 +90,7 @@ def test_grain_vae_is_a_real_vae_and_learns():
     assert history[-1] < 0.85 * history[0]
     z, grid = vae.latent_grid(3)
     assert z.shape == (3, 3, 2) and grid.shape == (3, 3, 512) and torch.isfinite(grid).all()
-    assert "carriers" in vae.state_dict() and "window" in vae.state_dict()
+    assert ("carriers" if decoder == "noise" else "dictionary") in vae.state_dict() and "window" in vae.state_dict()
 
 
 def test_pvae_model_is_finite_for_extreme_controls():
@@ -154,3 +155,49 @@ def test_shipped_pvae_config_trains_without_nan_and_lowers_validation_loss(tmp_p
     assert 1 <= hist["epoch"][-1] <= cfg.epochs
     assert all(np.isfinite(hist["train_loss"][1:])) and all(np.isfinite(hist["val_loss"]))
     assert min(hist["val_loss"][1:]) < hist["val_loss"][0]
+
+
+def _dictionary_vae(size: int = 4) -> GrainVAE:
+    torch.manual_seed(0)
+    return GrainVAE(512, 16000, n_bands=8, latent_dim=2, hidden=32, decoder="dictionary", dictionary_size=size)
+
+
+def test_dictionary_decoder_holds_real_grains_and_reproduces_one_exactly():
+    grains = extract_grains(make_texture("raindrops", 6.0, 16000, seed=2, rate=20), 16000, 512)
+    vae = _dictionary_vae()
+    vae.set_dictionary(grains, torch.Generator().manual_seed(0))
+    # every atom is one of the training grains (a medoid), at unit peak
+    unit = grains / grains.abs().amax(-1, keepdim=True)
+    match = (vae.dictionary[:, None] - unit[None]).abs().amax(-1).amin(-1)
+    assert float(match.max()) < 1e-5
+    torch.testing.assert_close(vae.dictionary.abs().amax(-1), torch.ones(4))
+    # one-hot choice and unit gains (tanh(0) = 0 dB) give atom 2 under the grain window, sample for sample
+    with torch.no_grad():
+        vae.to_choice.weight.zero_(), vae.to_choice.bias.copy_(torch.tensor([0.0, 0.0, 60.0, 0.0]))
+        vae.to_gains.weight.zero_(), vae.to_gains.bias.zero_()
+    torch.testing.assert_close(vae.decode(torch.randn(3, 2)), (vae.dictionary[2] * vae.window).expand(3, -1),
+                               atol=1e-5, rtol=0)
+    assert "dictionary" in vae.state_dict() and "carriers" not in vae.state_dict()
+
+
+def test_dictionary_band_gains_are_bounded_at_20_db_and_act_on_their_band():
+    vae = _dictionary_vae(1)
+    vae.set_dictionary(torch.randn(1, 512), torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        vae.to_gains.weight.zero_(), vae.to_gains.bias.zero_()
+        vae.to_gains.bias[4] = 50.0                                  # band 4 (of 1..8, residuals at 0, 9) saturates
+        boosted = vae.decode(torch.zeros(1, 2))[0].double()
+    # numpy: the atom's spectrum times Σ_b g_b H_b² with g_4 = 10 (+20 dB, the bound) and g_b = 1 elsewhere
+    h2 = vae.bank.filters.double().numpy() ** 2
+    weight = h2.sum(0) + 9.0 * h2[4]
+    atom = vae.dictionary[0].double().numpy()
+    expected = np.fft.irfft(np.fft.rfft(atom) * weight, n=512) * vae.window.double().numpy()
+    np.testing.assert_allclose(boosted.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(h2.sum(0), 1.0, atol=1e-9)            # unit gains leave the atom as it is
+
+
+def test_unknown_grain_decoder_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown grain decoder 'wavenet'"):
+        GrainVAE(512, 16000, decoder="wavenet")
+    with pytest.raises(ValueError, match="needs a GrainVAE with decoder='dictionary'"):
+        GrainVAE(512, 16000, decoder="noise").set_dictionary(torch.randn(4, 512))
