@@ -237,8 +237,12 @@ class FilterBank(nn.Module):
     def equalise(self, x: torch.Tensor, target_rms: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
         """Give every one of the ``N + 2`` subbands of ``x`` the RMS ``target_rms`` in one zero-phase filter,
         ``X·Σ_b g_b·H_b²`` with ``g_b = target_b / rms_b(x)`` (the squared responses sum to 1, so equal gains
-        are a plain gain and the fine structure of ``x`` is kept).  Exact for a band whose neighbours get the
-        same gain; elsewhere the crossovers mix neighbouring gains (measured: within 1 dB on model output).
+        are a plain gain and the fine structure of ``x`` is kept).  Exact where neighbouring bands get the same
+        gain; elsewhere the crossovers mix neighbouring gains: independent random gains within ±3 dB per band
+        land within 1.4 dB, within ±6 dB within 4.4 dB.  On hybrid-model frames (chapter *P-VAE synth*) the
+        band error is 0.2–0.6 dB median, 1.1–3.9 dB at the 95th percentile.  A Gauss–Newton solve for exact
+        band RMS was measured too and not kept: frame TexStat 0.2–3 % worse on all five benchmark textures,
+        and the long-term spectrum of the rainforest recording 14.5 dB off instead of 6.2.
 
         Shape:
             ``x (..., L)``, ``target_rms (..., N + 2)`` → ``(..., L)``.

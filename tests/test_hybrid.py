@@ -1,6 +1,7 @@
 """Event head, rate supervision and the hybrid (TexEnv bed + P-VAE events) model."""
 
 import json
+
 import numpy as np
 import pytest
 import torch
