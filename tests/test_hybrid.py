@@ -22,7 +22,9 @@ from ddsp_textures.training import Trainer, retrain, train
 
 def _vae(fs: float = 16000) -> GrainVAE:
     torch.manual_seed(0)
-    return GrainVAE(512, fs, n_bands=8, param_per_env=16, latent_dim=2, hidden=32)
+    vae = GrainVAE(512, fs, n_bands=8, param_per_env=16, latent_dim=2, hidden=32)       # dictionary decoder
+    vae.set_dictionary(torch.randn(16, 512), torch.Generator().manual_seed(0))
+    return vae
 
 
 def _hybrid_config(tmp_path, **extra) -> dict:
