@@ -121,6 +121,20 @@ def filterbank_matrix(length: int, fs: float, n_bands: int, low: float, high: fl
     return H
 
 
+def one_sided_weights(length: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Weights ``(1, 2, …, 2, 1)`` of the ``length // 2 + 1`` rfft bins (the last is 1 only for an even
+    ``length``): the factor of each bin in the analytic signal and in Parseval's sum over a one-sided spectrum.
+
+    >>> one_sided_weights(6).tolist(), one_sided_weights(5).tolist()
+    ([1.0, 2.0, 2.0, 1.0], [1.0, 2.0, 2.0])
+    """
+    weights = torch.full((length // 2 + 1,), 2.0, dtype=dtype)
+    weights[0] = 1.0
+    if length % 2 == 0:
+        weights[-1] = 1.0
+    return weights
+
+
 class FilterBank(nn.Module):
     """Zero-phase circular filterbank for signals of one fixed length.
 
@@ -154,11 +168,8 @@ class FilterBank(nn.Module):
         H = filterbank_matrix(length, fs, n_bands, low, high, scale)
         self.register_buffer("filters", H.T.contiguous(), persistent=False)  # (N+2, F), float64; cast per call
         # band-pass filters times the analytic-signal weights (1, 2, …, 2, 1): see envelopes()
-        weights = torch.full((H.shape[0],), 2.0, dtype=H.dtype)
-        weights[0] = 1.0
-        if length % 2 == 0:
-            weights[-1] = 1.0
-        self.register_buffer("one_sided", (H.T[1:-1] * weights).contiguous(), persistent=False)
+        self.register_buffer("one_sided", (H.T[1:-1] * one_sided_weights(length, H.dtype)).contiguous(),
+                             persistent=False)
 
     @property
     def cutoffs(self) -> torch.Tensor:
@@ -227,10 +238,7 @@ class FilterBank(nn.Module):
         """
         self._check_input(x)
         power = torch.fft.rfft(x, dim=-1).abs().pow(2)
-        weights = torch.full((power.shape[-1],), 2.0, dtype=power.dtype, device=x.device)
-        weights[0] = 1.0
-        if self.length % 2 == 0:
-            weights[-1] = 1.0
+        weights = one_sided_weights(self.length, power.dtype).to(x.device)
         filters = self.filters.to(x.device, power.dtype).pow(2)
         return (power * weights) @ filters.T / self.length**2
 
@@ -256,7 +264,16 @@ class FilterBank(nn.Module):
         if target_rms.shape[-1] != self.n_bands + 2:
             raise ValueError(f"expected target RMS of {self.n_bands + 2} bands (residuals included), "
                              f"got {target_rms.shape[-1]}")
-        gains = target_rms / (self.band_power(x).sqrt() + eps)
+        return self.apply_band_gains(x, target_rms / (self.band_power(x).sqrt() + eps))
+
+    def apply_band_gains(self, x: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+        """Amplitude gains ``(..., N + 2)`` on the bands of ``x`` in one zero-phase filter ``X·Σ_b g_b·H_b²``
+        (unit gains leave ``x`` as it is: the squared responses sum to 1).
+
+        Shape:
+            ``x (..., L)``, ``gains (..., N + 2)`` → ``(..., L)``.
+        """
+        self._check_input(x)
         weight = gains.to(x.dtype) @ self.filters.to(x.device, x.dtype).pow(2)
         return torch.fft.irfft(torch.fft.rfft(x, dim=-1) * weight, n=self.length, dim=-1)
 

@@ -70,7 +70,6 @@ class GrainVAE(nn.Module):
     carriers: torch.Tensor
     window: torch.Tensor
     dictionary: torch.Tensor
-    dictionary_gains: torch.Tensor
 
     def __init__(self, grain_size: int, fs: float, n_bands: int = 16, param_per_env: int = 32, latent_dim: int = 2,
                  hidden: int = 128, depth: int = 2, seed: int = 0, decoder: str = "dictionary",
@@ -103,8 +102,6 @@ class GrainVAE(nn.Module):
                 self.to_mag.bias.fill_(-4.0)
         else:
             self.register_buffer("dictionary", torch.zeros(dictionary_size, grain_size))
-            # squared responses of all N + 2 bands (they sum to 1): band gains g give the spectral weight Σ g·H²
-            self.register_buffer("dictionary_gains", self.bank.filters.float().pow(2), persistent=False)
             self.to_choice = nn.Linear(hidden, dictionary_size)
             self.to_gains = nn.Linear(hidden, n_bands + 2)
             with torch.no_grad():
@@ -126,7 +123,7 @@ class GrainVAE(nn.Module):
         grains = grains.to(self.device, torch.float32)
         feats = energy_bands(grains, self.bank)                                       # log10 band RMS
         size = self.dictionary.shape[0]
-        labels, centres = _kmeans(feats.cpu(), min(size, len(grains)), generator)
+        _, centres = _kmeans(feats.cpu(), min(size, len(grains)), generator)
         medoids = torch.cdist(centres, feats.cpu()).argmin(-1)
         chosen = grains[medoids.to(self.device)]
         chosen = chosen[torch.arange(size, device=self.device) % len(chosen)]
@@ -141,9 +138,7 @@ class GrainVAE(nn.Module):
         if self.decoder_kind == "dictionary":
             mixture = torch.softmax(self.to_choice(h), -1) @ self.dictionary                  # (..., m)
             gains = torch.pow(10.0, GAIN_RANGE_DB / 20 * torch.tanh(self.to_gains(h)))       # (..., N + 2)
-            weight = gains @ self.dictionary_gains                                          # (..., F)
-            shaped = torch.fft.irfft(torch.fft.rfft(mixture, dim=-1) * weight, n=self.grain_size, dim=-1)
-            return shaped * self.window
+            return self.bank.apply_band_gains(mixture, gains) * self.window
         coeffs = coefficients_from_logits(self.to_mag(h), self.to_phase(h), self.n_bands, self.grain_size)
         return texenv_synthesis(coeffs, self.carriers) * self.window
 
