@@ -14,6 +14,8 @@ name                 dim    definition
 ``events``           1      :func:`estimate_event_rate` / 100 (impulsive events/s, dead-time corrected)
 ``band_shapes``      N·32   each band's energy over time: log10 RMS of 32 equal segments of the frame,
                             relative to the band's RMS (:func:`band_shapes`)
+``statistics``       D      the frame's own TexStat S1–S5 with 6 modulation bands (:func:`frame_statistics`;
+                            D = 1224 for N = 16)
 ===================  =====  ==========================================================================
 
 ``band_shapes`` is the one time-resolved feature: with it a model knows *where* in a frame a band is loud, not
@@ -29,9 +31,12 @@ import torch
 
 from .filterbanks import FilterBank, erb_number
 from .numerics import safe_divide
+from .texstat import TexStat
 
-FEATURES = ("energy_bands", "centroid", "rate", "events", "band_shapes")
+FEATURES = ("energy_bands", "centroid", "rate", "events", "band_shapes", "statistics")
 SHAPE_STEPS = 32
+STAT_MOD_BANDS = 6       # modulation bands of the "statistics" feature
+STAT_PARTS = ("S1", "S2", "S3", "S4", "S5")
 RATE_SCALE = 10.0        # feature "rate" = onsets per second / RATE_SCALE
 EVENTS_SCALE = 100.0     # feature "events" = estimated events per second / EVENTS_SCALE
 
@@ -98,9 +103,47 @@ def band_shapes(x: torch.Tensor, bank: FilterBank, steps: int = SHAPE_STEPS) -> 
     return shape.flatten(-2)
 
 
+_MEASURES: dict[tuple, TexStat] = {}
+
+
+def _measure(bank: FilterBank) -> TexStat:
+    """The TexStat of ``bank``'s frames, bands and limits (built once per bank layout)."""
+    key = (bank.length, bank.fs, bank.n_bands, bank.low, bank.high)
+    if key not in _MEASURES:
+        _MEASURES[key] = TexStat.for_bank(bank, STAT_MOD_BANDS)
+    return _MEASURES[key]
+
+
+def statistics_dim(n_bands: int, parts: tuple[str, ...] = STAT_PARTS) -> int:
+    """Dimension of the ``statistics`` feature for ``n_bands`` bands."""
+    pairs, m = n_bands * (n_bands - 1) // 2, STAT_MOD_BANDS
+    sizes = {"S1": 3 * n_bands, "S2": pairs, "S3": n_bands * m, "S4": pairs * m, "S5": m * (m - 1) // 2 * n_bands}
+    return sum(sizes[p] for p in parts)
+
+
+def frame_statistics(x: torch.Tensor, bank: FilterBank, parts: tuple[str, ...] = STAT_PARTS) -> torch.Tensor:
+    """The frame's own texture statistics as an O(1) feature vector.
+
+    TexStat (book chapter *TexStat*) of ``bank``'s bands with :data:`STAT_MOD_BANDS` modulation bands: S1
+    without the envelope mean (the level is ``energy_bands``' job) as ``log10 CV²``, ``asinh`` skewness and
+    ``log10`` kurtosis (band-major); the correlations S2, S4, S5 and the modulation power S3 as they are (all
+    within [−1, 1] or [0, 1]).  ``parts`` picks statistics (default all five).
+
+    Shape:
+        ``(..., L) -> (..., D)`` with ``D =`` :func:`statistics_dim` ``(N)``.
+    """
+    lead = x.shape[:-1]
+    measure = _measure(bank).to(x.device, x.dtype)
+    stats = dict(zip(("S1", "S2", "S3", "S4", "S5"), measure.statistics(x.reshape(-1, x.shape[-1])), strict=True))
+    s1 = stats["S1"] / torch.tensor(measure.alpha, dtype=x.dtype, device=x.device)
+    stats["S1"] = torch.stack([torch.log10(s1[..., 1] + 1e-3), torch.asinh(s1[..., 2]),
+                               torch.log10(s1[..., 3] + 1e-3)], dim=-1).flatten(-2)
+    return torch.cat([stats[p] for p in parts], dim=-1).reshape(*lead, -1)
+
+
 def feature_dims(names: list[str] | tuple[str, ...], n_bands: int) -> list[int]:
     """Dimension of each named feature."""
-    dims = {"energy_bands": n_bands, "band_shapes": n_bands * SHAPE_STEPS}
+    dims = {"energy_bands": n_bands, "band_shapes": n_bands * SHAPE_STEPS, "statistics": statistics_dim(n_bands)}
     return [dims.get(name, 1) for name in names]
 
 
@@ -116,6 +159,8 @@ def compute_features(x: torch.Tensor, names: list[str] | tuple[str, ...], bank: 
             out.append(onset_rate(x, bank.fs))
         elif name == "band_shapes":
             out.append(band_shapes(x, bank))
+        elif name == "statistics":
+            out.append(frame_statistics(x, bank))
         elif name == "events":
             out.append(estimate_event_rate(x, bank.fs).unsqueeze(-1) / EVENTS_SCALE)
         else:

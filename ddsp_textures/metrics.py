@@ -66,9 +66,7 @@ def closest_candidate(x: torch.Tensor, candidates: Sequence[torch.Tensor | np.nd
     """The candidate whose frames are closest to ``x`` in TexStat with ``bank``'s frame size, bands and limits
     (:func:`frame_distances`: ``x``'s statistics once); how ``transients="auto"`` chooses between
     resyntheses of ``x``.  The first candidate wins ties."""
-    length = bank.length
-    measure = TexStat(length, bank.fs, bank.n_bands, low=bank.low, high=bank.high,
-                      factor=4 if length % 4 == 0 else 2).to(x.device)
+    measure = TexStat.for_bank(bank).to(x.device)
     scores = frame_distances(measure, x, candidates)
     return candidates[min(range(len(candidates)), key=scores.__getitem__)]
 

@@ -159,6 +159,14 @@ class TexStat(nn.Module):
         support = int(torch.nonzero(mod_filters.abs().amax(0) > 0).max()) + 1
         self.register_buffer("_modulation_filters", mod_filters[:, :support].contiguous(), persistent=False)
 
+    @classmethod
+    def for_bank(cls, bank: FilterBank, n_mod_bands: int = 6, **kwargs: float) -> TexStat:
+        """The TexStat of ``bank``'s frame size, sample rate, bands and limits (decimation 4, or 2 where the
+        frame size is not a multiple of 4)."""
+        factor = 4 if bank.length % 4 == 0 else 2
+        return cls(bank.length, bank.fs, bank.n_bands, n_mod_bands, low=bank.low, high=bank.high,
+                   factor=factor, **kwargs)
+
     @property
     def n_bands(self) -> int:
         return self.cochlear.n_bands

@@ -8,8 +8,10 @@ from ddsp_textures.features import (
     compute_features,
     energy_bands,
     feature_dims,
+    frame_statistics,
     onset_rate,
     spectral_centroid,
+    statistics_dim,
 )
 from ddsp_textures.filterbanks import erb_bank, erb_number
 
@@ -35,6 +37,34 @@ def test_band_shapes_are_segment_log_rms_relative_to_the_band():
     np.testing.assert_allclose(got.numpy(), expected.reshape(2, -1), rtol=1e-8, atol=1e-8)
     halves = got.reshape(2, 12, 2, SHAPE_STEPS // 2).mean(-1)         # log10 RMS: −1 apart (20 dB)
     np.testing.assert_allclose((halves[..., 1] - halves[..., 0])[:, 3:].numpy(), 1.0, atol=0.15)
+
+
+def test_frame_statistics_against_scipy_envelopes():
+    from scipy.signal import hilbert
+
+    from ddsp_textures.texstat import TexStat
+
+    n, length = 8, 8192
+    bank = erb_bank(length, 16000, n).double()
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, length)) * (1 + 4 * (np.arange(length) % 2000 < 200))   # bursts: peaky envelopes
+    got = frame_statistics(torch.tensor(x), bank)
+    assert got.shape == (2, statistics_dim(n)) == (2, 3 * n + 28 + 6 * n + 28 * 6 + 15 * n)
+    sub = np.fft.irfft(np.fft.rfft(x)[:, None] * bank.filters[1:-1].numpy(), n=length)
+    env = np.abs(hilbert(sub, axis=-1))                                                   # (2, N, L)
+    var, centred = env.var(-1, ddof=1), env - env.mean(-1, keepdims=True)       # TexStat: unbiased σ²
+    skew, kurt = (centred**3).mean(-1) / var**1.5, (centred**4).mean(-1) / var**2
+    s1 = np.stack([np.log10(var / env.mean(-1) ** 2 + 1e-3), np.arcsinh(skew), np.log10(kurt + 1e-3)], -1)
+    s1 = s1.reshape(2, -1)
+    np.testing.assert_allclose(got[:, : 3 * n].numpy(), s1, rtol=1e-5, atol=1e-5)
+    iu = np.triu_indices(n, 1)
+    s2 = np.stack([np.corrcoef(e)[iu] for e in env])
+    np.testing.assert_allclose(got[:, 3 * n: 3 * n + 28].numpy(), s2, atol=1e-6)
+    rest = torch.cat(TexStat.for_bank(bank, 6).double().statistics(torch.tensor(x))[2:], -1)
+    np.testing.assert_allclose(got[:, 3 * n + 28:].numpy(), rest.numpy(), atol=1e-10)
+    assert float(got[:, 2::3][:, :n].mean()) > 0.6           # log10 kurtosis of bursty bands above Gaussian's 0.5
+    silent = frame_statistics(torch.zeros(3, 2, length, dtype=torch.float64), bank)
+    assert silent.shape == (3, 2, statistics_dim(n)) and torch.isfinite(silent).all()
 
 
 def test_centroid_of_a_pure_tone_is_near_its_erb_number():
@@ -65,6 +95,7 @@ def test_features_are_differentiable_and_batched():
     assert [tuple(f.shape) for f in feats] == [(3, 2, 8), (3, 2, 1), (3, 2, 1)]
     sum(f.sum() for f in feats).backward()
     assert torch.isfinite(x.grad).all()
-    assert feature_dims(["energy_bands", "centroid", "band_shapes"], 8) == [8, 1, 8 * SHAPE_STEPS]
+    assert feature_dims(["energy_bands", "centroid", "band_shapes", "statistics"], 8) == [8, 1, 8 * SHAPE_STEPS,
+                                                                                         statistics_dim(8)]
     with pytest.raises(ValueError, match="unknown feature"):
         compute_features(x, ["loudness"], bank)

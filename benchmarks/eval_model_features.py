@@ -1,0 +1,138 @@
+"""Which encoder features (and which frame-aligned regulariser) bring a trained TexDSP closer to a recording.
+
+    python benchmarks/eval_model_features.py                    # train.ogg, 30 epochs, 2 training processes
+    python benchmarks/eval_model_features.py --audio water.flac --epochs 60
+
+Each variant trains ``eval_quality.py``'s short TexDSP config (20-s excerpt from second 10, L = 32768, N = 16,
+param_per_env = 256, 30 epochs) with other ``features_list`` / ``regularizers_list`` and resynthesises the excerpt
+(whole frames, the default, and overlap-added frames).  Two *oracle* rows put the DSP analysis of each frame
+through the same synth: what the model's inference could reach with perfect envelopes.  Columns: frame TexStat
+``TexStat(32768, 44100, 16, 6)``, worst 1/3-octave long-term-spectrum deviation, and the spectrogram of the first
+6 s of each variant in ``results/model_features.png`` — look at it: on the train every variant without the
+``band_shapes`` regulariser renders a periodic comb of all-band dips that TexStat, whose modulation bands start at
+10 Hz, does not penalise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, write_results  # noqa: E402
+from eval_quality import FS, RECORDINGS, L  # noqa: E402
+
+from ddsp_textures.data import load_audio, save_audio  # noqa: E402
+from ddsp_textures.features import band_rms  # noqa: E402
+from ddsp_textures.framing import half_overlap_frames, join_circular, overlap_add, random_shifts, wrap_pad, zscore  # noqa: E402,E501
+from ddsp_textures.metrics import frame_distance, third_octave_deviation_db  # noqa: E402
+from ddsp_textures.models import TexDSP  # noqa: E402
+from ddsp_textures.plotting import spectrogram  # noqa: E402
+from ddsp_textures.resynthesis import resynthesize  # noqa: E402
+from ddsp_textures.rundir import load_run  # noqa: E402
+from ddsp_textures.spectral import long_term_spectrum  # noqa: E402
+from ddsp_textures.synths import texenv_analysis, texenv_resynthesize  # noqa: E402
+from ddsp_textures.texstat import TexStat  # noqa: E402
+from ddsp_textures.threads import set_threads  # noqa: E402
+from ddsp_textures.training import train  # noqa: E402
+
+BASE = ["energy_bands", "centroid", "rate"]
+VARIANTS = {
+    "energy_bands, centroid, rate (eval_quality's config)": {"features_list": BASE},
+    "+ statistics": {"features_list": BASE + ["statistics"]},
+    "+ band_shapes, band_shapes regulariser ×20": {"features_list": BASE + ["band_shapes"],
+                                                    "regularizers_list": ["band_shapes"], "regularizer_weight": 20},
+    "+ statistics, band_shapes, band_shapes regulariser ×20": {
+        "features_list": BASE + ["statistics", "band_shapes"], "regularizers_list": ["band_shapes"],
+        "regularizer_weight": 20},
+}
+
+
+def train_variant(args: tuple[int, str, dict, np.ndarray, int, str]) -> dict:
+    index, name, overrides, audio, epochs, workdir = args
+    set_threads(default=1)
+    wav = Path(workdir) / f"excerpt{index}.wav"
+    save_audio(wav, audio, FS)
+    config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
+              "sequence_length": 2, "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256,
+              "N_filter_bank": 16, "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3,
+              "seed": 0, "models_directory": workdir, "run_name": f"variant{index}", "device": "cpu",
+              **overrides}
+    model, _ = load_run(train(config, progress=False))
+    x = torch.tensor(audio)
+    y = resynthesize(model, x)
+    return {"variant": name, "audio": y, **describe(x, y),
+            "texstat_ola": frame_distance(TexStat(L, FS, 16, 6), x, torch.tensor(resynthesize(
+                model, x, joining="overlap_add")))}
+
+
+def describe(x: torch.Tensor, y: np.ndarray | torch.Tensor) -> dict[str, float]:
+    y = torch.as_tensor(y).float()
+    return {"texstat": frame_distance(TexStat(L, FS, 16, 6), x, y),
+            "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max())}
+
+
+def oracles(x: torch.Tensor) -> list[dict]:
+    """The DSP analysis of each frame through a TexDSP synth (carriers shaped by the excerpt's spectrum) with the
+    model's whole-frame inference and with overlap-added half-overlapping frames."""
+    model = TexDSP(BASE, L, FS, 16, 256)
+    model.synth.shape_carriers(long_term_spectrum(x.double(), L), torch.Generator().manual_seed(0))
+    n = -(-len(x) // L)
+    whole = wrap_pad(x, n * L).reshape(n, L)
+    shifts = random_shifts(n, L, torch.Generator().manual_seed(0), hop=L)
+    coeffs = texenv_analysis(zscore(whole), model.bank, 128)
+    y_whole = join_circular(model.synth(coeffs, "specific", band_rms(whole, model.bank), shifts), round(0.01 * FS))
+    halves = half_overlap_frames(x, L)
+    shifts = random_shifts(halves.shape[0], L, torch.Generator().manual_seed(0), hop=L // 2)
+    coeffs = texenv_analysis(zscore(halves), model.bank, 128)
+    y_ola = overlap_add(model.synth(coeffs, "specific", band_rms(halves, model.bank), shifts), L // 2, "sqrt_hann")
+    return [{"variant": "oracle: DSP analysis, whole frames", **describe(x, y_whole[: len(x)])},
+            {"variant": "oracle: DSP analysis, overlap-added frames", **describe(x, y_ola[: len(x)])}]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--audio", default="train.ogg", help="file in ../shared/recordings (or a path)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    set_threads(default=1)
+    path = Path(args.audio) if Path(args.audio).exists() else RECORDINGS / args.audio
+    audio = np.ascontiguousarray(load_audio(path, FS)[10 * FS: 30 * FS], dtype=np.float32)
+    x = torch.tensor(audio)
+    dsp = texenv_resynthesize(x.double(), TexDSP(BASE, L, FS, 16, 256).bank, 256, transients=False,
+                              generator=torch.Generator().manual_seed(0)).float()
+    rows = [{"variant": "DSP resynthesis (TexEnv, no layer)", "audio": dsp.numpy(), **describe(x, dsp)}]
+    rows += oracles(x)
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        jobs = [(i, name, cfg, audio, args.epochs, tmp) for i, (name, cfg) in enumerate(VARIANTS.items())]
+        rows += list(pool.map(train_variant, jobs))
+    shown = [("original", audio)] + [(r["variant"], r["audio"]) for r in rows if "audio" in r]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.3 * len(shown)))
+    for ax, (title, signal) in zip(axes, shown, strict=True):
+        spectrogram(ax, signal[: 6 * FS], FS, title)
+    fig.tight_layout()
+    RESULTS.mkdir(exist_ok=True)
+    fig.savefig(RESULTS / "model_features.png", dpi=60)
+    for row in rows:
+        row.pop("audio", None)
+    columns = [("variant", "variant"), ("texstat", "frame TexStat (whole frames)"),
+               ("texstat_ola", "frame TexStat (overlap-added)"), ("lts", "worst 1/3 oct. dB")]
+    notes = (f"{path.name}, 20 s from second 10 at {FS} Hz; TexDSP trained {args.epochs} epochs on it "
+             f"(eval_quality.py's short config, seed 0) with the features and regularisers named; "
+             f"spectrograms: results/model_features.png.")
+    write_results("model_features", "Trained TexDSP: features and regularisers", rows, columns, notes=notes)
+
+
+if __name__ == "__main__":
+    main()
