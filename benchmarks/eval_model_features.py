@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_results  # noqa: E402
-from eval_quality import FS, RECORDINGS, L  # noqa: E402
+from eval_quality import FS, RECORDINGS, L, short_config  # noqa: E402
 
 from ddsp_textures.data import load_audio, save_audio  # noqa: E402
 from ddsp_textures.features import band_rms  # noqa: E402
@@ -63,11 +63,7 @@ def train_variant(args: tuple[int, str, dict, np.ndarray, int, str]) -> dict:
     set_threads(default=1)
     wav = Path(workdir) / f"excerpt{index}.wav"
     save_audio(wav, audio, FS)
-    config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
-              "sequence_length": 2, "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256,
-              "N_filter_bank": 16, "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3,
-              "seed": 0, "models_directory": workdir, "run_name": f"variant{index}", "device": "cpu",
-              **overrides}
+    config = {**short_config(wav, epochs, Path(workdir), f"variant{index}"), **overrides}
     model, _ = load_run(train(config, progress=False))
     x = torch.tensor(audio)
     y = resynthesize(model, x)

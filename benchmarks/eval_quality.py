@@ -85,18 +85,22 @@ def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], em
     return out
 
 
+def short_config(wav: Path, epochs: int, workdir: Path, run_name: str) -> dict:
+    """The short CPU TexDSP config trained on an excerpt (``features_list``: energy_bands, centroid, rate)."""
+    return {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
+            "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"],
+            "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256, "N_filter_bank": 16,
+            "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": 0,
+            "models_directory": str(workdir), "run_name": run_name, "device": "cpu"}
+
+
 def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[np.ndarray, np.ndarray, float]:
     """A short TexDSP run on ``x``: its resynthesis of ``x``, the same with the input's transient layer
     (``resynthesize(..., transients="auto")``), and the training time."""
     wav = workdir / f"{name}.wav"
     save_audio(wav, x, FS)
-    config = {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
-              "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"],
-              "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256, "N_filter_bank": 16,
-              "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": 0,
-              "models_directory": str(workdir), "run_name": f"run_{name}", "device": "cpu"}
     start = time.perf_counter()
-    run = train(config, progress=False)
+    run = train(short_config(wav, epochs, workdir, f"run_{name}"), progress=False)
     seconds = time.perf_counter() - start
     model, _ = load_run(run)
     return resynthesize(model, x), resynthesize(model, x, transients="auto"), seconds
