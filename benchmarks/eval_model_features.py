@@ -2,6 +2,7 @@
 
     python benchmarks/eval_model_features.py                    # train.ogg, 30 epochs, 2 training processes
     python benchmarks/eval_model_features.py --audio water.flac --epochs 60
+    python benchmarks/eval_model_features.py --all              # eval_quality's 7 textures, before/after
 
 Each variant trains ``eval_quality.py``'s short TexDSP config (20-s excerpt from second 10, L = 32768, N = 16,
 param_per_env = 256, 30 epochs) with other ``features_list`` / ``regularizers_list`` and resynthesises the excerpt
@@ -11,6 +12,10 @@ through the same synth: what the model's inference could reach with perfect enve
 6 s of each variant in ``results/model_features.png`` — look at it: on the train every variant without the
 ``band_shapes`` regulariser renders a periodic comb of all-band dips that TexStat, whose modulation bands start at
 10 Hz, does not penalise.
+
+``--all`` trains eval_quality's config (*before*) and the same with the ``band_shapes`` feature and regulariser
+(*after*) on each of eval_quality's textures (the recordings and the procedural fire, applause, rain drops and
+wind) and writes ``results/model_features_all.md``.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_results  # noqa: E402
-from eval_quality import FS, RECORDINGS, L, short_config  # noqa: E402
+from eval_quality import FS, PROCEDURAL, RECORDINGS, L, short_config  # noqa: E402
 
-from ddsp_textures.data import load_audio, save_audio  # noqa: E402
+from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
 from ddsp_textures.features import band_rms  # noqa: E402
 from ddsp_textures.framing import half_overlap_frames, join_circular, overlap_add, random_shifts, wrap_pad, zscore  # noqa: E402,E501
 from ddsp_textures.metrics import frame_distance, third_octave_deviation_db  # noqa: E402
@@ -43,6 +48,7 @@ from ddsp_textures.rundir import load_run  # noqa: E402
 from ddsp_textures.spectral import long_term_spectrum  # noqa: E402
 from ddsp_textures.synths import texenv_analysis, texenv_resynthesize  # noqa: E402
 from ddsp_textures.texstat import TexStat  # noqa: E402
+from ddsp_textures.textures import make_texture  # noqa: E402
 from ddsp_textures.threads import set_threads  # noqa: E402
 from ddsp_textures.training import train  # noqa: E402
 
@@ -63,11 +69,12 @@ def train_variant(args: tuple[int, str, dict, np.ndarray, int, str]) -> dict:
     set_threads(default=1)
     wav = Path(workdir) / f"excerpt{index}.wav"
     save_audio(wav, audio, FS)
+    texture = overrides.pop("texture", None)
     config = {**short_config(wav, epochs, Path(workdir), f"variant{index}"), **overrides}
     model, _ = load_run(train(config, progress=False))
     x = torch.tensor(audio)
     y = resynthesize(model, x)
-    return {"variant": name, "audio": y, **describe(x, y),
+    return {"variant": name, "texture": texture, "audio": y, **describe(x, y),
             "texstat_ola": frame_distance(TexStat(L, FS, 16, 6), x, torch.tensor(resynthesize(
                 model, x, joining="overlap_add")))}
 
@@ -96,13 +103,46 @@ def oracles(x: torch.Tensor) -> list[dict]:
             {"variant": "oracle: DSP analysis, overlap-added frames", **describe(x, y_ola[: len(x)])}]
 
 
+REGULARISED = "+ band_shapes, band_shapes regulariser ×20"
+
+
+def all_textures(args: argparse.Namespace) -> None:
+    """Before (eval_quality's config) / after (with the band_shapes regulariser) on every texture."""
+    sounds = {p.stem: load_audio(p, FS)[10 * FS: 30 * FS] for p in audio_files(RECORDINGS)}
+    sounds.update({name: make_texture(name, 20.0, FS, seed=11) for name in PROCEDURAL})
+    pairs = [(texture, name) for texture in sounds for name in (next(iter(VARIANTS)), REGULARISED)]
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        jobs = [(i, name, {"texture": texture, **VARIANTS[name]},
+                 np.ascontiguousarray(sounds[texture], dtype=np.float32), args.epochs, tmp)
+                for i, (texture, name) in enumerate(pairs)]
+        results = list(pool.map(train_variant, jobs))
+    rows = []
+    for texture in sounds:
+        before, after = (r for r in results if r["texture"] == texture)
+        rows.append({"texture": texture, "before": before["texstat"], "after": after["texstat"],
+                     "change": f"{100 * (after['texstat'] / before['texstat'] - 1):+.0f} %",
+                     "lts_before": before["lts"], "lts_after": after["lts"]})
+    columns = [("texture", "texture"), ("before", "TexStat before"), ("after", "TexStat after"),
+               ("change", "change"), ("lts_before", "worst 1/3 oct. dB before"),
+               ("lts_after", "worst 1/3 oct. dB after")]
+    notes = (f"20-s excerpts (recordings from second 10, procedural seed 11) at {FS} Hz; TexDSP trained "
+             f"{args.epochs} epochs on each (seed 0), resynthesised with whole frames; before: eval_quality.py's "
+             f"config; after: {REGULARISED}.")
+    write_results("model_features_all", "Trained TexDSP: the band_shapes regulariser on every texture", rows,
+                  columns, notes=notes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--audio", default="train.ogg", help="file in ../shared/recordings (or a path)")
+    parser.add_argument("--all", action="store_true", help="eval_quality's textures, before/after regulariser")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     set_threads(default=1)
+    if args.all:
+        all_textures(args)
+        return
     path = Path(args.audio) if Path(args.audio).exists() else RECORDINGS / args.audio
     audio = np.ascontiguousarray(load_audio(path, FS)[10 * FS: 30 * FS], dtype=np.float32)
     x = torch.tensor(audio)
