@@ -13,9 +13,9 @@ through the same synth: what the model's inference could reach with perfect enve
 ``band_shapes`` regulariser renders a periodic comb of all-band dips that TexStat, whose modulation bands start at
 10 Hz, does not penalise.
 
-``--all`` trains eval_quality's config (*before*) and the same with the ``band_shapes`` feature and regulariser
-(*after*) on each of eval_quality's textures (the recordings and the procedural fire, applause, rain drops and
-wind) and writes ``results/model_features_all.md``.
+``--all`` trains eval_quality's config (*before*), the same with the ``band_shapes`` feature and regulariser, and
+that with ``positive_dc`` on each of eval_quality's textures (the recordings and the procedural fire, applause,
+rain drops and wind) and writes ``results/model_features_all.md``.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ VARIANTS = {
     "+ statistics, band_shapes, band_shapes regulariser ×20": {
         "features_list": BASE + ["statistics", "band_shapes"], "regularizers_list": ["band_shapes"],
         "regularizer_weight": 20},
+    "positive_dc": {"features_list": BASE, "positive_dc": True},
+    "positive_dc, + band_shapes, band_shapes regulariser ×20": {
+        "features_list": BASE + ["band_shapes"], "regularizers_list": ["band_shapes"], "regularizer_weight": 20,
+        "positive_dc": True},
 }
 
 
@@ -104,13 +108,16 @@ def oracles(x: torch.Tensor) -> list[dict]:
 
 
 REGULARISED = "+ band_shapes, band_shapes regulariser ×20"
+POSITIVE = "positive_dc, + band_shapes, band_shapes regulariser ×20"
 
 
 def all_textures(args: argparse.Namespace) -> None:
-    """Before (eval_quality's config) / after (with the band_shapes regulariser) on every texture."""
+    """Before (eval_quality's config) / the band_shapes regulariser / the same with ``positive_dc`` on every
+    texture."""
     sounds = {p.stem: load_audio(p, FS)[10 * FS: 30 * FS] for p in audio_files(RECORDINGS)}
     sounds.update({name: make_texture(name, 20.0, FS, seed=11) for name in PROCEDURAL})
-    pairs = [(texture, name) for texture in sounds for name in (next(iter(VARIANTS)), REGULARISED)]
+    chosen = (next(iter(VARIANTS)), REGULARISED, POSITIVE)
+    pairs = [(texture, name) for texture in sounds for name in chosen]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
         jobs = [(i, name, {"texture": texture, **VARIANTS[name]},
                  np.ascontiguousarray(sounds[texture], dtype=np.float32), args.epochs, tmp)
@@ -118,18 +125,21 @@ def all_textures(args: argparse.Namespace) -> None:
         results = list(pool.map(train_variant, jobs))
     rows = []
     for texture in sounds:
-        before, after = (r for r in results if r["texture"] == texture)
+        before, after, positive = (r for r in results if r["texture"] == texture)
         rows.append({"texture": texture, "before": before["texstat"], "after": after["texstat"],
                      "change": f"{100 * (after['texstat'] / before['texstat'] - 1):+.0f} %",
-                     "lts_before": before["lts"], "lts_after": after["lts"]})
-    columns = [("texture", "texture"), ("before", "TexStat before"), ("after", "TexStat after"),
-               ("change", "change"), ("lts_before", "worst 1/3 oct. dB before"),
-               ("lts_after", "worst 1/3 oct. dB after")]
+                     "positive": positive["texstat"],
+                     "change_positive": f"{100 * (positive['texstat'] / before['texstat'] - 1):+.0f} %",
+                     "lts_before": before["lts"], "lts_after": after["lts"], "lts_positive": positive["lts"]})
+    columns = [("texture", "texture"), ("before", "TexStat before"), ("after", "regulariser"),
+               ("change", "change"), ("positive", "regulariser + positive_dc"), ("change_positive", "change"),
+               ("lts_before", "worst 1/3 oct. dB before"), ("lts_after", "regulariser"),
+               ("lts_positive", "regulariser + positive_dc")]
     notes = (f"20-s excerpts (recordings from second 10, procedural seed 11) at {FS} Hz; TexDSP trained "
              f"{args.epochs} epochs on each (seed 0), resynthesised with whole frames; before: eval_quality.py's "
-             f"config; after: {REGULARISED}.")
-    write_results("model_features_all", "Trained TexDSP: the band_shapes regulariser on every texture", rows,
-                  columns, notes=notes)
+             f"config; regulariser: {REGULARISED}; + positive_dc: the same with the config key positive_dc.")
+    write_results("model_features_all", "Trained TexDSP: the band_shapes regulariser and positive_dc on every "
+                  "texture", rows, columns, notes=notes)
 
 
 def main() -> None:

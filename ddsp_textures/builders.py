@@ -25,7 +25,7 @@ TEXDSP_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "s
                "n_bands": "N_filter_bank", "param_per_env": "param_per_env", "hidden_enc": "hidden_size_enc",
                "hidden_dec": "hidden_size_dec", "depth_enc": "deepness_enc", "depth_dec": "deepness_dec",
                "low": "filter_low_lim", "high": "high_limit", "seed": "seed",
-               "shift_carriers": "shift_carriers"}
+               "shift_carriers": "shift_carriers", "positive_dc": "positive_dc"}
 PVAE_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "sampling_rate",
              "n_bands": "N_filter_bank", "atoms": "atoms_number", "hidden_enc": "hidden_size_enc",
              "hidden_dec": "hidden_size_dec", "depth_enc": "deepness_enc", "depth_dec": "deepness_dec",

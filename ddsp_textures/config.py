@@ -65,6 +65,7 @@ class TrainConfig:
     param_per_env: int = 256
     carrier_spectrum: str = "corpus"
     shift_carriers: bool = True
+    positive_dc: bool = False
     N_filter_bank: int = 16
     M_filter_bank: int = 6
     filter_low_lim: float = 20.0

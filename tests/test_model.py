@@ -79,3 +79,26 @@ def test_bf16_networks_stay_close_to_float32_and_feed_float32_synths():
     assert y.dtype == torch.float32 and torch.isfinite(y).all()
     y.pow(2).mean().backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_positive_dc_fixes_the_envelope_mean_sign():
+    import math
+
+    from ddsp_textures.builders import build_model
+    from ddsp_textures.config import TrainConfig
+    from ddsp_textures.synths.texenv import coefficients_from_logits, envelopes_from_coefficients
+
+    length, n, p = 1024, 3, 8
+    magnitude = torch.randn(2, n * p)
+    phase = torch.full((2, n * p), 0.0)                       # sigmoid(0) = 1/2: every phase π
+    free = envelopes_from_coefficients(coefficients_from_logits(magnitude, phase, n, length), length)
+    fixed = envelopes_from_coefficients(coefficients_from_logits(magnitude, phase, n, length, True), length)
+    dc = torch.sigmoid(magnitude).reshape(2, n, p)[..., 0]    # |C0| / √L
+    torch.testing.assert_close(free.mean(-1), -dc, rtol=1e-5, atol=1e-6)        # cos π = −1
+    torch.testing.assert_close(fixed.mean(-1), dc, rtol=1e-5, atol=1e-6)
+    harmonics = coefficients_from_logits(magnitude, phase, n, length, True)[..., 1:]
+    torch.testing.assert_close(harmonics, coefficients_from_logits(magnitude, phase, n, length)[..., 1:])
+    assert math.isclose(float(fixed.mean(-1).min()), float(dc.min()), rel_tol=1e-5)
+    cfg = TrainConfig(audio_path="procedural:fire", frame_size=4096, hop_size=2048, sampling_rate=16000,
+                      N_filter_bank=8, param_per_env=32, positive_dc=True)
+    assert build_model(cfg).positive_dc and not _model().positive_dc

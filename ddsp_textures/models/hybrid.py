@@ -50,9 +50,9 @@ class HybridModel(nn.Module):
                  vae: GrainVAE, atoms: int = 4, hidden_enc: int = 128, hidden_dec: int = 128, depth_enc: int = 2,
                  depth_dec: int = 2, low: float = 20.0, high: float | None = None, max_rate: float = 200.0,
                  temperature: float = 0.3, seed: int = 0, initial_gain: float = 0.3,
-                 shift_carriers: bool = True, straight_through: bool = True) -> None:
+                 shift_carriers: bool = True, straight_through: bool = True, positive_dc: bool = False) -> None:
         super().__init__()
-        self.shift_carriers = shift_carriers
+        self.shift_carriers, self.positive_dc = shift_carriers, positive_dc
         if vae.fs != fs:
             raise ValueError(f"the grain VAE runs at {vae.fs} Hz but the model at {fs} Hz")
         if not 0 < initial_gain < 1:
@@ -91,7 +91,8 @@ class HybridModel(nn.Module):
         """TexEnv coefficients ``(B, S, N, P)`` of the bed (the polar head of TexDSP)."""
         with networks_autocast(latent.device, self.encoder.network_dtype):
             magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
-        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size)
+        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size,
+                                        self.positive_dc)
 
     def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
                  ) -> tuple[torch.Tensor, EventControls]:

@@ -35,6 +35,9 @@ class TexDSP(nn.Module):
             With one fixed carrier the decoder learns envelopes that line up with the carrier's own peaks —
             peaky statistics that vanish once inference shifts the carriers (measured: frame TexStat on
             raindrops 13.1 without shifts, 17.9 with them, for a model trained without).
+        positive_dc: keep every envelope's mean positive (DC phase fixed at 0; see
+            :func:`~ddsp_textures.synths.texenv.coefficients_from_logits`).  Off by default, as models saved
+            before the option existed were trained with a free DC phase.
 
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → audio ``(B, S, L)``.
@@ -42,9 +45,10 @@ class TexDSP(nn.Module):
 
     def __init__(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
                  hidden_enc: int = 128, hidden_dec: int = 128, depth_enc: int = 2, depth_dec: int = 2,
-                 low: float = 20.0, high: float | None = None, seed: int = 0, shift_carriers: bool = True) -> None:
+                 low: float = 20.0, high: float | None = None, seed: int = 0, shift_carriers: bool = True,
+                 positive_dc: bool = False) -> None:
         super().__init__()
-        self.shift_carriers = shift_carriers
+        self.shift_carriers, self.positive_dc = shift_carriers, positive_dc
         self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
         self.feature_names = self.encoder.feature_names
         self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
@@ -73,7 +77,8 @@ class TexDSP(nn.Module):
         """Complex coefficients ``(B, S, N, P)`` in polar form: magnitude ``√L·sigmoid``, phase ``2π·sigmoid``."""
         with networks_autocast(latent.device, self.encoder.network_dtype):
             magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
-        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size)
+        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size,
+                                        self.positive_dc)
 
     def forward(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> torch.Tensor:
         """Frames ``(B, S, L)``; the carriers are shifted by a random offset per frame if ``shift_carriers``
