@@ -39,7 +39,15 @@ from eval_quality import FS, PROCEDURAL, RECORDINGS, L, short_config  # noqa: E4
 
 from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
 from ddsp_textures.features import band_rms  # noqa: E402
-from ddsp_textures.framing import half_overlap_frames, join_circular, overlap_add, random_shifts, wrap_pad, zscore  # noqa: E402,E501
+from ddsp_textures.framing import (  # noqa: E402,E501
+    FADE_SECONDS,
+    half_overlap_frames,
+    join_circular,
+    overlap_add,
+    random_shifts,
+    wrap_pad,
+    zscore,
+)
 from ddsp_textures.metrics import frame_distance, third_octave_deviation_db  # noqa: E402
 from ddsp_textures.models import TexDSP  # noqa: E402
 from ddsp_textures.plotting import spectrogram  # noqa: E402
@@ -98,7 +106,8 @@ def oracles(x: torch.Tensor) -> list[dict]:
     whole = wrap_pad(x, n * L).reshape(n, L)
     shifts = random_shifts(n, L, torch.Generator().manual_seed(0), hop=L)
     coeffs = texenv_analysis(zscore(whole), model.bank, 128)
-    y_whole = join_circular(model.synth(coeffs, "specific", band_rms(whole, model.bank), shifts), round(0.01 * FS))
+    y_whole = join_circular(model.synth(coeffs, "specific", band_rms(whole, model.bank), shifts),
+                            round(FADE_SECONDS * FS))
     halves = half_overlap_frames(x, L)
     shifts = random_shifts(halves.shape[0], L, torch.Generator().manual_seed(0), hop=L // 2)
     coeffs = texenv_analysis(zscore(halves), model.bank, 128)
