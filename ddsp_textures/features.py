@@ -31,12 +31,12 @@ import torch
 
 from .filterbanks import FilterBank, erb_number
 from .numerics import safe_divide
-from .texstat import TexStat
+from .texstat import STAT_NAMES, TexStat
 
 FEATURES = ("energy_bands", "centroid", "rate", "events", "band_shapes", "statistics")
 SHAPE_STEPS = 32
 STAT_MOD_BANDS = 6       # modulation bands of the "statistics" feature
-STAT_PARTS = ("S1", "S2", "S3", "S4", "S5")
+STAT_PARTS = STAT_NAMES   # statistics in the "statistics" feature: all five
 RATE_SCALE = 10.0        # feature "rate" = onsets per second / RATE_SCALE
 EVENTS_SCALE = 100.0     # feature "events" = estimated events per second / EVENTS_SCALE
 
@@ -134,7 +134,7 @@ def frame_statistics(x: torch.Tensor, bank: FilterBank, parts: tuple[str, ...] =
     """
     lead = x.shape[:-1]
     measure = _measure(bank).to(x.device, x.dtype)
-    stats = dict(zip(("S1", "S2", "S3", "S4", "S5"), measure.statistics(x.reshape(-1, x.shape[-1])), strict=True))
+    stats = dict(zip(STAT_NAMES, measure.statistics(x.reshape(-1, x.shape[-1])), strict=True))
     s1 = stats["S1"] / torch.tensor(measure.alpha, dtype=x.dtype, device=x.device)
     stats["S1"] = torch.stack([torch.log10(s1[..., 1] + 1e-3), torch.asinh(s1[..., 2]),
                                torch.log10(s1[..., 3] + 1e-3)], dim=-1).flatten(-2)
