@@ -117,6 +117,52 @@ def join_circular(frames: torch.Tensor, fade: int) -> torch.Tensor:
     return out.reshape(-1)
 
 
+ROTATION_CANDIDATES = 32   # join positions rotate_frames compares around each random start
+ROTATION_REACH = 1 / 16     # ... within ± this fraction of the frame
+
+
+def rotate_frames(frames: torch.Tensor, fade: int, generator: torch.Generator | None = None,
+                  candidates: int = ROTATION_CANDIDATES, reach: float = ROTATION_REACH) -> torch.Tensor:
+    """Rotate each L-periodic frame circularly to start at a random point moved to the quietest of ``candidates``
+    evenly spaced positions within ``±reach·L`` of it (energy within ``±fade`` samples), before
+    :func:`join_circular` (book chapter: *DDSP training*).
+
+    A trained TexDSP decodes nearly the same envelope phases for every frame, so its frames repeat one envelope
+    timeline: measured on models trained on a train recording and on water, band envelopes correlate 0.74 and
+    0.46 on average from one frame to the next (the recordings: 0.00), a loop of ``L`` samples.  A circular
+    rotation leaves a frame's statistics unchanged (TexStat is circular) and breaks the loop.  The random start
+    spreads the frames' timelines over the whole circle; the local search keeps the join's crossfade out of
+    the frame's peaks (a join inside a peak changes the frame's kurtosis: one purely random start per frame
+    cost the train model 2–5 % frame TexStat).  Choosing the quietest point of the *whole* frame instead would
+    line the frames up again at their common quiet point.
+
+    Shape:
+        ``(F, L) -> (F, L)``.
+
+    >>> f = torch.zeros(2, 64); f[:, 10] = 1.0                       # one click per frame
+    >>> out = rotate_frames(f, 4, torch.Generator().manual_seed(0))
+    >>> bool(torch.equal(out.sort(-1).values, f.sort(-1).values)), bool((out[:, :4] == 0).all())
+    (True, True)
+    """
+    n_frames, length = frames.shape
+    if not 0 < fade <= length // 2:
+        raise ValueError(f"fade must be in (0, L/2] samples, got {fade} for L = {length}")
+    if candidates < 1:
+        raise ValueError(f"candidates must be >= 1, got {candidates}")
+    if not 0 <= reach <= 0.5:
+        raise ValueError(f"reach must be in [0, 0.5], got {reach}")
+    power = frames.detach().double().pow(2)
+    padded = torch.cat([power[:, -fade:], power, power[:, :fade]], dim=-1)
+    cumulative = torch.nn.functional.pad(padded.cumsum(-1), (1, 0))
+    energy = cumulative[:, 2 * fade: 2 * fade + length] - cumulative[:, :length]     # window [p − fade, p + fade)
+    random_start = torch.randint(0, length, (n_frames, 1), generator=generator).to(frames.device)
+    offsets = torch.linspace(-reach * length, reach * length, candidates, device=frames.device).round().long()
+    starts = (random_start + offsets) % length                                       # (F, candidates)
+    best = starts.gather(1, energy.gather(1, starts).argmin(1, keepdim=True))       # (F, 1)
+    index = (torch.arange(length, device=frames.device) + best) % length
+    return frames.gather(1, index)
+
+
 def random_shifts(n: int, length: int, generator: torch.Generator | None = None, hop: int | None = None
                   ) -> torch.Tensor:
     """``n`` random carrier shifts in ``[0, length)`` (CPU, int64).

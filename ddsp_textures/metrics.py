@@ -201,3 +201,28 @@ def envelope_kurtosis(x: np.ndarray | torch.Tensor, bank: FilterBank) -> float:
     centred = env - env.mean(-1, keepdim=True)
     variance = centred.pow(2).mean(-1)
     return float((centred.pow(4).mean(-1) / (variance.pow(2) + 1e-20)).mean())
+
+
+@torch.no_grad()
+def frame_repetition(x: np.ndarray | torch.Tensor, bank: FilterBank, block: int = 256) -> float:
+    """How much consecutive frames repeat one envelope timeline: the correlation between the band envelopes of
+    neighbouring non-overlapping frames (frames of ``bank.length``, envelopes averaged over ``block`` samples,
+    mean over bands and frame pairs) — about 0 for a recording, 1 for a loop of one frame (book chapter
+    *DDSP training*: what :func:`~ddsp_textures.framing.rotate_frames` removes from a model's output).
+
+    >>> from ddsp_textures.filterbanks import erb_bank
+    >>> bank = erb_bank(4096, 16000, 8)
+    >>> loop = (1 + torch.sin(torch.arange(4096) / 300)).repeat(6) * torch.randn(6 * 4096)
+    >>> frame_repetition(torch.randn(6 * 4096), bank) < 0.2 < 0.8 < frame_repetition(loop, bank)
+    True
+    """
+    frames = frame_signal(x, bank.length, bank.length).double()
+    if frames.shape[0] < 2:
+        raise ValueError(f"frame_repetition needs at least two frames of {bank.length} samples")
+    if not 0 < block <= bank.length // 2:
+        raise ValueError(f"block must be in (0, {bank.length // 2}], got {block}")
+    env = bank.envelopes(frames)                                                    # (F, N, L)
+    env = env[..., : env.shape[-1] // block * block].unflatten(-1, (-1, block)).mean(-1)
+    env = env - env.mean(-1, keepdim=True)
+    env = env / env.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return float((env[1:] * env[:-1]).sum(-1).mean())

@@ -4,13 +4,15 @@ TexDSP: the input is cut in frames of ``L`` samples with hop ``L/2`` (wrap-padde
 ``L``), each frame is z-scored and described by the model's features, and the GRU runs over **all** frames in
 order, as in training.  Every other frame — consecutive, non-overlapping frames of ``L`` — is synthesised with the
 loudness of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of every band) and with carriers
-shifted by a random offset per frame (the model trains with such shifts), and the frames are joined with short
-circular crossfades (:func:`~ddsp_textures.framing.join_circular`).  Whole frames are what the model was trained
-to produce: overlap-adding all half-overlapping frames with a long window, as the DSP resynthesis does with
-time-aligned analysed envelopes, mixes *pieces* of model frames whose envelope peaks need not be where the input's
-were (measured on procedural rain drops: frame TexStat 15.7 with the overlap-add, 14.3 with whole frames).  The
-``"overlap_add"`` joining is kept as an option.  Timbre transfer is the same call with a recording of another
-texture.
+shifted by a random offset per frame (the model trains with such shifts); each frame is rotated circularly to
+start near a random point, at a quiet one (:func:`~ddsp_textures.framing.rotate_frames`: a model decodes nearly
+the same envelope timeline for every frame, which would otherwise repeat every ``L`` samples), and the frames are
+joined with short circular crossfades (:func:`~ddsp_textures.framing.join_circular`).  Whole frames are what the
+model was trained to produce: overlap-adding all half-overlapping frames with a long window, as the DSP
+resynthesis does with time-aligned analysed envelopes, mixes *pieces* of model frames whose envelope peaks need
+not be where the input's were (measured on procedural rain drops: frame TexStat 15.7 with the overlap-add, 14.3
+with whole frames).  The ``"overlap_add"`` joining is kept as an option.  Timbre transfer is the same call with a
+recording of another texture.
 
 Hybrid models synthesise the same whole frames as in training — bed plus the z-scored events, circular within
 the frame, with hard events (the straight-through training forward has the same values) — and equalise each
@@ -33,7 +35,17 @@ import numpy as np
 import torch
 
 from .features import band_rms
-from .framing import FADE_SECONDS, half_overlap_frames, join_circular, overlap_add, random_shifts, rms, wrap_pad, zscore
+from .framing import (
+    FADE_SECONDS,
+    half_overlap_frames,
+    join_circular,
+    overlap_add,
+    random_shifts,
+    rms,
+    rotate_frames,
+    wrap_pad,
+    zscore,
+)
 from .metrics import closest_candidate
 from .models import HybridModel, PVAEModel, TexDSP
 from .synths.texenv import Loudness
@@ -82,9 +94,10 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
         target = band_rms(frames[synthesised].to(device), model.bank).unsqueeze(0)
     else:
         target = rms(frames[synthesised]).to(device).unsqueeze(0)
-    shifts = _shifts(len(synthesised), model.frame_size, joining, torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
     out = model.synthesize(feats, loudness, target, shifts, frames=synthesised)[0]     # (F', L)
-    y = _join(out.cpu(), joining, model.fs)[: x.shape[0]]
+    y = _join(out.cpu(), joining, model.fs, generator)[: x.shape[0]]
     if layer is not None:
         y = y + synthesise_transients(layer).to(y.dtype)
     return y.numpy().astype(np.float32)
@@ -126,10 +139,13 @@ def _shifts(n: int, length: int, joining: Joining, generator: torch.Generator) -
     return random_shifts(n, length, generator, hop=hop).unsqueeze(0)
 
 
-def _join(frames: torch.Tensor, joining: Joining, fs: float) -> torch.Tensor:
+def _join(frames: torch.Tensor, joining: Joining, fs: float, generator: torch.Generator) -> torch.Tensor:
+    """Whole frames rotated to random quiet starts (:func:`~ddsp_textures.framing.rotate_frames`: no loop of
+    ``L`` samples) and joined circularly, or half-overlapping frames overlap-added."""
     length = frames.shape[-1]
     if joining == "circular":
-        return join_circular(frames, max(1, min(length, round(FADE_SECONDS * fs))))
+        fade = max(1, min(length // 2, round(FADE_SECONDS * fs)))
+        return join_circular(rotate_frames(frames, fade, generator), fade)
     return overlap_add(frames, length // 2, "sqrt_hann")
 
 
@@ -150,4 +166,4 @@ def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining
     shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
     target = model.bank.band_power(frames[synthesised].to(feats[0].device)).sqrt().unsqueeze(0)
     out = model.synthesize(feats, target, shifts, frames=synthesised, generator=generator)[0]
-    return _join(out.cpu(), joining, model.fs)[: x.shape[0]].numpy().astype(np.float32)
+    return _join(out.cpu(), joining, model.fs, generator)[: x.shape[0]].numpy().astype(np.float32)
