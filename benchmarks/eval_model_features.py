@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_results  # noqa: E402
-from eval_quality import FS, PROCEDURAL, RECORDINGS, L, short_config  # noqa: E402
+from eval_quality import FS, MODEL_SETTINGS, PROCEDURAL, RECORDINGS, L, short_config  # noqa: E402
 
 from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
 from ddsp_textures.features import band_rms  # noqa: E402
@@ -70,9 +70,7 @@ VARIANTS = {
         "features_list": BASE + ["statistics", "band_shapes"], "regularizers_list": ["band_shapes"],
         "regularizer_weight": 20},
     "positive_dc": {"features_list": BASE, "positive_dc": True},
-    "positive_dc, + band_shapes, band_shapes regulariser ×20": {
-        "features_list": BASE + ["band_shapes"], "regularizers_list": ["band_shapes"], "regularizer_weight": 20,
-        "positive_dc": True},
+    "positive_dc, + band_shapes, band_shapes regulariser ×20": MODEL_SETTINGS,      # eval_quality's model rows
 }
 
 

@@ -21,8 +21,11 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
   events), and *default* is what ``texenv_resynthesize``'s ``"auto"`` keeps; every DSP column after *before*
   includes the long-term-spectrum equaliser (``equalise=True``), shown once without it;
 * **statistics matching** on the first frame (training-free, ``match_statistics`` texenv mode);
-* **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``), resynthesised with its own features,
-  and with the input's transient layer added to the model's bed (``resynthesize(..., transients="auto")``).
+* **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``; :func:`short_config` with
+  :data:`MODEL_SETTINGS`), resynthesised with its own features, and with the input's transient layer added to the
+  model's bed (``resynthesize(..., transients="auto")``);
+* **frame repetition** (:func:`~ddsp_textures.metrics.frame_repetition`) of the original, the DSP resynthesis
+  and the model: whether consecutive frames repeat one envelope timeline (a loop).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from ddsp_textures.framing import frame_signal, zscore  # noqa: E402
 from ddsp_textures.matching import match_statistics  # noqa: E402
 from ddsp_textures.metrics import (  # noqa: E402
     frame_distance,
+    frame_repetition,
     frechet_distance,
     texstat_embeddings,
     third_octave_deviation_db,
@@ -79,14 +83,22 @@ def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], em
         emb_y = texstat_embeddings(frame_signal(y, L, L // 2), measure)
         rows.append({"texstat": frame_distance(measure, x, y), "fad": frechet_distance(emb_x, emb_y),
                      "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max()),
-                     "kurt": envelope_kurtosis(bank, y)})
+                     "kurt": envelope_kurtosis(bank, y), "repetition": frame_repetition(y, bank)})
     out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     out["texstat_spread"] = float(np.std([r["texstat"] for r in rows]))
     return out
 
 
+MODEL_SETTINGS = {"features_list": ["energy_bands", "centroid", "rate", "band_shapes"],
+                  "regularizers_list": ["band_shapes"], "regularizer_weight": 20, "positive_dc": True}
+"""What the trained-TexDSP rows add to :func:`short_config`: the ``band_shapes`` feature and regulariser (×20)
+and ``positive_dc`` (measured against the plain config on all seven textures by ``eval_model_features.py --all``:
+train −28 %, wind −17 %, water −6 %, the others within ±3 % except rain drops +9 %)."""
+
+
 def short_config(wav: Path, epochs: int, workdir: Path, run_name: str) -> dict:
-    """The short CPU TexDSP config trained on an excerpt (``features_list``: energy_bands, centroid, rate)."""
+    """The plain short CPU TexDSP config trained on an excerpt (``features_list``: energy_bands, centroid, rate);
+    the trained-model rows add :data:`MODEL_SETTINGS`."""
     return {"audio_path": str(wav), "frame_size": L, "hop_size": L // 2, "sampling_rate": FS,
             "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"],
             "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 256, "N_filter_bank": 16,
@@ -100,7 +112,7 @@ def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[n
     wav = workdir / f"{name}.wav"
     save_audio(wav, x, FS)
     start = time.perf_counter()
-    run = train(short_config(wav, epochs, workdir, f"run_{name}"), progress=False)
+    run = train({**short_config(wav, epochs, workdir, f"run_{name}"), **MODEL_SETTINGS}, progress=False)
     seconds = time.perf_counter() - start
     model, _ = load_run(run)
     return resynthesize(model, x), resynthesize(model, x, transients="auto"), seconds
@@ -110,7 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--audio", type=Path, help="folder of audio files (default: ../shared/recordings)")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of the short TexDSP run (0: skip)")
+    parser.add_argument("--epochs", type=int, default=60, help="epochs of the short TexDSP run (0: skip)")
     parser.add_argument("--steps", type=int, default=100, help="statistics-matching iterations")
     parser.add_argument("--seeds", type=int, default=3, help="carrier seeds averaged for the DSP rows")
     parser.add_argument("--quick", action="store_true")
@@ -150,7 +162,8 @@ def main() -> None:
                 continue
             emb_x = texstat_embeddings(frame_signal(x, L, L // 2), measure)
             row = {"texture": name, "kind": "stationary" if name in STATIONARY else "impulsive",
-                   "own": frame_distance(measure, x[:-L], x[L:]), "kurt_orig": envelope_kurtosis(bank, x)}
+                   "own": frame_distance(measure, x[:-L], x[L:]), "kurt_orig": envelope_kurtosis(bank, x),
+                   "repetition_orig": frame_repetition(x, bank)}
             seeds = range(args.seeds)
             before = describe(measure, bank, x, [legacy_resynthesize(x.double(), bank, 256, s) for s in seeds], emb_x)
             row.update({f"{k}_before": v for k, v in before.items()})
@@ -183,6 +196,7 @@ def main() -> None:
                 row["model_layer_ratio"] = row["model_layer"] / row["texstat_auto"]
                 row["model_lts"] = float(np.abs(third_octave_deviation_db(x, torch.tensor(y), FS)).max())
                 row["model_ratio"] = row["model"] / row["texstat_after"]
+                row["model_repetition"] = frame_repetition(torch.tensor(y), bank)
                 row["model_ratio_auto"] = row["model"] / row["texstat_auto"]
                 row["train_s"] = seconds
             row["change"] = f"{100 * (row['texstat_after'] / row['texstat_before'] - 1):+.0f} %"
@@ -209,7 +223,9 @@ def main() -> None:
                ("model_ratio_auto", "model / DSP default"),
                ("model_layer", "trained TexDSP + input's layer (auto)"),
                ("model_layer_ratio", "(model + layer) / DSP default"),
-               ("model_lts", "model worst 1/3-oct dB"), ("train_s", "train s")]
+               ("model_lts", "model worst 1/3-oct dB"),
+               ("repetition_orig", "frame repetition original"), ("repetition_after", "frame repetition DSP"),
+               ("model_repetition", "frame repetition model"), ("train_s", "train s")]
     notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
              f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256 "
              f"(after: transients=False; layer: transients=True, 'clicks' detector, 32 atoms; knocks: the "
@@ -218,7 +234,10 @@ def main() -> None:
              f"DSP rows are means over "
              f"{args.seeds} carrier seeds (± is their standard deviation). Crossover ripple "
              f"of the flat carriers: before {ripple_before:.2f} dB, after {ripple_after:.2f} dB. Trained TexDSP: "
-             f"{args.epochs} epochs on the excerpt itself (CPU), resynthesised with its own features.")
+             f"{args.epochs} epochs on the excerpt itself (CPU; short_config + MODEL_SETTINGS: band_shapes "
+             f"feature and regulariser ×20, positive_dc), resynthesised with its own features (whole frames "
+             f"rotated to random quiet starts). Frame repetition: correlation of band envelopes between "
+             f"consecutive frames (metrics.frame_repetition; 1 = a loop of one frame).")
     write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows, columns,
                   notes=notes)
 

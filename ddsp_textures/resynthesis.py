@@ -55,7 +55,7 @@ from .synths.transients import DETECTORS, analyse_transients, detector, synthesi
 @torch.no_grad()
 def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | torch.Tensor,
                  loudness: Loudness = "specific", seed: int = 0, joining: Joining = "circular",
-                 transients: bool | str = False) -> np.ndarray:
+                 transients: bool | str = False, rotate: bool = True) -> np.ndarray:
     """Resynthesise (or timbre-transfer) a mono signal at the model's sample rate.
 
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
@@ -65,7 +65,9 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).  ``transients`` (TexDSP only): keep the
     input's transient layer and let the model resynthesise the bed (see the module docstring); ``True`` or a
     detector name (``"clicks"``, ``"knocks"``: :data:`~ddsp_textures.synths.transients.DETECTORS`), or
-    ``"auto"`` (the closest of no layer and each detector's).
+    ``"auto"`` (the closest of no layer and each detector's).  ``rotate=False`` joins whole frames without
+    rotating them (:func:`~ddsp_textures.framing.rotate_frames`): the model's frames then repeat one envelope
+    timeline every ``L`` samples — to hear what the rotation removes.
     Returns a float32 array of the input's length.
     """
     x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
@@ -76,7 +78,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     if transients and not isinstance(model, TexDSP):
         raise ValueError("transients=True is for TexDSP models (P-VAE and hybrid models synthesise their own events)")
     if transients == "auto":
-        return _closest_layer(model, x, loudness, seed, joining)
+        return _closest_layer(model, x, loudness, seed, joining, rotate)
     layer = None
     if transients:
         layer, bed = analyse_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed),
@@ -87,7 +89,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     if joining not in ("circular", "overlap_add"):
         raise ValueError(f"unknown joining {joining!r}; use 'circular' or 'overlap_add'")
     if isinstance(model, HybridModel):
-        return _resynthesize_hybrid(model, x, seed, joining)
+        return _resynthesize_hybrid(model, x, seed, joining, rotate)
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     device = feats[0].device
     if loudness == "specific":
@@ -97,7 +99,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     generator = torch.Generator().manual_seed(seed)
     shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
     out = model.synthesize(feats, loudness, target, shifts, frames=synthesised)[0]     # (F', L)
-    y = _join(out.cpu(), joining, model.fs, generator)[: x.shape[0]]
+    y = _join(out.cpu(), joining, model.fs, generator, rotate)[: x.shape[0]]
     if layer is not None:
         y = y + synthesise_transients(layer).to(y.dtype)
     return y.numpy().astype(np.float32)
@@ -106,9 +108,10 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
 Joining = Literal["circular", "overlap_add"]
 
 
-def _closest_layer(model: TexDSP, x: torch.Tensor, loudness: Loudness, seed: int, joining: Joining) -> np.ndarray:
+def _closest_layer(model: TexDSP, x: torch.Tensor, loudness: Loudness, seed: int, joining: Joining,
+                   rotate: bool) -> np.ndarray:
     """``transients="auto"``: the resynthesis (no layer, or each detector's) closest to ``x`` in frame TexStat."""
-    candidates = [resynthesize(model, x, loudness, seed, joining, name) for name in (False, *DETECTORS)]
+    candidates = [resynthesize(model, x, loudness, seed, joining, name, rotate) for name in (False, *DETECTORS)]
     if x.shape[0] < model.frame_size:                 # no whole frame to compare: no layer
         return candidates[0]
     return closest_candidate(x, candidates, model.bank)
@@ -139,13 +142,14 @@ def _shifts(n: int, length: int, joining: Joining, generator: torch.Generator) -
     return random_shifts(n, length, generator, hop=hop).unsqueeze(0)
 
 
-def _join(frames: torch.Tensor, joining: Joining, fs: float, generator: torch.Generator) -> torch.Tensor:
+def _join(frames: torch.Tensor, joining: Joining, fs: float, generator: torch.Generator, rotate: bool = True
+          ) -> torch.Tensor:
     """Whole frames rotated to random quiet starts (:func:`~ddsp_textures.framing.rotate_frames`: no loop of
-    ``L`` samples) and joined circularly, or half-overlapping frames overlap-added."""
+    ``L`` samples; not if ``rotate`` is false) and joined circularly, or half-overlapping frames overlap-added."""
     length = frames.shape[-1]
     if joining == "circular":
         fade = max(1, min(length // 2, round(FADE_SECONDS * fs)))
-        return join_circular(rotate_frames(frames, fade, generator), fade)
+        return join_circular(rotate_frames(frames, fade, generator) if rotate else frames, fade)
     return overlap_add(frames, length // 2, "sqrt_hann")
 
 
@@ -160,10 +164,11 @@ def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarr
     return y[:n].cpu().numpy().astype(np.float32)
 
 
-def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining: Joining) -> np.ndarray:
+def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining: Joining, rotate: bool
+                         ) -> np.ndarray:
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     generator = torch.Generator().manual_seed(seed)
     shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
     target = model.bank.band_power(frames[synthesised].to(feats[0].device)).sqrt().unsqueeze(0)
     out = model.synthesize(feats, target, shifts, frames=synthesised, generator=generator)[0]
-    return _join(out.cpu(), joining, model.fs, generator)[: x.shape[0]].numpy().astype(np.float32)
+    return _join(out.cpu(), joining, model.fs, generator, rotate)[: x.shape[0]].numpy().astype(np.float32)

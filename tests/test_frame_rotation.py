@@ -65,6 +65,9 @@ def test_texdsp_resynthesis_does_not_loop_a_decoded_timeline():
     y = torch.tensor(resynthesize(model, x, seed=0))
     assert y.shape == (16 * L,) and torch.isfinite(y).all()
     assert _resultant(_first_harmonic_phases(y, 16)) < 0.6
+    looped = torch.tensor(resynthesize(model, x, seed=0, rotate=False))
+    assert _resultant(_first_harmonic_phases(looped, 16)) > 0.9
+    assert torch.allclose(looped.pow(2).mean(), y.pow(2).mean(), rtol=0.05)   # the same frames, only rotated
 
 
 def test_frame_repetition_against_scipy_envelopes_and_numpy_correlations():
