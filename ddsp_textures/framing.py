@@ -163,6 +163,18 @@ def rotate_frames(frames: torch.Tensor, fade: int, generator: torch.Generator | 
     return frames.gather(1, index)
 
 
+def join_model_frames(frames: torch.Tensor, fs: float, generator: torch.Generator | None = None,
+                      rotate: bool = True) -> torch.Tensor:
+    """How model inference joins its whole L-periodic frames: each rotated by :func:`rotate_frames` (unless
+    ``rotate`` is false), then :func:`join_circular` with :data:`FADE_SECONDS` crossfades.
+
+    Shape:
+        ``(F, L) -> (F·L,)``.
+    """
+    fade = max(1, min(frames.shape[-1] // 2, round(FADE_SECONDS * fs)))
+    return join_circular(rotate_frames(frames, fade, generator) if rotate else frames, fade)
+
+
 def random_shifts(n: int, length: int, generator: torch.Generator | None = None, hop: int | None = None
                   ) -> torch.Tensor:
     """``n`` random carrier shifts in ``[0, length)`` (CPU, int64).

@@ -24,7 +24,7 @@ import torch
 
 from .features import EVENTS_SCALE, RATE_SCALE
 from .filterbanks import erb_number
-from .framing import FADE_SECONDS, frame_signal, join_circular, random_shifts, rotate_frames, wrap_pad, zscore
+from .framing import frame_signal, join_model_frames, random_shifts, wrap_pad, zscore
 from .models import TexDSP
 
 Curve = float | int | str | Sequence[tuple[float, float]]
@@ -131,5 +131,4 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
     generator = torch.Generator().manual_seed(seed)
     shifts = random_shifts(len(whole), length, generator, hop=length).unsqueeze(0)
     out = model.synthesize(feats, mode, target[:, whole], shifts, frames=whole)[0]
-    fade = max(1, min(length // 2, round(FADE_SECONDS * fs)))
-    return join_circular(rotate_frames(out.cpu(), fade, generator), fade)[:n].numpy().astype(np.float32)
+    return join_model_frames(out.cpu(), fs, generator)[:n].numpy().astype(np.float32)

@@ -36,13 +36,11 @@ import torch
 
 from .features import band_rms
 from .framing import (
-    FADE_SECONDS,
     half_overlap_frames,
-    join_circular,
+    join_model_frames,
     overlap_add,
     random_shifts,
     rms,
-    rotate_frames,
     wrap_pad,
     zscore,
 )
@@ -146,11 +144,9 @@ def _join(frames: torch.Tensor, joining: Joining, fs: float, generator: torch.Ge
           ) -> torch.Tensor:
     """Whole frames rotated to random quiet starts (:func:`~ddsp_textures.framing.rotate_frames`: no loop of
     ``L`` samples; not if ``rotate`` is false) and joined circularly, or half-overlapping frames overlap-added."""
-    length = frames.shape[-1]
     if joining == "circular":
-        fade = max(1, min(length // 2, round(FADE_SECONDS * fs)))
-        return join_circular(rotate_frames(frames, fade, generator) if rotate else frames, fade)
-    return overlap_add(frames, length // 2, "sqrt_hann")
+        return join_model_frames(frames, fs, generator, rotate)
+    return overlap_add(frames, frames.shape[-1] // 2, "sqrt_hann")
 
 
 def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarray:
