@@ -83,7 +83,7 @@ def legacy_hybrid_resynthesize(model: HybridModel, audio: np.ndarray, seed: int)
     events, event_power = events * cap.sqrt().unsqueeze(-1), event_power * cap.unsqueeze(-1)
     bed_target = torch.maximum(target_power - event_power, 0.01 * target_power).sqrt()
     out = model.synth(coeffs, "specific", bed_target, shifts) + events
-    return _join(out[0], "circular", model.fs)[: x.shape[0]].numpy()
+    return _join(out[0], "circular", model.fs, generator, rotate=False)[: x.shape[0]].numpy()   # as before: not rotated
 
 
 def describe(measure: TexStat, x: torch.Tensor, emb_x: np.ndarray, y: np.ndarray) -> dict[str, float]:
