@@ -40,9 +40,8 @@ from eval_quality import FS, MODEL_SETTINGS, PROCEDURAL, RECORDINGS, L, short_co
 from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
 from ddsp_textures.features import band_rms  # noqa: E402
 from ddsp_textures.framing import (  # noqa: E402,E501
-    FADE_SECONDS,
     half_overlap_frames,
-    join_circular,
+    join_model_frames,
     overlap_add,
     random_shifts,
     wrap_pad,
@@ -104,8 +103,8 @@ def oracles(x: torch.Tensor) -> list[dict]:
     whole = wrap_pad(x, n * L).reshape(n, L)
     shifts = random_shifts(n, L, torch.Generator().manual_seed(0), hop=L)
     coeffs = texenv_analysis(zscore(whole), model.bank, 128)
-    y_whole = join_circular(model.synth(coeffs, "specific", band_rms(whole, model.bank), shifts),
-                            round(FADE_SECONDS * FS))
+    y_whole = join_model_frames(model.synth(coeffs, "specific", band_rms(whole, model.bank), shifts), FS,
+                                rotate=False)       # measured without rotation (model_features.md)
     halves = half_overlap_frames(x, L)
     shifts = random_shifts(halves.shape[0], L, torch.Generator().manual_seed(0), hop=L // 2)
     coeffs = texenv_analysis(zscore(halves), model.bank, 128)
