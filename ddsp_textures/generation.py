@@ -5,7 +5,8 @@ The model's encoder inputs are set frame by frame instead of being measured on a
 feature starts from its mean over a *reference* recording (by default the run's training audio) and follows
 the curves the user gives —
 
-* ``loudness`` (dB, relative to the reference): added to ``energy_bands`` and applied as output gain;
+* ``loudness`` (dB, relative to the reference): added to ``energy_bands`` and applied as output gain (each
+  band at the reference's mean band loudness, :func:`~ddsp_textures.features.band_loudness`, plus the curve);
 * ``centroid`` (Hz): the spectral centroid, converted to the ``centroid`` feature's ERB-number scale;
 * ``rate`` (events per second): the ``rate`` feature (soft onset count) and/or the ``events`` feature.
 
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .features import EVENTS_SCALE, RATE_SCALE
+from .features import EVENTS_SCALE, RATE_SCALE, band_loudness
 from .filterbanks import erb_number
 from .framing import frame_signal, join_model_frames, random_shifts, wrap_pad, zscore
 from .models import TexDSP
@@ -71,15 +72,26 @@ def curve_values(curve: Curve, times: np.ndarray, name: str = "curve") -> np.nda
     return np.interp(times, [t for t, _ in points], [v for _, v in points])
 
 
-@torch.no_grad()
-def reference_features(model: TexDSP, reference: np.ndarray | torch.Tensor) -> list[torch.Tensor]:
-    """Mean of each encoder input over the frames of a reference recording: one ``(dim,)`` tensor each."""
+def _reference_frames(model: TexDSP, reference: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Z-scored half-overlapping frames ``(F, L)`` of a reference recording, on the model's device."""
     x = torch.as_tensor(np.asarray(reference, dtype=np.float32)).reshape(-1)
     if x.shape[0] < model.frame_size:
         x = wrap_pad(x, model.frame_size)
-    frames = zscore(frame_signal(x, model.frame_size, model.frame_size // 2))
-    device = next(model.parameters()).device
-    return [f.mean(0).cpu() for f in model.features(frames.to(device))]
+    return zscore(frame_signal(x, model.frame_size, model.frame_size // 2)).to(next(model.parameters()).device)
+
+
+@torch.no_grad()
+def reference_features(model: TexDSP, reference: np.ndarray | torch.Tensor) -> list[torch.Tensor]:
+    """Mean of each encoder input over the frames of a reference recording: one ``(dim,)`` tensor each."""
+    return [f.mean(0).cpu() for f in model.features(_reference_frames(model, reference))]
+
+
+@torch.no_grad()
+def reference_loudness(model: TexDSP, reference: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """``log10`` of each band's loudness (:func:`~ddsp_textures.features.band_loudness`, Hann-tapered frames)
+    averaged over the frames of a reference recording: ``(N,)``, the level :func:`generate` gives each band."""
+    frames = _reference_frames(model, reference)
+    return torch.log10(band_loudness(frames, model.bank).clamp_min(1e-12)).mean(0).cpu()
 
 
 @torch.no_grad()
@@ -122,9 +134,9 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
     device = next(model.parameters()).device
     feats = [f.unsqueeze(0).to(device) for f in feats]
     gain = torch.tensor(10 ** (gain_db / 20), dtype=torch.float32, device=device).unsqueeze(0)   # (1, F)
-    if "energy_bands" in names:
-        target = (10 ** feats[names.index("energy_bands")] - 1e-5).clamp_min(0)            # band RMS, with gain
-        mode = "specific"
+    if "energy_bands" in names:                        # band loudness of the reference, with the loudness curve
+        level = reference_loudness(model, reference).to(device) + torch.tensor(gain_db / 20, device=device)[:, None]
+        target, mode = (10 ** level).float().unsqueeze(0), "specific"
     else:
         target, mode = gain, "generic"
     whole = torch.arange(0, n_frames, 2)               # whole frames, joined circularly (see resynthesis)

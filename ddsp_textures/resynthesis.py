@@ -1,16 +1,17 @@
 """Resynthesis and timbre transfer with a trained run (book chapters: *DDSP training*, *P-VAE synth*).
 
 TexDSP: the input is cut in frames of ``L`` samples with hop ``L/2`` (wrap-padded to a whole number of frames of
-``L``), each frame is z-scored and described by the model's features, and the GRU runs over **all** frames in
-order, as in training.  Every other frame — consecutive, non-overlapping frames of ``L`` — is synthesised with the
-loudness of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of every band) and with carriers
-shifted by a random offset per frame (the model trains with such shifts); each frame is rotated circularly to
-start near a random point, at a quiet one (:func:`~ddsp_textures.framing.rotate_frames`: a model decodes nearly
-the same envelope timeline for every frame, which would otherwise repeat every ``L`` samples), and the frames are
-joined with short circular crossfades (:func:`~ddsp_textures.framing.join_circular`).  Whole frames are what the
-model was trained to produce: overlap-adding all half-overlapping frames with a long window, as the DSP
-resynthesis does with time-aligned analysed envelopes, mixes *pieces* of model frames whose envelope peaks need
-not be where the input's were (measured on procedural rain drops: frame TexStat 15.7 with the overlap-add, 14.3
+``L``), each frame is z-scored and described by the model's features, and the GRU runs over **all** frames in order,
+as in training.  Every other frame — consecutive, non-overlapping frames of ``L`` — is synthesised with the loudness
+of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of every band of the Hann-tapered frame,
+:func:`~ddsp_textures.features.band_loudness`, so that the circular filter's wrap-around click does not count as
+band energy) and with carriers shifted by a random offset per frame (the model trains with such shifts); each frame
+is rotated circularly to start near a random point, at a quiet one (:func:`~ddsp_textures.framing.rotate_frames`: a
+model decodes nearly the same envelope timeline for every frame, which would otherwise repeat every ``L`` samples),
+and the frames are joined with short circular crossfades (:func:`~ddsp_textures.framing.join_circular`).  Whole
+frames are what the model was trained to produce: overlap-adding all half-overlapping frames with a long window, as
+the DSP resynthesis does with time-aligned analysed envelopes, mixes *pieces* of model frames whose envelope peaks
+need not be where the input's were (measured on procedural rain drops: frame TexStat 15.7 with the overlap-add, 14.3
 with whole frames).  The ``"overlap_add"`` joining is kept as an option.  Timbre transfer is the same call with a
 recording of another texture.
 
@@ -34,7 +35,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .features import band_rms
+from .features import band_loudness
 from .framing import (
     half_overlap_frames,
     join_model_frames,
@@ -58,7 +59,8 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
 
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
     (``loudness`` is ignored); grain tails are carried across frames.  Hybrid models give each frame the band
-    loudness of the input frame (``loudness`` is ignored; :meth:`HybridModel.synthesize`).
+    loudness of the input frame, residual bands included (``loudness`` is ignored; :meth:`HybridModel.synthesize`;
+    :func:`~ddsp_textures.features.band_loudness`).
     ``joining``: ``"circular"`` (whole frames of ``L`` with short circular crossfades, the default) or
     ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).  ``transients`` (TexDSP only): keep the
     input's transient layer and let the model resynthesise the bed (see the module docstring); ``True`` or a
@@ -91,7 +93,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     device = feats[0].device
     if loudness == "specific":
-        target = band_rms(frames[synthesised].to(device), model.bank).unsqueeze(0)
+        target = band_loudness(frames[synthesised].to(device), model.bank).unsqueeze(0)
     else:
         target = rms(frames[synthesised]).to(device).unsqueeze(0)
     generator = torch.Generator().manual_seed(seed)
@@ -165,6 +167,6 @@ def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     generator = torch.Generator().manual_seed(seed)
     shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
-    target = model.bank.band_power(frames[synthesised].to(feats[0].device)).sqrt().unsqueeze(0)
+    target = band_loudness(frames[synthesised].to(feats[0].device), model.bank, residuals=True).unsqueeze(0)
     out = model.synthesize(feats, target, shifts, frames=synthesised, generator=generator)[0]
     return _join(out.cpu(), joining, model.fs, generator, rotate)[: x.shape[0]].numpy().astype(np.float32)

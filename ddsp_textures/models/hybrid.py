@@ -121,7 +121,8 @@ class HybridModel(nn.Module):
     def synthesize(self, features: Sequence[torch.Tensor], target: torch.Tensor, shifts: torch.Tensor,
                    frames: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Inference on whole frames with the input's band loudness ``target (B, S', N + 2)`` (RMS of all bands,
-        residuals included: :meth:`~ddsp_textures.filterbanks.FilterBank.band_power` ``.sqrt()``).
+        residuals included: :func:`~ddsp_textures.features.band_loudness` with ``residuals=True``, which
+        resynthesis measures on the Hann-tapered input frame).
 
         Each frame is the training forward with hard events — ``bed + gain · zscore(events)``, the mix that
         the loss saw — then equalised as a whole to the target band RMS in one zero-phase filter
