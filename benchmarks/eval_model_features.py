@@ -38,7 +38,7 @@ from common import RESULTS, write_results  # noqa: E402
 from eval_quality import FS, MODEL_SETTINGS, PROCEDURAL, RECORDINGS, L, short_config  # noqa: E402
 
 from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
-from ddsp_textures.features import band_rms  # noqa: E402
+from ddsp_textures.features import band_loudness  # noqa: E402
 from ddsp_textures.framing import (  # noqa: E402,E501
     half_overlap_frames,
     join_model_frames,
@@ -103,12 +103,12 @@ def oracles(x: torch.Tensor) -> list[dict]:
     whole = wrap_pad(x, n * L).reshape(n, L)
     shifts = random_shifts(n, L, torch.Generator().manual_seed(0), hop=L)
     coeffs = texenv_analysis(zscore(whole), model.bank, 128)
-    y_whole = join_model_frames(model.synth(coeffs, "specific", band_rms(whole, model.bank), shifts), FS,
+    y_whole = join_model_frames(model.synth(coeffs, "specific", band_loudness(whole, model.bank), shifts), FS,
                                 rotate=False)       # measured without rotation (model_features.md)
     halves = half_overlap_frames(x, L)
     shifts = random_shifts(halves.shape[0], L, torch.Generator().manual_seed(0), hop=L // 2)
     coeffs = texenv_analysis(zscore(halves), model.bank, 128)
-    y_ola = overlap_add(model.synth(coeffs, "specific", band_rms(halves, model.bank), shifts), L // 2, "sqrt_hann")
+    y_ola = overlap_add(model.synth(coeffs, "specific", band_loudness(halves, model.bank), shifts), L // 2, "sqrt_hann")
     return [{"variant": "oracle: DSP analysis, whole frames", **describe(x, y_whole[: len(x)])},
             {"variant": "oracle: DSP analysis, overlap-added frames", **describe(x, y_ola[: len(x)])}]
 

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="TexDSP: keep the input's clicks as a transient layer, the model resynthesises the bed "
                         "(detector: clicks, the default, knocks for sparser, broader events, or auto: the one "
                         "closest to the input, or none)")
+    s.add_argument("--equalise", action="store_true",
+                   help="filter the output so that its long-term spectrum follows the input's (within 6 dB): for "
+                        "resynthesis; not for timbre transfer, where it would impose the input's spectrum")
     c = sub.add_parser("generate", help="generate a texture of any length from feature curves with a trained run",
                        description="Curves are a number or 'seconds:value' pairs, e.g. --loudness '0:-20,10:0'.")
     c.add_argument("run_dir")
@@ -156,7 +159,8 @@ def _run(args: argparse.Namespace) -> int:
             _check_output(args.output)
             model, cfg = load_run(args.run_dir, args.weights)
             audio = load_audio(args.input, cfg.sampling_rate)
-            y = resynthesize(model, audio, args.loudness, args.seed, transients=args.transients)
+            y = resynthesize(model, audio, args.loudness, args.seed, transients=args.transients,
+                             equalise=args.equalise)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "generate":
             from .data import load_audio, load_sources

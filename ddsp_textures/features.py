@@ -16,6 +16,8 @@ name                 dim    definition
                             relative to the band's RMS (:func:`band_shapes`)
 ``statistics``       D      the frame's own TexStat S1–S5 with 6 modulation bands (:func:`frame_statistics`;
                             D = 1224 for N = 16)
+``spectrum_shape``   48     the frame's power spectrum in 48 log-spaced bins (40 Hz – fs/2), log10, minus
+                            its mean over the bins (:func:`spectrum_shape`)
 ===================  =====  ==========================================================================
 
 ``band_shapes`` is the one time-resolved feature: with it a model knows *where* in a frame a band is loud, not
@@ -27,14 +29,18 @@ over its frames (:func:`~ddsp_textures.generation.reference_features`), nearly f
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .filterbanks import FilterBank, erb_number
 from .numerics import safe_divide
 from .texstat import STAT_NAMES, TexStat
 
-FEATURES = ("energy_bands", "centroid", "rate", "events", "band_shapes", "statistics")
+FEATURES = ("energy_bands", "centroid", "rate", "events", "band_shapes", "statistics", "spectrum_shape")
 SHAPE_STEPS = 32
+SPECTRUM_BINS = 48       # log-spaced bins of the "spectrum_shape" feature
+SPECTRUM_LOW = 40.0      # Hz: lower edge of its first bin
 STAT_MOD_BANDS = 6       # modulation bands of the "statistics" feature
 STAT_PARTS = STAT_NAMES   # statistics in the "statistics" feature: all five
 RATE_SCALE = 10.0        # feature "rate" = onsets per second / RATE_SCALE
@@ -133,6 +139,50 @@ def band_shapes(x: torch.Tensor, bank: FilterBank, steps: int = SHAPE_STEPS) -> 
     return shape.flatten(-2)
 
 
+_SPECTRUM_BINS: dict[tuple, torch.Tensor] = {}
+
+
+def _spectrum_bins(length: int, fs: float) -> torch.Tensor:
+    """Averaging matrix ``(SPECTRUM_BINS, length // 2 + 1)``: row ``k`` averages the rfft bins between the
+    ``k``-th and ``k+1``-th of ``SPECTRUM_BINS + 1`` log-spaced edges from :data:`SPECTRUM_LOW` to ``fs/2`` (the
+    bin nearest the centre where a row would be empty: short frames at low frequencies)."""
+    key = (length, float(fs))
+    if key not in _SPECTRUM_BINS:
+        freqs = torch.arange(length // 2 + 1, dtype=torch.float64) * fs / length
+        edges = torch.logspace(math.log10(SPECTRUM_LOW), math.log10(fs / 2), SPECTRUM_BINS + 1, dtype=torch.float64)
+        rows = (freqs >= edges[:-1, None]) & (freqs < edges[1:, None])
+        rows[-1, -1] = True                                                    # fs/2 belongs to the last bin
+        centres = (edges[:-1] * edges[1:]).sqrt()
+        nearest = (freqs[None] - centres[:, None]).abs().argmin(-1)
+        empty = ~rows.any(-1)
+        rows[empty, nearest[empty]] = True
+        rows = rows.double()
+        _SPECTRUM_BINS[key] = rows / rows.sum(-1, keepdim=True)
+    return _SPECTRUM_BINS[key]
+
+
+def spectrum_shape(x: torch.Tensor, fs: float) -> torch.Tensor:
+    """Spectral shape of a frame: its power spectrum averaged in :data:`SPECTRUM_BINS` log-spaced bins (40 Hz to
+    ``fs/2``), ``log10``, minus the mean over the bins — level-free.  As a regulariser (``regularizers_list``) it
+    matches the fine spectral balance of model output and target frame, which TexStat's 16 broad bands do not
+    see (chapter *DDSP training*: a model's fast envelope modulation filled the valleys between the spectral
+    peaks of a rainforest recording by up to 7 dB).
+
+    Shape:
+        ``(..., L) -> (..., SPECTRUM_BINS)``.
+
+    >>> t = torch.arange(8192) / 16000
+    >>> shape = spectrum_shape(torch.sin(2 * torch.pi * 1000 * t), 16000)
+    >>> shape.shape, int(shape.argmax()) == int(48 * math.log(1000 / 40) / math.log(8000 / 40))
+    (torch.Size([48]), True)
+    """
+    power = torch.fft.rfft(x, dim=-1).abs().pow(2)
+    power = power / (power.sum(-1, keepdim=True) + 1e-20)
+    binned = power @ _spectrum_bins(x.shape[-1], fs).to(x.device, power.dtype).T
+    log = torch.log10(binned + 1e-10)
+    return log - log.mean(-1, keepdim=True)
+
+
 _MEASURES: dict[tuple, TexStat] = {}
 
 
@@ -173,7 +223,8 @@ def frame_statistics(x: torch.Tensor, bank: FilterBank, parts: tuple[str, ...] =
 
 def feature_dims(names: list[str] | tuple[str, ...], n_bands: int) -> list[int]:
     """Dimension of each named feature."""
-    dims = {"energy_bands": n_bands, "band_shapes": n_bands * SHAPE_STEPS, "statistics": statistics_dim(n_bands)}
+    dims = {"energy_bands": n_bands, "band_shapes": n_bands * SHAPE_STEPS, "statistics": statistics_dim(n_bands),
+            "spectrum_shape": SPECTRUM_BINS}
     return [dims.get(name, 1) for name in names]
 
 
@@ -191,6 +242,8 @@ def compute_features(x: torch.Tensor, names: list[str] | tuple[str, ...], bank: 
             out.append(band_shapes(x, bank))
         elif name == "statistics":
             out.append(frame_statistics(x, bank))
+        elif name == "spectrum_shape":
+            out.append(spectrum_shape(x, bank.fs))
         elif name == "events":
             out.append(estimate_event_rate(x, bank.fs).unsqueeze(-1) / EVENTS_SCALE)
         else:

@@ -4,6 +4,7 @@ import torch
 
 from ddsp_textures.features import (
     SHAPE_STEPS,
+    SPECTRUM_BINS,
     band_shapes,
     compute_features,
     energy_bands,
@@ -11,6 +12,7 @@ from ddsp_textures.features import (
     frame_statistics,
     onset_rate,
     spectral_centroid,
+    spectrum_shape,
     statistics_dim,
 )
 from ddsp_textures.filterbanks import erb_bank, erb_number
@@ -99,3 +101,32 @@ def test_features_are_differentiable_and_batched():
                                                                                          statistics_dim(8)]
     with pytest.raises(ValueError, match="unknown feature"):
         compute_features(x, ["loudness"], bank)
+
+
+def test_spectrum_shape_against_numpy_bins_and_a_known_tilt():
+    fs, n = 16000, 8192
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, n))
+    got = spectrum_shape(torch.tensor(x), fs).numpy()
+    assert got.shape == (2, SPECTRUM_BINS)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    power /= power.sum(-1, keepdims=True)
+    freqs = np.fft.rfftfreq(n, 1 / fs)
+    edges = np.geomspace(40.0, fs / 2, SPECTRUM_BINS + 1)
+    expected = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):          # every bin holds FFT bins at this length
+        inside = (freqs >= lo) & ((freqs < hi) | (hi == fs / 2))
+        expected.append(np.log10(power[:, inside].mean(-1) + 1e-10))
+    expected = np.stack(expected, -1)
+    np.testing.assert_allclose(got, expected - expected.mean(-1, keepdims=True), atol=1e-9)
+    # white noise: flat shape; filtered by |H(f)|^2 = (f / 1 kHz)^-1 (−3 dB per octave): slope −log10(2) per octave
+    flat = spectrum_shape(torch.tensor(rng.standard_normal((16, n))), fs).mean(0).numpy()
+    assert np.abs(flat[12:]).max() < 0.06                               # (log of few-bin averages: biased low)
+    gain = np.sqrt(1000.0 / np.maximum(freqs, 1.0))
+    pink = np.fft.irfft(np.fft.rfft(rng.standard_normal((16, n))) * gain, n=n)
+    tilted = spectrum_shape(torch.tensor(pink), fs).mean(0).numpy()
+    octaves = np.log2(np.sqrt(edges[:-1] * edges[1:]))
+    slope = np.polyfit(octaves[12:], tilted[12:], 1)[0]
+    assert slope == pytest.approx(-np.log10(2), abs=0.02)
+    short = spectrum_shape(torch.randn(1, 512), fs)                   # 31 Hz bins: empty rows take the nearest
+    assert torch.isfinite(short).all() and feature_dims(["spectrum_shape"], 8) == [SPECTRUM_BINS]

@@ -1,10 +1,12 @@
-"""The band loudness imposed at inference must not count the circular filter's wrap-around click as energy."""
+"""The spectrum of model inference: the band loudness it imposes must not count the circular filter's wrap-around
+click as energy, and ``resynthesize(equalise=True)`` follows the input's long-term spectrum."""
 
 import numpy as np
 import torch
 
 from ddsp_textures.features import band_loudness, band_rms
 from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.metrics import third_octave_deviation_db
 from ddsp_textures.models import TexDSP
 from ddsp_textures.resynthesis import resynthesize
 
@@ -60,3 +62,20 @@ def test_resynthesis_does_not_fill_an_empty_top_band():
     before, after = _level_db(x, bank), _level_db(y, bank)
     assert before[-1] < -55.0 and after[-1] < -45.0   # was −37 dB with the circular band RMS as target
     assert np.abs(after - before)[:5].max() < 1.5     # the bands with signal keep their balance
+
+
+def test_equalised_resynthesis_follows_the_input_spectrum():
+    model = TexDSP(["energy_bands", "centroid"], L, FS, 8, 32, hidden_enc=16, hidden_dec=16, seed=3,
+                   positive_dc=True).eval()
+    rng = np.random.default_rng(4)
+    n = 12 * L
+    freqs = np.fft.rfftfreq(n, 1 / FS)
+    shape = 1 + 30 * np.exp(-0.5 * ((freqs - 700) / 40) ** 2) + 10 * np.exp(-0.5 * ((freqs - 2500) / 150) ** 2)
+    x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * np.sqrt(shape), n=n).astype(np.float32)   # two peaks
+    plain = resynthesize(model, x, seed=0)
+    equalised = resynthesize(model, x, seed=0, equalise=True)
+    worst_plain = np.abs(third_octave_deviation_db(x, plain, FS, high=6000)).max()
+    worst_equalised = np.abs(third_octave_deviation_db(x, equalised, FS, high=6000)).max()
+    assert worst_plain > 4.0                    # flat in-band carriers: the peaks are lost
+    assert worst_equalised < 0.5 * worst_plain and worst_equalised < 3.0
+    assert equalised.shape == x.shape and equalised.dtype == np.float32 and np.isfinite(equalised).all()
