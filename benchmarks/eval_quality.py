@@ -106,16 +106,19 @@ def short_config(wav: Path, epochs: int, workdir: Path, run_name: str) -> dict:
             "models_directory": str(workdir), "run_name": run_name, "device": "cpu"}
 
 
-def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path) -> tuple[np.ndarray, np.ndarray, float]:
+def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """A short TexDSP run on ``x``: its resynthesis of ``x``, the same with the input's transient layer
-    (``resynthesize(..., transients="auto")``), and the training time."""
+    (``resynthesize(..., transients="auto")``), the plain one equalised to ``x``'s long-term spectrum
+    (``equalise=True``), and the training time."""
     wav = workdir / f"{name}.wav"
     save_audio(wav, x, FS)
     start = time.perf_counter()
     run = train({**short_config(wav, epochs, workdir, f"run_{name}"), **MODEL_SETTINGS}, progress=False)
     seconds = time.perf_counter() - start
     model, _ = load_run(run)
-    return resynthesize(model, x), resynthesize(model, x, transients="auto"), seconds
+    return (resynthesize(model, x), resynthesize(model, x, transients="auto"), resynthesize(model, x, equalise=True),
+            seconds)
 
 
 def main() -> None:
@@ -190,7 +193,9 @@ def main() -> None:
                                        generator=torch.Generator().manual_seed(0))
             row["matching"] = float(measure(zscore(x[:L])[None], matched.audio[None].float()))
             if args.epochs > 0:
-                y, y_layer, seconds = train_short(audio, name, args.epochs, Path(tmp))
+                y, y_layer, y_eq, seconds = train_short(audio, name, args.epochs, Path(tmp))
+                row["model_eq"] = frame_distance(measure, x, torch.tensor(y_eq))
+                row["model_eq_lts"] = float(np.abs(third_octave_deviation_db(x, torch.tensor(y_eq), FS)).max())
                 row["model"] = frame_distance(measure, x, torch.tensor(y))
                 row["model_layer"] = frame_distance(measure, x, torch.tensor(y_layer))
                 row["model_layer_ratio"] = row["model_layer"] / row["texstat_auto"]
@@ -224,6 +229,7 @@ def main() -> None:
                ("model_layer", "trained TexDSP + input's layer (auto)"),
                ("model_layer_ratio", "(model + layer) / DSP default"),
                ("model_lts", "model worst 1/3-oct dB"),
+               ("model_eq", "trained TexDSP, equalise=True"), ("model_eq_lts", "equalised model worst 1/3-oct dB"),
                ("repetition_orig", "frame repetition original"), ("repetition_after", "frame repetition DSP"),
                ("model_repetition", "frame repetition model"), ("train_s", "train s")]
     notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
@@ -236,7 +242,9 @@ def main() -> None:
              f"of the flat carriers: before {ripple_before:.2f} dB, after {ripple_after:.2f} dB. Trained TexDSP: "
              f"{args.epochs} epochs on the excerpt itself (CPU; short_config + MODEL_SETTINGS: band_shapes "
              f"feature and regulariser ×20, positive_dc), resynthesised with its own features (whole frames "
-             f"rotated to random quiet starts). Frame repetition: correlation of band envelopes between "
+             f"rotated to random quiet starts; each frame given its input frame's band loudness, measured on the "
+             f"Hann-tapered frame; 'equalise=True': the same filtered to the input's long-term spectrum). "
+             f"Frame repetition: correlation of band envelopes between "
              f"consecutive frames (metrics.frame_repetition; 1 = a loop of one frame).")
     write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows, columns,
                   notes=notes)
