@@ -135,6 +135,14 @@ def test_folder_dataset_and_resynthesis_cli(tmp_path, capsys):
     assert main(["resynth", str(run), str(audio_dir / "fire2.flac"), str(out)]) == 0
     y, fs = sf.read(out)
     assert fs == 16000 and len(y) == 4 * 16000 and np.isfinite(y).all() and np.abs(y).max() > 0.01
+    equalised = tmp_path / "equalised.wav"
+    assert main(["resynth", str(run), str(audio_dir / "fire2.flac"), str(equalised), "--equalise"]) == 0
+    from ddsp_textures.metrics import third_octave_deviation_db
+
+    x, _ = sf.read(audio_dir / "fire2.flac")
+    worst = {name: np.abs(third_octave_deviation_db(x, sf.read(path)[0], 16000, high=6000)).max()
+             for name, path in (("plain", out), ("equalised", equalised))}
+    assert worst["equalised"] < 0.8 * worst["plain"]        # closer to the input's long-term spectrum
     assert main(["resynth", str(run), str(tmp_path / "missing.wav"), str(out)]) == 2
     assert "audio file not found" in capsys.readouterr().err
 
