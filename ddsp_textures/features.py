@@ -78,10 +78,10 @@ def band_loudness(x: torch.Tensor, bank: FilterBank, residuals: bool = False) ->
     (True, True)
     """
     window = torch.hann_window(x.shape[-1], periodic=True, dtype=x.dtype, device=x.device)
-    tapered = x * window / window.pow(2).mean().sqrt()
+    power = bank.band_power(x * window / window.pow(2).mean().sqrt())          # Parseval: no subband formed
     if residuals:
-        return bank.band_power(tapered).clamp_min(1e-24).sqrt()
-    return band_rms(tapered, bank)
+        return power.clamp_min(1e-24).sqrt()
+    return (power[..., 1:-1] + 1e-12).sqrt()                                    # band_rms's floor
 
 
 def energy_bands(x: torch.Tensor, bank: FilterBank) -> torch.Tensor:

@@ -80,18 +80,20 @@ def _reference_frames(model: TexDSP, reference: np.ndarray | torch.Tensor) -> to
     return zscore(frame_signal(x, model.frame_size, model.frame_size // 2)).to(next(model.parameters()).device)
 
 
+def _mean_features(model: TexDSP, frames: torch.Tensor) -> list[torch.Tensor]:
+    return [f.mean(0).cpu() for f in model.features(frames)]
+
+
 @torch.no_grad()
 def reference_features(model: TexDSP, reference: np.ndarray | torch.Tensor) -> list[torch.Tensor]:
     """Mean of each encoder input over the frames of a reference recording: one ``(dim,)`` tensor each."""
-    return [f.mean(0).cpu() for f in model.features(_reference_frames(model, reference))]
+    return _mean_features(model, _reference_frames(model, reference))
 
 
-@torch.no_grad()
-def reference_loudness(model: TexDSP, reference: np.ndarray | torch.Tensor) -> torch.Tensor:
+def _mean_log_loudness(model: TexDSP, frames: torch.Tensor) -> torch.Tensor:
     """``log10`` of each band's loudness (:func:`~ddsp_textures.features.band_loudness`, Hann-tapered frames)
-    averaged over the frames of a reference recording: ``(N,)``, the level :func:`generate` gives each band."""
-    frames = _reference_frames(model, reference)
-    return torch.log10(band_loudness(frames, model.bank).clamp_min(1e-12)).mean(0).cpu()
+    averaged over reference frames: ``(N,)``, the level :func:`generate` gives each band."""
+    return torch.log10(band_loudness(frames, model.bank).clamp_min(1e-12)).mean(0)
 
 
 @torch.no_grad()
@@ -119,7 +121,8 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
     times = (np.arange(n_frames) * hop + length / 2) / fs                    # frame centres (s)
     gain_db = curve_values(loudness, times, "loudness")
     feats = []
-    for name, base in zip(names, reference_features(model, reference), strict=True):
+    frames = _reference_frames(model, reference)                # framed once: features and band loudness
+    for name, base in zip(names, _mean_features(model, frames), strict=True):
         values = base.expand(n_frames, base.shape[0]).clone()
         if name == "energy_bands":
             values += torch.tensor(gain_db / 20, dtype=values.dtype).unsqueeze(-1)
@@ -135,7 +138,7 @@ def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor
     feats = [f.unsqueeze(0).to(device) for f in feats]
     gain = torch.tensor(10 ** (gain_db / 20), dtype=torch.float32, device=device).unsqueeze(0)   # (1, F)
     if "energy_bands" in names:                        # band loudness of the reference, with the loudness curve
-        level = reference_loudness(model, reference).to(device) + torch.tensor(gain_db / 20, device=device)[:, None]
+        level = _mean_log_loudness(model, frames) + torch.tensor(gain_db / 20, device=device)[:, None]
         target, mode = (10 ** level).float().unsqueeze(0), "specific"
     else:
         target, mode = gain, "generic"

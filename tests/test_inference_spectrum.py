@@ -20,6 +20,11 @@ def _periodic_lowpassed_noise(n: int, seed: int, cutoff: float = 2000.0) -> np.n
     return np.fft.irfft(spectrum, n=n)
 
 
+def _untrained_model() -> TexDSP:
+    return TexDSP(["energy_bands", "centroid"], L, FS, 8, 32, hidden_enc=16, hidden_dec=16, seed=3,
+                  positive_dc=True).eval()
+
+
 def _level_db(x: np.ndarray | torch.Tensor, bank) -> np.ndarray:
     """Band RMS in dB relative to the loudest band."""
     level = band_rms(torch.as_tensor(x, dtype=torch.float64), bank)
@@ -53,8 +58,7 @@ def test_stationary_noise_has_the_same_loudness_tapered_or_not():
 
 
 def test_resynthesis_does_not_fill_an_empty_top_band():
-    model = TexDSP(["energy_bands", "centroid"], L, FS, 8, 32, hidden_enc=16, hidden_dec=16, seed=3,
-                   positive_dc=True).eval()
+    model = _untrained_model()
     t = np.arange(12 * L) / FS
     x = _periodic_lowpassed_noise(12 * L, 2) + 0.3 * np.sin(2 * np.pi * 0.7 * t)   # a slow swell: frame edges jump
     y = resynthesize(model, x.astype(np.float32), seed=0)
@@ -65,8 +69,7 @@ def test_resynthesis_does_not_fill_an_empty_top_band():
 
 
 def test_equalised_resynthesis_follows_the_input_spectrum():
-    model = TexDSP(["energy_bands", "centroid"], L, FS, 8, 32, hidden_enc=16, hidden_dec=16, seed=3,
-                   positive_dc=True).eval()
+    model = _untrained_model()
     rng = np.random.default_rng(4)
     n = 12 * L
     freqs = np.fft.rfftfreq(n, 1 / FS)
