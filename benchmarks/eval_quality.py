@@ -71,6 +71,24 @@ PROCEDURAL = ("fire", "applause", "raindrops", "wind")
 STATIONARY = {"water", "amazon-rainforest", "wind", "rain"}
 
 
+def excerpts(seconds: float, audio: Path | None = None) -> dict[str, np.ndarray]:
+    """The benchmark's textures: ``seconds`` from second 10 of every recording in ``audio`` (default
+    ../shared/recordings), and, without ``audio``, the procedural :data:`PROCEDURAL` textures (seed 11)."""
+    folder = audio or RECORDINGS
+    sounds: dict[str, np.ndarray] = {}
+    if folder.is_dir():
+        for path in audio_files(folder):
+            signal = load_audio(path, FS)
+            start = int(min(10.0, max(0.0, len(signal) / FS - seconds)) * FS)
+            sounds[path.stem] = signal[start:start + int(seconds * FS)]
+    else:
+        print(f"no recordings in {folder}: procedural textures only")
+    if audio is None:
+        for name in PROCEDURAL:
+            sounds[name] = make_texture(name, seconds, FS, seed=11)
+    return sounds
+
+
 def envelope_kurtosis(bank, x: torch.Tensor) -> float:
     return metrics.envelope_kurtosis(x, bank)
 
@@ -140,18 +158,7 @@ def main() -> None:
         return
     if args.quick:
         args.seconds, args.epochs, args.steps, args.seeds = 8.0, 2, 10, 1
-    folder = args.audio or RECORDINGS
-    sounds: dict[str, np.ndarray] = {}
-    if folder.is_dir():
-        for path in audio_files(folder):
-            audio = load_audio(path, FS)
-            start = int(min(10.0, max(0.0, len(audio) / FS - args.seconds)) * FS)
-            sounds[path.stem] = audio[start:start + int(args.seconds * FS)]
-    else:
-        print(f"no recordings in {folder}: procedural textures only")
-    if args.audio is None:
-        for name in PROCEDURAL:
-            sounds[name] = make_texture(name, args.seconds, FS, seed=11)
+    sounds = excerpts(args.seconds, args.audio)
     measure = TexStat(L, FS, 16, 6)
     bank = erb_bank(L, FS, 16)
     ripple_before = crossover_ripple(legacy_seed(bank, torch.Generator().manual_seed(0)), bank)
