@@ -13,8 +13,10 @@ band, the bed filling the rest: :func:`legacy_hybrid_resynthesize`) — from the
 as the *noise grains* column.  Columns: frame-aligned TexStat against the original (lower is better; compare
 with the own variability), FAD on TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation
 (100 Hz–10 kHz) and the mean envelope kurtosis of the output next to the original's (the peakiness TexEnv
-smears).  Results are means over ``--repeats`` training seeds; trainings run in ``--jobs`` processes of one
-thread each.
+smears).  *Between inference seeds*: each trained model's resynthesis against a second one with another
+inference seed (carrier shifts and events) — the model's own floor, as ``eval_carrier_floor.py`` measures it
+for the DSP resynthesis; *to ÷ between* ≈ 1 means the model is as close to the original as to itself.
+Results are means over ``--repeats`` training seeds; trainings run in ``--jobs`` processes of one thread each.
 """
 
 from __future__ import annotations
@@ -106,8 +108,11 @@ def run_one(wav: Path, variant: str, epochs: int, seed: int, workdir: Path) -> d
     seconds = time.perf_counter() - start
     model, _ = load_run(run)
     val = min(load_history(run)["val_texstat"][1:])
-    out = {variant: {**describe(measure, x, emb_x, resynthesize(model, audio, seed=seed)), "val": val,
-                     "seconds": seconds}}
+    y = resynthesize(model, audio, seed=seed)
+    # the model's own floor: the same trained model resynthesised with another inference seed (carriers, events)
+    floor = frame_distance(measure, torch.tensor(y), torch.tensor(resynthesize(model, audio, seed=seed + 1000)))
+    out = {variant: {**describe(measure, x, emb_x, y), "val": val, "seconds": seconds, "floor": floor}}
+    out[variant]["floor_ratio"] = out[variant]["texstat"] / floor
     if variant == "HYBRID_noise":
         out["HYBRID_before"] = {**describe(measure, x, emb_x, legacy_hybrid_resynthesize(model, audio, seed)),
                                 "val": val, "seconds": seconds}
@@ -155,6 +160,9 @@ COLUMNS = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
            ("HYBRID_texstat", "hybrid TexStat"), ("before_vs_texdsp", "hybrid before vs TexDSP"),
            ("hybrid_vs_texdsp", "hybrid vs TexDSP"), ("best_vs_texdsp", "best event model vs TexDSP"),
            ("TexDSP_val", "TexDSP val."), ("HYBRID_val", "hybrid val."),
+           ("TexDSP_floor", "TexDSP between inference seeds"), ("HYBRID_floor", "hybrid between inference seeds"),
+           ("TexDSP_floor_ratio", "TexDSP to ÷ between"), ("HYBRID_floor_ratio", "hybrid to ÷ between"),
+           ("PVAE_floor_ratio", "P-VAE to ÷ between"),
            ("TexDSP_fad", "TexDSP FAD"), ("PVAE_fad", "P-VAE FAD"), ("HYBRID_before_fad", "hybrid before FAD"),
            ("HYBRID_fad", "hybrid FAD"),
            ("kurt_orig", "env. kurtosis original"), ("TexDSP_kurt", "TexDSP kurtosis"),
