@@ -10,7 +10,8 @@ epochs; each is trained on the excerpt and resynthesises it with its own feature
 grain VAE's ``"dictionary"`` decoder (real grains of the excerpt) unless named *noise grains*; the hybrid's
 *before* column is the earlier state — noise grains and the earlier inference (events capped at 90 % of each
 band, the bed filling the rest: :func:`legacy_hybrid_resynthesize`) — from the same trained noise-grain model
-as the *noise grains* column.  Columns: frame-aligned TexStat against the original (lower is better; compare
+as the *noise grains* column; *bed warm-up* trains the hybrid's bed alone for the first half of the epochs
+(``event_warmup_epochs``).  Columns: frame-aligned TexStat against the original (lower is better; compare
 with the own variability), FAD on TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation
 (100 Hz–10 kHz) and the mean envelope kurtosis of the output next to the original's (the peakiness TexEnv
 smears).  *Between inference seeds*: each trained model's resynthesis against a second one with another
@@ -44,15 +45,19 @@ from ddsp_textures.threads import set_threads
 from ddsp_textures.training import train
 
 FS, L = 22050, 16384
-# column prefix → (architecture, config overrides); HYBRID_noise also gives the HYBRID_before column
 ARCHITECTURES = {"TexDSP": ("TexDSP", {}), "PVAE": ("PVAE", {}), "HYBRID": ("HYBRID", {}),
-                 "HYBRID_noise": ("HYBRID", {"vae_decoder": "noise"})}
+                 "HYBRID_noise": ("HYBRID", {"vae_decoder": "noise"}),
+                 "HYBRID_warm": ("HYBRID", {"event_warmup_epochs": 0.5})}
+"""column prefix → (architecture, config overrides); HYBRID_noise also gives the HYBRID_before column; an
+``event_warmup_epochs`` below 1 is that fraction of the epochs"""
 EVENT_TEXTURES = ("raindrops", "applause", "fire", "train")
 STATIONARY = ("amazon-rainforest",)
 
 
 def config(variant: str, wav: Path, epochs: int, seed: int, workdir: Path) -> dict:
     architecture, overrides = ARCHITECTURES[variant]
+    if 0 < overrides.get("event_warmup_epochs", 0) < 1:
+        overrides = {**overrides, "event_warmup_epochs": int(overrides["event_warmup_epochs"] * epochs)}
     return {**overrides, "architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
             "hop_size": L // 2, "sequence_length": 4, "features_list": ["energy_bands", "centroid", "rate", "events"],
             "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 128, "N_filter_bank": 16,
@@ -145,9 +150,10 @@ def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: 
             for key in items[0]:
                 row[f"{prefix}_{key}"] = float(np.mean([r[key] for r in items]))
         reference = row["TexDSP_texstat"]
-        best = min(row["PVAE_texstat"], row["HYBRID_texstat"])
+        best = min(row["PVAE_texstat"], row["HYBRID_texstat"], row["HYBRID_warm_texstat"])
         row["best_vs_texdsp"] = f"{100 * (best / reference - 1):+.0f} %"
         row["hybrid_vs_texdsp"] = f"{100 * (row['HYBRID_texstat'] / reference - 1):+.0f} %"
+        row["warm_vs_texdsp"] = f"{100 * (row['HYBRID_warm_texstat'] / reference - 1):+.0f} %"
         row["before_vs_texdsp"] = f"{100 * (row['HYBRID_before_texstat'] / reference - 1):+.0f} %"
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
@@ -158,8 +164,11 @@ COLUMNS = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
            ("TexDSP_texstat", "TexDSP TexStat"), ("PVAE_texstat", "P-VAE TexStat"),
            ("HYBRID_before_texstat", "hybrid before TexStat"), ("HYBRID_noise_texstat", "hybrid noise grains TexStat"),
            ("HYBRID_texstat", "hybrid TexStat"), ("before_vs_texdsp", "hybrid before vs TexDSP"),
-           ("hybrid_vs_texdsp", "hybrid vs TexDSP"), ("best_vs_texdsp", "best event model vs TexDSP"),
-           ("TexDSP_val", "TexDSP val."), ("HYBRID_val", "hybrid val."),
+           ("hybrid_vs_texdsp", "hybrid vs TexDSP"), ("HYBRID_warm_texstat", "hybrid, bed warm-up TexStat"),
+           ("warm_vs_texdsp", "hybrid, bed warm-up vs TexDSP"), ("best_vs_texdsp", "best event model vs TexDSP"),
+           ("TexDSP_val", "TexDSP val."), ("HYBRID_val", "hybrid val."), ("HYBRID_warm_val", "warm-up val."),
+           ("HYBRID_warm_floor_ratio", "warm-up to ÷ between"), ("HYBRID_warm_kurt", "warm-up kurtosis"),
+           ("HYBRID_warm_lts", "warm-up worst 1/3-oct dB"),
            ("TexDSP_floor", "TexDSP between inference seeds"), ("HYBRID_floor", "hybrid between inference seeds"),
            ("TexDSP_floor_ratio", "TexDSP to ÷ between"), ("HYBRID_floor_ratio", "hybrid to ÷ between"),
            ("PVAE_floor_ratio", "P-VAE to ÷ between"),

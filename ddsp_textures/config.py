@@ -95,6 +95,7 @@ class TrainConfig:
     event_temperature: float = 0.3
     rate_supervision: float = 1.0
     straight_through_events: bool = True
+    event_warmup_epochs: int = 0
     models_directory: str = "runs"
     run_name: str | None = None
     device: str = "auto"
@@ -222,6 +223,12 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"config key 'validation_fraction' must be in (0, 1), got {cfg.validation_fraction}")
     if cfg.learning_rate <= 0:
         raise ConfigError(f"config key 'learning_rate' must be positive, got {cfg.learning_rate}")
+    if not 0 <= cfg.event_warmup_epochs < cfg.epochs:
+        raise ConfigError(f"config key 'event_warmup_epochs' must be in [0, epochs) = [0, {cfg.epochs}), "
+                          f"got {cfg.event_warmup_epochs}")
+    if cfg.event_warmup_epochs and cfg.architecture != "HYBRID":
+        raise ConfigError("config key 'event_warmup_epochs' applies to the HYBRID architecture only (it trains "
+                          "the bed alone first)")
     if cfg.has_events:
         if cfg.vae_decoder not in DECODERS:
             raise ConfigError(f"config key 'vae_decoder' must be one of {', '.join(DECODERS)}, got {cfg.vae_decoder!r}")

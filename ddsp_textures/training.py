@@ -179,8 +179,15 @@ class Trainer:
         total, total_ts, count = distributed.sum_over_ranks([total, total_ts, count], self.ranks, self.device)
         return total / count, total_ts / count
 
+    def warming_up(self, epoch: int) -> bool:
+        """Whether ``epoch`` trains a hybrid's bed alone (``event_warmup_epochs``): events off, and its validation
+        is not a candidate for the best model (the event head has not been trained yet)."""
+        return 0 < epoch <= self.cfg.event_warmup_epochs
+
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
+        if isinstance(self.model, HybridModel):
+            self.model.events_enabled = not self.warming_up(epoch)
         generator = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "data order", epoch))
         torch.manual_seed(derive_seed(self.cfg.seed, "synth draws", epoch))   # stochastic synths: same on resume
         batches = _batches(len(self.train_set), self.cfg.batch_size * self.ranks.world_size, generator)
@@ -253,9 +260,10 @@ class Trainer:
             val, val_ts = self.evaluate(self.val_set)
             self._record(0, math.nan, val, val_ts, 0.0)
         since_best = 0
-        if self.history["val_loss"]:
-            best_epoch = self.history["epoch"][min(range(len(self.history["val_loss"])),
-                                                   key=self.history["val_loss"].__getitem__)]
+        warmup = cfg.event_warmup_epochs
+        candidates = [i for i, e in enumerate(self.history["epoch"]) if e > warmup or not warmup]
+        if candidates:
+            best_epoch = self.history["epoch"][min(candidates, key=self.history["val_loss"].__getitem__)]
             since_best = self.epoch - int(best_epoch)
         for epoch in range(self.epoch + 1, cfg.epochs + 1):
             start = time.perf_counter()
@@ -263,7 +271,9 @@ class Trainer:
             val, val_ts = self.evaluate(self.val_set)
             self.epoch = epoch
             self._record(epoch, train_loss, val, val_ts, time.perf_counter() - start)
-            if val < self.best:
+            if self.warming_up(epoch):
+                pass                 # the bed alone: neither the best model nor a reason to stop early
+            elif val < self.best or (warmup and epoch == warmup + 1):   # the first epoch with events
                 self.best, since_best = val, 0
                 if self.ranks.is_main:
                     atomic_save({"epoch": epoch, "model": self.model.state_dict(), "config": cfg.to_json()},
@@ -282,6 +292,8 @@ class Trainer:
                 if self.progress:
                     tqdm.write(f"early stop: no validation improvement for {since_best} epochs")
                 break
+        if isinstance(self.model, HybridModel):
+            self.model.events_enabled = True
         if self.ranks.is_main:
             self._write_logs()
         return self.run_dir
@@ -365,6 +377,9 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
     if epochs is not None:
         if epochs < 1:
             raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+        if epochs <= cfg.event_warmup_epochs:
+            raise ConfigError(f"--epochs must be > the run's event_warmup_epochs ({cfg.event_warmup_epochs}): the "
+                              f"events would never train, got {epochs}")
         cfg.epochs = epochs
     check_source_size(cfg)
     lock = RunLock(run_dir) if distributed.environment_ranks().is_main else None

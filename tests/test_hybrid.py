@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.config import parse_config
+from ddsp_textures.config import ConfigError, parse_config
 from ddsp_textures.features import band_rms, estimate_event_rate
 from ddsp_textures.filterbanks import erb_bank
 from ddsp_textures.framing import join_circular
@@ -163,3 +163,39 @@ def test_runs_saved_before_the_decoder_choice_load_with_noise_grains(tmp_path):
     model, cfg = load_run(run)
     assert cfg.vae_decoder == "noise" and model.vae.decoder_kind == "noise"
     assert parse_config({"architecture": "HYBRID", "audio_path": "x"}).vae_decoder == "dictionary"   # new runs
+
+
+def test_event_warmup_trains_the_bed_alone_then_counts_only_epochs_with_events(tmp_path):
+    cfg = parse_config(_hybrid_config(tmp_path, epochs=3, event_warmup_epochs=2))
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.prepare_grain_vae()                                # events need the grain dictionary
+    gain_row = trainer.model.head[-1]
+    before = (gain_row.weight[-1].detach().clone(), gain_row.bias[-1].detach().clone())
+    trainer.train_epoch(1)                                     # warm-up: the events' gain gets no gradient
+    assert not trainer.model.events_enabled
+    assert torch.equal(gain_row.weight[-1], before[0]) and torch.equal(gain_row.bias[-1], before[1])
+    feats = [t[:1] for t in trainer.train_set[torch.arange(1)][1:]]
+    coeffs, controls = trainer.model.controls(feats)
+    bed = trainer.model.synth(coeffs, shifts=None)
+    with torch.no_grad():                                      # the output is the bed alone
+        torch.testing.assert_close(trainer.model.render(coeffs, controls, None), bed)
+    trainer.train_epoch(3)                                     # with events: the gain trains
+    assert trainer.model.events_enabled and not torch.equal(gain_row.bias[-1], before[1])
+
+
+def test_event_warmup_run_keeps_its_best_model_from_after_the_warmup(tmp_path):
+    run = train(_hybrid_config(tmp_path, epochs=3, event_warmup_epochs=2), progress=False)
+    best = torch.load(run / "best_model.pt", weights_only=True)
+    history = torch.load(run / "checkpoint.pt", weights_only=True)["history"]
+    assert best["epoch"] == 3 and history["epoch"] == [0.0, 1.0, 2.0, 3.0]   # not a bed-only epoch
+    model, _ = load_run(run)
+    assert model.events_enabled
+    with pytest.raises(ConfigError, match="event_warmup_epochs"):
+        retrain(run, epochs=2, progress=False)
+
+
+@pytest.mark.parametrize("extra", [{"event_warmup_epochs": 3, "epochs": 3}, {"event_warmup_epochs": -1},
+                                   {"event_warmup_epochs": 1, "epochs": 2, "architecture": "TexDSP"}])
+def test_event_warmup_config_errors(tmp_path, extra):
+    with pytest.raises(ConfigError, match="event_warmup_epochs"):
+        parse_config(_hybrid_config(tmp_path, **extra))

@@ -38,7 +38,9 @@ class HybridModel(nn.Module):
     Args: those of :class:`~ddsp_textures.models.TexDSP` (bed) and :class:`~ddsp_textures.models.PVAEModel`
     (events: ``vae``, ``atoms``, ``max_rate``, ``temperature``); ``initial_gain`` is the events' share at the start.
     The bed's carriers are shifted at random per frame in :meth:`forward` (``shift_carriers``, as in TexDSP), and
-    events are straight-through hard events (``straight_through``, as in the P-VAE model).
+    events are straight-through hard events (``straight_through``, as in the P-VAE model).  ``events_enabled``
+    (a plain attribute, ``True``) is switched off by the trainer during a run's ``event_warmup_epochs``: the
+    bed trains alone first, and the events then take what it cannot render.
 
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → audio ``(B, S, L)``.
@@ -53,6 +55,7 @@ class HybridModel(nn.Module):
                  shift_carriers: bool = True, straight_through: bool = True, positive_dc: bool = False) -> None:
         super().__init__()
         self.shift_carriers, self.positive_dc = shift_carriers, positive_dc
+        self.events_enabled = True           # False while a run's event_warmup_epochs train the bed alone
         if vae.fs != fs:
             raise ValueError(f"the grain VAE runs at {vae.fs} Hz but the model at {fs} Hz")
         if not 0 < initial_gain < 1:
@@ -115,7 +118,8 @@ class HybridModel(nn.Module):
         events = pvae_synthesis(self.vae, controls.rate, controls.alpha, controls.latents, self.frame_size,
                                 relaxed=relaxed, temperature=self.temperature, generator=generator,
                                 straight_through=self.straight_through)
-        return self.synth(coeffs, shifts=shifts) + controls.gain.unsqueeze(-1) * zscore(events)
+        gain = controls.gain if self.events_enabled else 0.0 * controls.gain   # 0: in the graph, for DDP
+        return self.synth(coeffs, shifts=shifts) + gain.unsqueeze(-1) * zscore(events)
 
     @torch.no_grad()
     def synthesize(self, features: Sequence[torch.Tensor], target: torch.Tensor, shifts: torch.Tensor,
