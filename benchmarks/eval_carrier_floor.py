@@ -1,6 +1,7 @@
 """How close can a noise-carrier resynthesis get? The carrier-seed floor of the DSP resynthesis.
 
-    python benchmarks/eval_carrier_floor.py            # the seven textures of eval_quality.py (≈ 6 min, 1 thread)
+    python benchmarks/eval_carrier_floor.py            # the seven textures of eval_quality.py (≈ 7 min, 2 threads:
+                                                       # DDSP_TEXTURES_THREADS=2; one thread by default)
     python benchmarks/eval_carrier_floor.py --quick    # 8-s excerpts, 2 seeds (a smoke test, not a result)
 
 ``texenv_resynthesize`` keeps each frame's band envelopes and draws the fine structure: noise carriers,
@@ -48,6 +49,7 @@ from ddsp_textures.texstat import TexStat, statistics_distances  # noqa: E402
 from ddsp_textures.threads import set_threads  # noqa: E402
 
 STATS = ("S1", "S2", "S3", "S4", "S5")
+PARAM_PER_ENV = 256                     # as eval_quality.py's DSP rows
 
 
 def searched_resynthesis(x: torch.Tensor, bank: FilterBank, measure: TexStat, candidates: int,
@@ -58,7 +60,7 @@ def searched_resynthesis(x: torch.Tensor, bank: FilterBank, measure: TexStat, ca
     length = bank.length
     carriers = make_carriers(bank, generator, long_term_spectrum(x, length))
     frames = half_overlap_frames(x, length)
-    coeffs = texenv_analysis(frames, bank, 128)
+    coeffs = texenv_analysis(frames, bank, PARAM_PER_ENV // 2)
     beta = torch.tensor(measure.beta)
     targets = measure.statistics(zscore(frames.float()))
     shifts, previous = [], None
@@ -78,7 +80,7 @@ def searched_resynthesis(x: torch.Tensor, bank: FilterBank, measure: TexStat, ca
 
 
 def resynthesise(x: torch.Tensor, bank: FilterBank, transients: bool | str, seed: int) -> torch.Tensor:
-    return texenv_resynthesize(x.double(), bank, 256, transients=transients,
+    return texenv_resynthesize(x.double(), bank, PARAM_PER_ENV, transients=transients,
                                generator=torch.Generator().manual_seed(seed)).float()
 
 
