@@ -41,7 +41,7 @@ from eval_quality import FS, L, excerpts  # noqa: E402
 
 from ddsp_textures.filterbanks import FilterBank, erb_bank  # noqa: E402
 from ddsp_textures.framing import half_overlap_frames, overlap_add, zscore  # noqa: E402
-from ddsp_textures.metrics import frame_audio, frame_distance  # noqa: E402
+from ddsp_textures.metrics import frame_audio, frame_distance, frame_distances  # noqa: E402
 from ddsp_textures.spectral import equalise_to, long_term_spectrum  # noqa: E402
 from ddsp_textures.synths import make_carriers, texenv_resynthesize  # noqa: E402
 from ddsp_textures.synths.texenv import texenv_analysis, texenv_synthesis  # noqa: E402
@@ -84,18 +84,24 @@ def resynthesise(x: torch.Tensor, bank: FilterBank, transients: bool | str, seed
                                generator=torch.Generator().manual_seed(seed)).float()
 
 
-def shares(measure: TexStat, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """β-weighted mean distance of each statistic over aligned frames: ``(5,)``; sums to ``frame_distance``."""
-    a, b = zscore(frame_audio(x, measure.frame_size)), zscore(frame_audio(y, measure.frame_size))
-    count = min(len(a), len(b))
-    d = statistics_distances(measure.statistics(a[:count]), measure.statistics(b[:count]))
+def frame_statistics(measure: TexStat, y: torch.Tensor) -> list[torch.Tensor]:
+    """TexStat statistics of the z-scored, non-overlapping frames of ``y`` (as ``frame_distance`` frames it)."""
+    return measure.statistics(zscore(frame_audio(y, measure.frame_size)))
+
+
+def shares(measure: TexStat, sa: list[torch.Tensor], sb: list[torch.Tensor]) -> np.ndarray:
+    """β-weighted mean distance of each statistic between the aligned frames of two signals, from their
+    :func:`frame_statistics`: ``(5,)``; sums to ``frame_distance``."""
+    count = min(len(sa[0]), len(sb[0]))
+    d = statistics_distances([s[:count] for s in sa], [s[:count] for s in sb])
     return (d.mean(0) * torch.tensor(measure.beta)).numpy()
 
 
 def floor(measure: TexStat, x: torch.Tensor, ys: list[torch.Tensor]) -> tuple[float, float, float]:
-    """Mean distance to ``x``, its spread over seeds, and the mean distance between pairs of ``ys``."""
-    to_x = [frame_distance(measure, x, y) for y in ys]
-    between = [frame_distance(measure, a, b) for a, b in combinations(ys, 2)]
+    """Mean distance to ``x``, its spread over seeds, and the mean distance between pairs of ``ys`` (each
+    signal's statistics computed once: ``frame_distances``)."""
+    to_x = frame_distances(measure, x, ys)
+    between = [d for i, a in enumerate(ys) for d in frame_distances(measure, a, ys[i + 1:])]
     return float(np.mean(to_x)), float(np.std(to_x)), float(np.mean(between))
 
 
@@ -122,8 +128,9 @@ def main() -> None:
         plain = [resynthesise(x, bank, False, s) for s in range(args.seeds)]
         row["texenv"], row["texenv_spread"], row["texenv_between"] = floor(measure, x, plain)
         row["texenv_ratio"] = row["texenv"] / row["texenv_between"]
-        to_x = np.mean([shares(measure, x, y) for y in plain], axis=0)
-        between = np.mean([shares(measure, a, b) for a, b in combinations(plain, 2)], axis=0)
+        stats_x, stats = frame_statistics(measure, x), [frame_statistics(measure, y) for y in plain]
+        to_x = np.mean([shares(measure, stats_x, s) for s in stats], axis=0)
+        between = np.mean([shares(measure, a, b) for a, b in combinations(stats, 2)], axis=0)
         for stat, v, w in zip(STATS, to_x, between, strict=True):
             row[f"{stat}_to"], row[f"{stat}_between"] = float(v), float(w)
         auto = [resynthesise(x, bank, "auto", s) for s in range(args.seeds)]
@@ -132,8 +139,8 @@ def main() -> None:
         searched = [searched_resynthesis(x.double(), bank, measure, args.candidates,
                                          torch.Generator().manual_seed(s)).float() for s in range(args.seeds)]
         row["search"], row["search_spread"], row["search_between"] = floor(measure, x, searched)
-        row["texenv_held"] = float(np.mean([frame_distance(held_out, x, y) for y in plain]))
-        row["search_held"] = float(np.mean([frame_distance(held_out, x, y) for y in searched]))
+        row["texenv_held"], row["search_held"] = (float(np.mean(frame_distances(held_out, x, ys)))
+                                                  for ys in (plain, searched))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
