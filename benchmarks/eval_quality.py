@@ -257,8 +257,9 @@ def main() -> None:
                   notes=notes)
 
 
-def run_event_models(args: argparse.Namespace) -> None:
-    seconds, epochs, repeats = (6.0, 1, 1) if args.quick else (args.seconds, args.epochs, args.repeats)
+def event_excerpts(seconds: float) -> dict[str, np.ndarray]:
+    """The event-model benchmark's textures (``event_models.EVENT_TEXTURES`` and ``STATIONARY``): ``seconds``
+    from second 10 of a recording resampled to ``event_models.FS``, or a procedural texture (seed 11)."""
     sounds: dict[str, np.ndarray] = {}
     for name in event_models.EVENT_TEXTURES + event_models.STATIONARY:
         path = next((p for p in audio_files(RECORDINGS) if p.stem == name), None) if RECORDINGS.is_dir() else None
@@ -269,6 +270,12 @@ def run_event_models(args: argparse.Namespace) -> None:
             sounds[name] = make_texture(name, seconds, event_models.FS, seed=11)
         else:
             print(f"skipping {name}: not in {RECORDINGS}")
+    return sounds
+
+
+def run_event_models(args: argparse.Namespace) -> None:
+    seconds, epochs, repeats = (6.0, 1, 1) if args.quick else (args.seconds, args.epochs, args.repeats)
+    sounds = event_excerpts(seconds)
     with tempfile.TemporaryDirectory() as tmp:
         rows = event_models.evaluate(sounds, epochs, repeats, Path(tmp), jobs=args.jobs)
     notes = (f"{seconds:g}-s excerpts at {event_models.FS} Hz, frames of {event_models.L}, "
