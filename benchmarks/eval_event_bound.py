@@ -1,6 +1,6 @@
 """What can an event layer win?  The input's own events as a bound for the event models.
 
-    python benchmarks/eval_event_bound.py           # the five textures of the event-model table (≈ 8 min, --jobs 2)
+    python benchmarks/eval_event_bound.py           # the five textures of the event-model table (≈ 5 min, --jobs 2)
     python benchmarks/eval_event_bound.py --quick   # 6-s excerpts, 1 seed, 2 epochs (a smoke test, not a result)
 
 ``event_models.py`` scores every model by the frame-aligned TexStat distance of its resynthesis to the
