@@ -11,7 +11,9 @@ grain VAE's ``"dictionary"`` decoder (real grains of the excerpt) unless named *
 *before* column is the earlier state — noise grains and the earlier inference (events capped at 90 % of each
 band, the bed filling the rest: :func:`legacy_hybrid_resynthesize`) — from the same trained noise-grain model
 as the *noise grains* column; *bed warm-up* trains the hybrid's bed alone for the first half of the epochs
-(``event_warmup_epochs``).  Columns: frame-aligned TexStat against the original (lower is better; compare
+(``event_warmup_epochs``); *no gain penalty* is the hybrid without ``event_gain_penalty`` (the default
+before it); *event gain* is the events' learned share of the frame RMS, averaged over the excerpt.
+Columns: frame-aligned TexStat against the original (lower is better; compare
 with the own variability), FAD on TexStat S1–S3 embeddings, worst 1/3-octave long-term-spectrum deviation
 (100 Hz–10 kHz) and the mean envelope kurtosis of the output next to the original's (the peakiness TexEnv
 smears).  *Between inference seeds*: each trained model's resynthesis against a second one with another
@@ -47,9 +49,11 @@ from ddsp_textures.training import train
 FS, L = 22050, 16384
 ARCHITECTURES = {"TexDSP": ("TexDSP", {}), "PVAE": ("PVAE", {}), "HYBRID": ("HYBRID", {}),
                  "HYBRID_noise": ("HYBRID", {"vae_decoder": "noise"}),
-                 "HYBRID_warm": ("HYBRID", {"event_warmup_epochs": 0.5})}
+                 "HYBRID_warm": ("HYBRID", {"event_warmup_epochs": 0.5}),
+                 "HYBRID_free": ("HYBRID", {"event_gain_penalty": 0.0})}
 """column prefix → (architecture, config overrides); HYBRID_noise also gives the HYBRID_before column; an
-``event_warmup_epochs`` below 1 is that fraction of the epochs"""
+``event_warmup_epochs`` below 1 is that fraction of the epochs; HYBRID_free is the hybrid without the event
+gain penalty (the default before it)"""
 EVENT_TEXTURES = ("raindrops", "applause", "fire", "train")
 STATIONARY = ("amazon-rainforest",)
 
@@ -118,6 +122,10 @@ def run_one(wav: Path, variant: str, epochs: int, seed: int, workdir: Path) -> d
     floor = frame_distance(measure, torch.tensor(y), torch.tensor(resynthesize(model, audio, seed=seed + 1000)))
     out = {variant: {**describe(measure, x, emb_x, y), "val": val, "seconds": seconds, "floor": floor}}
     out[variant]["floor_ratio"] = out[variant]["texstat"] / floor
+    if isinstance(model, HybridModel):                 # the events' learned share of the frame RMS
+        with torch.no_grad():
+            _, feats, _, _ = _frame_latents(model, x, "circular", encode=False)
+            out[variant]["gain"] = float(model.controls(feats)[1].gain.mean())
     if variant == "HYBRID_noise":
         out["HYBRID_before"] = {**describe(measure, x, emb_x, legacy_hybrid_resynthesize(model, audio, seed)),
                                 "val": val, "seconds": seconds}
@@ -150,10 +158,11 @@ def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: 
             for key in items[0]:
                 row[f"{prefix}_{key}"] = float(np.mean([r[key] for r in items]))
         reference = row["TexDSP_texstat"]
-        best = min(row["PVAE_texstat"], row["HYBRID_texstat"], row["HYBRID_warm_texstat"])
+        best = min(row["PVAE_texstat"], row["HYBRID_texstat"], row["HYBRID_warm_texstat"], row["HYBRID_free_texstat"])
         row["best_vs_texdsp"] = f"{100 * (best / reference - 1):+.0f} %"
         row["hybrid_vs_texdsp"] = f"{100 * (row['HYBRID_texstat'] / reference - 1):+.0f} %"
         row["warm_vs_texdsp"] = f"{100 * (row['HYBRID_warm_texstat'] / reference - 1):+.0f} %"
+        row["free_vs_texdsp"] = f"{100 * (row['HYBRID_free_texstat'] / reference - 1):+.0f} %"
         row["before_vs_texdsp"] = f"{100 * (row['HYBRID_before_texstat'] / reference - 1):+.0f} %"
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
@@ -165,7 +174,11 @@ COLUMNS = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
            ("HYBRID_before_texstat", "hybrid before TexStat"), ("HYBRID_noise_texstat", "hybrid noise grains TexStat"),
            ("HYBRID_texstat", "hybrid TexStat"), ("before_vs_texdsp", "hybrid before vs TexDSP"),
            ("hybrid_vs_texdsp", "hybrid vs TexDSP"), ("HYBRID_warm_texstat", "hybrid, bed warm-up TexStat"),
-           ("warm_vs_texdsp", "hybrid, bed warm-up vs TexDSP"), ("best_vs_texdsp", "best event model vs TexDSP"),
+           ("warm_vs_texdsp", "hybrid, bed warm-up vs TexDSP"),
+           ("HYBRID_free_texstat", "hybrid, no gain penalty TexStat"),
+           ("free_vs_texdsp", "hybrid, no gain penalty vs TexDSP"), ("best_vs_texdsp", "best event model vs TexDSP"),
+           ("HYBRID_gain", "hybrid event gain"), ("HYBRID_warm_gain", "warm-up event gain"),
+           ("HYBRID_free_gain", "no-penalty event gain"),
            ("TexDSP_val", "TexDSP val."), ("HYBRID_val", "hybrid val."), ("HYBRID_warm_val", "warm-up val."),
            ("HYBRID_warm_floor_ratio", "warm-up to ÷ between"), ("HYBRID_warm_kurt", "warm-up kurtosis"),
            ("HYBRID_warm_lts", "warm-up worst 1/3-oct dB"),

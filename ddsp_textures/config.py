@@ -96,6 +96,7 @@ class TrainConfig:
     rate_supervision: float = 1.0
     straight_through_events: bool = True
     event_warmup_epochs: int = 0
+    event_gain_penalty: float = 3.0
     models_directory: str = "runs"
     run_name: str | None = None
     device: str = "auto"
@@ -162,6 +163,23 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
     return value
+
+
+SAVED_BEFORE: dict[str, Any] = {"vae_decoder": "noise", "event_gain_penalty": 0.0}
+"""Keys whose default changed after runs were saved without them, and the value such a run trained with."""
+
+
+def saved_config_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A config saved by a run, with what each key it lacks meant when it was saved: :data:`SAVED_BEFORE`
+    for the keys whose default changed since, the current default for the others.
+
+    >>> saved_config_defaults({"architecture": "HYBRID"})["event_gain_penalty"]
+    0.0
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    defaults.update({f.name: f.default_factory() for f in dataclasses.fields(TrainConfig)
+                     if f.default_factory is not dataclasses.MISSING})
+    return {**json.loads(json.dumps(defaults)), **SAVED_BEFORE, **data}
 
 
 def parse_config(data: dict[str, Any], base_dir: Path | None = None) -> TrainConfig:
@@ -239,9 +257,9 @@ def validate(cfg: TrainConfig) -> None:
         if cfg.vae_grain_size > cfg.frame_size:
             raise ConfigError(f"config key 'vae_grain_size' must be <= frame_size ({cfg.frame_size}), "
                               f"got {cfg.vae_grain_size}")
-        if cfg.event_temperature <= 0 or cfg.vae_beta < 0 or cfg.rate_supervision < 0:
-            raise ConfigError("config key 'event_temperature' must be > 0, 'vae_beta' and "
-                              "'rate_supervision' >= 0")
+        if cfg.event_temperature <= 0 or cfg.vae_beta < 0 or cfg.rate_supervision < 0 or cfg.event_gain_penalty < 0:
+            raise ConfigError("config key 'event_temperature' must be > 0, 'vae_beta', 'rate_supervision' and "
+                              "'event_gain_penalty' >= 0")
     if cfg.lazy_loading and cfg.data_augmentation:
         raise ConfigError("config keys 'lazy_loading' and 'data_augmentation' cannot both be true (augmentation "
                           "resamples whole signals in memory)")

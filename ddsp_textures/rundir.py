@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .config import ConfigError, TrainConfig, check_run_name, parse_config
+from .config import SAVED_BEFORE, ConfigError, TrainConfig, check_run_name, parse_config
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best_model.pt"
@@ -178,8 +178,8 @@ def checkpoint_config(state: dict[str, Any], path: Path) -> TrainConfig:
     """The config saved in a checkpoint (authoritative for the run)."""
     try:
         data = json.loads(state["config"])
-        if isinstance(data, dict):
-            data.setdefault("vae_decoder", "noise")     # runs saved before the key existed used noise grains
+        if isinstance(data, dict):                     # keys saved runs lack: what they trained with
+            data = {**SAVED_BEFORE, **data}
         return parse_config(data)
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{path}: its saved config is not valid JSON ({err.msg})") from None

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .builders import build_datasets, build_model, build_sources, build_texstat, network_dtype, resolve_device
-from .config import ConfigError, TrainConfig, parse_config, physical_memory
+from .config import ConfigError, TrainConfig, parse_config, physical_memory, saved_config_defaults
 from .data import LazyTextureDataset, TextureDataset, source_seconds
 from .features import compute_features, estimate_event_rate
 from .grain_training import extract_grains, train_grain_vae
@@ -133,8 +133,8 @@ class Trainer:
                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
         """``(training loss, its TexStat term or None, target frames, output frames)`` of a batch."""
         x, *feats = (t.to(self.device) for t in batch)
-        supervise = self.cfg.has_events and self.cfg.rate_supervision > 0
-        y, rate = self.net(feats, with_rate=True) if supervise else (self.net(feats), None)
+        with_controls = self.cfg.has_events and (self.cfg.rate_supervision > 0 or self.cfg.event_gain_penalty > 0)
+        y, controls = self.net(feats, with_controls=True) if with_controls else (self.net(feats), None)
         if not torch.isfinite(y).all():      # a diverged output: a non-finite loss, skipped by the step guard
             nan = torch.full((), math.nan, device=self.device)
             return nan, nan, x, y
@@ -149,9 +149,13 @@ class Trainer:
             loss = loss + texstat
         if with_mss:
             loss = loss + self.mss(_frames(x), _frames(y))
-        if rate is not None:      # tie the event rate to the rate measured on the target frames
+        if controls is not None and self.cfg.rate_supervision > 0:   # tie the rate to the target frames' rate
             measured = estimate_event_rate(x, self.cfg.sampling_rate)
-            loss = loss + self.cfg.rate_supervision * rate_supervision(rate, measured)
+            loss = loss + self.cfg.rate_supervision * rate_supervision(controls.rate, measured)
+        if (controls is not None and controls.gain is not None and self.cfg.event_gain_penalty > 0
+                and getattr(self.model, "events_enabled", True)):
+            # the hybrid's events pay for their share of the frame: they stay on where they lower TexStat
+            loss = loss + self.cfg.event_gain_penalty * controls.gain.mean()
         if self.cfg.regularizers_list:
             fx = compute_features(x, self.cfg.regularizers_list, self.model.bank)
             fy = compute_features(y, self.cfg.regularizers_list, self.model.bank)
@@ -414,6 +418,7 @@ def _check_config_copy(run_dir: Path, cfg: TrainConfig) -> None:
     saved = cfg.to_dict()
     if not isinstance(edited, dict):
         raise ConfigError(f"{copy} is not a JSON object; restore it (the checkpoint holds the run's config)")
+    edited = saved_config_defaults(edited)    # a key the copy lacks means its value when the run was saved
     changed = sorted(k for k in set(edited) | set(saved) if edited.get(k) != saved.get(k))
     if changed:
         raise ConfigError(f"{copy} differs from the config saved in the checkpoint (keys: {', '.join(changed)}); "

@@ -73,14 +73,14 @@ class PVAEModel(nn.Module):
         return self.head.controls(self.encoder(features, state)[0], measured_rate(self.feature_names, features),
                                   self.encoder.network_dtype)
 
-    def forward(self, features: Sequence[torch.Tensor], with_rate: bool = False
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Z-scored frames ``(B, S, L)`` (and the rate control ``(B, S)`` if ``with_rate``, for the trainer's
-        rate supervision)."""
+    def forward(self, features: Sequence[torch.Tensor], with_controls: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, EventControls]:
+        """Z-scored frames ``(B, S, L)`` (and the event controls if ``with_controls``, for the trainer's rate
+        supervision)."""
         c = self.controls(features)
         y = zscore(pvae_synthesis(self.vae, c.rate, c.alpha, c.latents, self.frame_size, relaxed=True,
                                   temperature=self.temperature, straight_through=self.straight_through))
-        return (y, c.rate) if with_rate else y
+        return (y, c) if with_controls else y
 
     @torch.no_grad()
     def stream(self, features: Sequence[torch.Tensor], target_rms: torch.Tensor,
