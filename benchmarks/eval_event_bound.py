@@ -66,7 +66,7 @@ from ddsp_textures.training import train  # noqa: E402
 FS, L = event_models.FS, event_models.L
 PARAM_PER_ENV = 128                      # as the models of event_models.py
 FILL_DELAY_S = 0.05
-EVENT_VARIANTS = ("HYBRID", "HYBRID_warm", "HYBRID_noise", "PVAE")
+EVENT_VARIANTS = ("HYBRID", "HYBRID_warm", "HYBRID_free", "HYBRID_noise", "PVAE")
 
 
 def dsp(x: torch.Tensor, transients: bool | str, seed: int) -> torch.Tensor:

@@ -12,8 +12,8 @@ and ``events`` the P-VAE synth driven by an :class:`~ddsp_textures.models.event_
 ``gain`` ∈ (0, 1) is the events' share of the frame RMS (target frames are z-scored, so a stationary texture can
 switch its events off with ``gain → 0``).  The trainer adds ``event_gain_penalty · mean(gain)`` to the loss, so
 the events keep a share only where they lower TexStat by more than they cost: measured in
-``benchmarks/event_models.py``, without it a hybrid kept a few per cent of its power in random events on a
-stationary recording and on clatter, and its bed, trained beside them, lost 6–11 % against TexDSP.
+``benchmarks/event_models.py``, without it a hybrid kept random events (gain 0.06–0.23) on a stationary
+recording and on clatter, and its bed, trained beside them, was 6–11 % further from the input than TexDSP's.
 """
 
 from __future__ import annotations
