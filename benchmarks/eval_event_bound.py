@@ -114,16 +114,18 @@ def run_one(name: str, audio: np.ndarray, seeds: int, epochs: int, workdir: Path
     exact = {d: float(np.mean([dist(dsp(x, d, s)) for s in range(seeds)])) for d in DETECTORS}
     best = min(exact, key=exact.get)
     row["detector"], row["dsp_layer"] = best, exact[best]
-    for how in ("exact", "frame", "poisson"):
-        values = []
-        for s in range(seeds):
-            generator = torch.Generator().manual_seed(s)
-            layer, residual = analyse_transients(x, FS, generator=generator, **detector(best))
-            bed = filled_bed(x, layer, residual, best, s)
+    values: dict[str, list[float]] = {"exact": [], "frame": [], "poisson": []}
+    for s in range(seeds):       # one analysis and one bed per seed; each re-timing draws from the same state
+        generator = torch.Generator().manual_seed(s)
+        layer, residual = analyse_transients(x, FS, generator=generator, **detector(best))
+        bed, state = filled_bed(x, layer, residual, best, s), generator.get_state()
+        if s == 0:
+            row["rate"] = layer.rate()
+        for how, scores in values.items():
+            generator.set_state(state)
             events = synthesise_transients(retimed(layer, how, generator))
-            values.append(dist(equalise_to(bed + events, x, FS)))
-        row[f"filled_{how}"] = float(np.mean(values))
-    row["rate"] = analyse_transients(x, FS, generator=torch.Generator().manual_seed(0), **detector(best))[0].rate()
+            scores.append(dist(equalise_to(bed + events, x, FS)))
+    row.update({f"filled_{how}": float(np.mean(scores)) for how, scores in values.items()})
     wav = workdir / f"{name}.wav"
     save_audio(wav, audio, FS)
     model, _ = load_run(train(event_models.config("TexDSP", wav, epochs, 0, workdir), progress=False))
@@ -132,8 +134,8 @@ def run_one(name: str, audio: np.ndarray, seeds: int, epochs: int, workdir: Path
                                          for s in range(seeds)]))
     row["target"] = 0.75 * row["texdsp"]
     row["best_layer"] = min(row["dsp_layer"], row["texdsp_layer"])
-    row["best_vs_texdsp"] = f"{100 * (row['best_layer'] / row['texdsp'] - 1):+.0f} %"
-    row["poisson_vs_texdsp"] = f"{100 * (row['filled_poisson'] / row['texdsp'] - 1):+.0f} %"
+    row["best_vs_texdsp"] = event_models.change(row["best_layer"], row["texdsp"])
+    row["poisson_vs_texdsp"] = event_models.change(row["filled_poisson"], row["texdsp"])
     row["seconds"] = time.perf_counter() - start
     print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return row

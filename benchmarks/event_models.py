@@ -70,6 +70,11 @@ def config(variant: str, wav: Path, epochs: int, seed: int, workdir: Path) -> di
             "device": "cpu", "models_directory": str(workdir), "run_name": f"{wav.stem}_{variant}_{seed}"}
 
 
+def change(value: float, reference: float) -> str:
+    """``value`` against ``reference`` as a signed whole percentage, e.g. ``"-28 %"``."""
+    return f"{100 * (value / reference - 1):+.0f} %"
+
+
 def envelope_kurtosis(x: torch.Tensor) -> float:
     return metrics.envelope_kurtosis(x, erb_bank(L, FS, 16))
 
@@ -158,12 +163,11 @@ def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: 
             for key in items[0]:
                 row[f"{prefix}_{key}"] = float(np.mean([r[key] for r in items]))
         reference = row["TexDSP_texstat"]
-        best = min(row["PVAE_texstat"], row["HYBRID_texstat"], row["HYBRID_warm_texstat"], row["HYBRID_free_texstat"])
-        row["best_vs_texdsp"] = f"{100 * (best / reference - 1):+.0f} %"
-        row["hybrid_vs_texdsp"] = f"{100 * (row['HYBRID_texstat'] / reference - 1):+.0f} %"
-        row["warm_vs_texdsp"] = f"{100 * (row['HYBRID_warm_texstat'] / reference - 1):+.0f} %"
-        row["free_vs_texdsp"] = f"{100 * (row['HYBRID_free_texstat'] / reference - 1):+.0f} %"
-        row["before_vs_texdsp"] = f"{100 * (row['HYBRID_before_texstat'] / reference - 1):+.0f} %"
+        best = min(row[f"{v}_texstat"] for v in ("PVAE", "HYBRID", "HYBRID_warm", "HYBRID_free"))
+        row["best_vs_texdsp"] = change(best, reference)
+        for key, prefix in (("hybrid", "HYBRID"), ("warm", "HYBRID_warm"), ("free", "HYBRID_free"),
+                            ("before", "HYBRID_before")):
+            row[f"{key}_vs_texdsp"] = change(row[f"{prefix}_texstat"], reference)
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return rows

@@ -37,6 +37,17 @@ def _hybrid_config(tmp_path, **extra) -> dict:
     return {**cfg, **extra}
 
 
+def _saved_without(run, *keys: str) -> None:
+    """Rewrite a run's checkpoints as an earlier release saved them: without the config ``keys``."""
+    for name in ("checkpoint.pt", "best_model.pt"):
+        state = torch.load(run / name, weights_only=True)
+        config = json.loads(state["config"])
+        for key in keys:
+            del config[key]
+        state["config"] = json.dumps(config)
+        torch.save(state, run / name)
+
+
 def test_rate_supervision_is_zero_on_agreement_and_symmetric_in_log_ratio():
     measured = torch.tensor([5.0, 20.0, 80.0])
     assert float(rate_supervision(measured, measured)) == 0.0
@@ -179,12 +190,7 @@ def test_training_with_bf16_networks_is_finite_and_inference_is_float32(tmp_path
 
 def test_runs_saved_before_the_decoder_choice_load_with_noise_grains(tmp_path):
     run = train(_hybrid_config(tmp_path, vae_decoder="noise"), progress=False)
-    for name in ("checkpoint.pt", "best_model.pt"):
-        state = torch.load(run / name, weights_only=True)
-        config = json.loads(state["config"])
-        del config["vae_decoder"], config["vae_dictionary_size"]        # what an earlier release saved
-        state["config"] = json.dumps(config)
-        torch.save(state, run / name)
+    _saved_without(run, "vae_decoder", "vae_dictionary_size")
     model, cfg = load_run(run)
     assert cfg.vae_decoder == "noise" and model.vae.decoder_kind == "noise"
     assert parse_config({"architecture": "HYBRID", "audio_path": "x"}).vae_decoder == "dictionary"   # new runs
@@ -236,12 +242,7 @@ def test_runs_saved_before_the_gain_penalty_resume_without_it(tmp_path):
     loads and resumes with penalty 0, its older config.json is not taken for an edit, and deleting the key
     from a newer run's config.json is (it would mean 0, not the run's 3)."""
     run = train(_hybrid_config(tmp_path), progress=False)
-    for name in ("checkpoint.pt", "best_model.pt"):
-        state = torch.load(run / name, weights_only=True)
-        config = json.loads(state["config"])
-        del config["event_gain_penalty"], config["event_warmup_epochs"]        # what an earlier release saved
-        state["config"] = json.dumps(config)
-        torch.save(state, run / name)
+    _saved_without(run, "event_gain_penalty", "event_warmup_epochs")
     copy = json.loads((run / "config.json").read_text())
     del copy["event_gain_penalty"], copy["event_warmup_epochs"]
     (run / "config.json").write_text(json.dumps(copy))
