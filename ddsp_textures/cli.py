@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--loudness", default="0", help="dB relative to the reference (curve)")
     c.add_argument("--centroid", default=None, help="spectral centroid in Hz (curve)")
     c.add_argument("--rate", default=None, help="events per second (curve)")
+    c.add_argument("--variation", choices=["bootstrap", "mean"], default="bootstrap",
+                   help="bootstrap: the reference's own feature trajectory in random blocks, so frames vary as the "
+                        "recording's do (default); mean: its mean features, one average frame repeated")
+    c.add_argument("--transients", default="default", choices=["default", "clicks", "knocks", "none"],
+                   help="TexDSP: the reference's clicks placed anew over the generated bed (default: clicks; "
+                        "none for P-VAE and hybrid runs, which draw their own events)")
     c.add_argument("--weights", choices=["best", "last"], default="best")
     c.add_argument("--seed", type=_seed, default=0)
     g = sub.add_parser("textures", help="write the procedural demo textures as WAV files")
@@ -177,7 +183,9 @@ def _run(args: argparse.Namespace) -> int:
                 except FileNotFoundError:
                     raise FileNotFoundError(f"the run's training audio {cfg.audio_path} is gone; "
                                             f"give a reference recording with --like FILE") from None
-            y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed)
+            transients = None if args.transients == "none" else args.transients
+            y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed,
+                         args.variation, transients)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "textures":
             from .data import save_audio

@@ -1,34 +1,54 @@
-"""Controlling textures: a trained TexDSP model generates any length of texture from feature curves
-(book chapter: *DDSP training*).
+"""Generating new texture: a trained model (TexDSP, P-VAE or hybrid) generates any length of texture from
+feature curves (book chapter: *DDSP training*, section *Generating new texture*).
 
-The model's encoder inputs are set frame by frame instead of being measured on an input recording: each
-feature starts from its mean over a *reference* recording (by default the run's training audio) and follows
-the curves the user gives —
+The model's encoder inputs are set frame by frame instead of being measured on an input recording.  They come
+from a *reference* recording (by default the run's training audio):
 
-* ``loudness`` (dB, relative to the reference): added to ``energy_bands`` and applied as output gain (each
-  band at the reference's mean band loudness, :func:`~ddsp_textures.features.band_loudness`, plus the curve);
-* ``centroid`` (Hz): the spectral centroid, converted to the ``centroid`` feature's ERB-number scale;
-* ``rate`` (events per second): the ``rate`` feature (soft onset count) and/or the ``events`` feature.
+* ``variation="bootstrap"`` (the default): the reference's own feature trajectory, cut in blocks of
+  :data:`BLOCK_FRAMES` consecutive frames that are drawn at random and strung together (a block bootstrap), with
+  each frame's loudness — so the generated frames vary as the recording's do, for as long as asked, and never
+  repeat it as a whole;
+* ``variation="mean"``: every frame gets the reference's mean features and mean band loudness (how generation
+  worked before: one average frame, repeated — kept to hear and measure the difference).
+
+The curves steer the result —
+
+* ``loudness`` (dB, relative to the reference): added to ``energy_bands`` and applied as output gain;
+* ``centroid`` (Hz): the spectral centroid, converted to the ``centroid`` feature's ERB-number scale (the
+  bootstrapped trajectory is shifted so that its mean follows the curve);
+* ``rate`` (events per second): the ``rate`` feature (soft onset count) and/or the ``events`` feature (scaled
+  so that its mean follows the curve), and the rate of the transient layer's events.
 
 A curve is a number (constant) or breakpoints ``"t0:v0,t1:v1,..."`` (seconds: value), linearly interpolated
-and held constant outside the given times.  Whole frames are synthesised with random carrier shifts and joined
-with short circular crossfades, like a resynthesis (:mod:`ddsp_textures.resynthesis`).
+and held constant outside the given times.  TexDSP and hybrid models synthesise whole frames with random carrier
+shifts, joined with short circular crossfades as in a resynthesis (:mod:`ddsp_textures.resynthesis`); P-VAE
+models stream consecutive frames with hard Poisson events drawn from their learned rate.
+
+``transients`` (TexDSP, default ``"clicks"``): the reference's clicks are taken out first
+(:func:`~ddsp_textures.synths.transients.analyse_transients`); the model generates the bed from the residual's
+features and loudness, and the layer's atoms — each event with its own gain and band spectrum — are placed
+anew, at times whose intervals are drawn from the reference's own inter-onset intervals (so the events come as
+often and as irregularly as in the recording) and scaled by the ``rate`` curve.  A TexEnv envelope cannot render
+a 0.2-ms crackle (it comes out as a dense train of soft puffs); the layer can.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 
 from .features import EVENTS_SCALE, RATE_SCALE, band_loudness
 from .filterbanks import erb_number
-from .framing import frame_signal, join_model_frames, random_shifts, wrap_pad, zscore
-from .models import TexDSP
+from .framing import frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
+from .models import HybridModel, PVAEModel, TexDSP
+from .synths.transients import Transients, analyse_transients, detector, synthesise_transients
 
 Curve = float | int | str | Sequence[tuple[float, float]]
+GenerativeModel = TexDSP | PVAEModel | HybridModel
 MAX_SECONDS = 3600.0
 
 
@@ -72,78 +92,261 @@ def curve_values(curve: Curve, times: np.ndarray, name: str = "curve") -> np.nda
     return np.interp(times, [t for t, _ in points], [v for _, v in points])
 
 
-def _reference_frames(model: TexDSP, reference: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Z-scored half-overlapping frames ``(F, L)`` of a reference recording, on the model's device."""
+
+BLOCK_FRAMES = 8            # half-overlapping frames per bootstrap block (≈ 1.5 s at L = 16384, 44.1 kHz)
+Variation = Literal["bootstrap", "mean"]
+
+
+def bootstrap_indices(n_reference: int, n_frames: int, generator: torch.Generator,
+                      block: int = BLOCK_FRAMES) -> torch.Tensor:
+    """Indices ``(n_frames,)`` into ``n_reference`` frames: runs of ``block`` consecutive indices with random
+    starts (the last run cut short), a stationary block bootstrap.
+
+    >>> bootstrap_indices(10, 7, torch.Generator().manual_seed(0), block=3).tolist()
+    [4, 5, 6, 7, 8, 9, 5]
+    """
+    block = max(1, min(block, n_reference))
+    starts = torch.randint(0, n_reference - block + 1, (-(-n_frames // block),), generator=generator)
+    return (starts.unsqueeze(-1) + torch.arange(block)).reshape(-1)[:n_frames]
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _reference_frames(model: GenerativeModel, reference: np.ndarray | torch.Tensor, hop: int | None = None
+                      ) -> torch.Tensor:
+    """Frames ``(F, L)`` of a reference recording (hop ``L/2`` unless given), not normalised, on the model's
+    device."""
+    length = model.frame_size
     x = torch.as_tensor(np.asarray(reference, dtype=np.float32)).reshape(-1)
-    if x.shape[0] < model.frame_size:
-        x = wrap_pad(x, model.frame_size)
-    return zscore(frame_signal(x, model.frame_size, model.frame_size // 2)).to(next(model.parameters()).device)
+    if x.shape[0] < length:
+        x = wrap_pad(x, length)
+    return frame_signal(x, length, length // 2 if hop is None else hop).to(_model_device(model))
 
 
-def _mean_features(model: TexDSP, frames: torch.Tensor) -> list[torch.Tensor]:
-    return [f.mean(0).cpu() for f in model.features(frames)]
+def _mean_features(model: GenerativeModel, frames: torch.Tensor) -> list[torch.Tensor]:
+    return [f.mean(0).cpu() for f in model.features(zscore(frames))]
 
 
 @torch.no_grad()
-def reference_features(model: TexDSP, reference: np.ndarray | torch.Tensor) -> list[torch.Tensor]:
+def reference_features(model: GenerativeModel, reference: np.ndarray | torch.Tensor) -> list[torch.Tensor]:
     """Mean of each encoder input over the frames of a reference recording: one ``(dim,)`` tensor each."""
     return _mean_features(model, _reference_frames(model, reference))
 
 
-def _mean_log_loudness(model: TexDSP, frames: torch.Tensor) -> torch.Tensor:
-    """``log10`` of each band's loudness (:func:`~ddsp_textures.features.band_loudness`, Hann-tapered frames)
-    averaged over reference frames: ``(N,)``, the level :func:`generate` gives each band."""
-    return torch.log10(band_loudness(frames, model.bank).clamp_min(1e-12)).mean(0)
+def _mean_log_loudness(model: GenerativeModel, frames: torch.Tensor) -> torch.Tensor:
+    """``log10`` of each band's loudness (:func:`~ddsp_textures.features.band_loudness`, Hann-tapered z-scored
+    frames) averaged over reference frames: ``(N,)``, the level ``variation="mean"`` gives each band."""
+    return torch.log10(band_loudness(zscore(frames), model.bank).clamp_min(1e-12)).mean(0)
+
+
+def _check(model: GenerativeModel, seconds: float, centroid: Curve | None, rate: Curve | None,
+           variation: str) -> None:
+    if not isinstance(model, (TexDSP, PVAEModel, HybridModel)):
+        raise ValueError(f"generation needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise ValueError(f"seconds must be a number in (0, {MAX_SECONDS:g}], got {seconds!r}")
+    if variation not in ("bootstrap", "mean"):
+        raise ValueError(f"variation must be 'bootstrap' or 'mean', got {variation!r}")
+    names = model.feature_names
+    if centroid is not None and "centroid" not in names:
+        raise ValueError(f"this model has no 'centroid' input (its features: {', '.join(names)})")
+    if rate is not None and not {"rate", "events"} & set(names) and isinstance(model, (PVAEModel, HybridModel)):
+        raise ValueError(f"this model has no 'rate' or 'events' input (its features: {', '.join(names)})")
+
+
+def _steer(model: GenerativeModel, feats: list[torch.Tensor], times: np.ndarray, gain_db: np.ndarray,
+           centroid: Curve | None, rate: Curve | None, shift_to_curve: bool) -> list[torch.Tensor]:
+    """Apply the curves to per-frame features ``(F, dim)``: loudness added to ``energy_bands``; centroid and
+    rate set (``shift_to_curve=False``) or moved so that their mean follows the curve (``True``)."""
+    fs = float(model.fs)
+    out = []
+    for name, values in zip(model.feature_names, feats, strict=True):
+        values = values.clone()
+        if name == "energy_bands":
+            values += torch.tensor(gain_db / 20, dtype=values.dtype, device=values.device).unsqueeze(-1)
+        elif name == "centroid" and centroid is not None:
+            hz = np.clip(curve_values(centroid, times, "centroid"), 0, fs / 2)
+            goal = (erb_number(torch.tensor(hz)) / erb_number(fs / 2)).to(values.dtype).to(values.device)
+            values[:, 0] = values[:, 0] - values[:, 0].mean() + goal if shift_to_curve else goal
+        elif name in ("rate", "events") and rate is not None:
+            per_second = np.clip(curve_values(rate, times, "rate"), 0, None)
+            scale = RATE_SCALE if name == "rate" else EVENTS_SCALE
+            goal = torch.tensor(per_second / scale, dtype=values.dtype, device=values.device)
+            mean = float(values[:, 0].mean())
+            values[:, 0] = values[:, 0] * (goal / mean) if shift_to_curve and mean > 1e-6 else goal
+        out.append(values)
+    return out
 
 
 @torch.no_grad()
-def generate(model: TexDSP, seconds: float, reference: np.ndarray | torch.Tensor, loudness: Curve = 0.0,
-             centroid: Curve | None = None, rate: Curve | None = None, seed: int = 0) -> np.ndarray:
+def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | torch.Tensor, loudness: Curve = 0.0,
+             centroid: Curve | None = None, rate: Curve | None = None, seed: int = 0,
+             variation: Variation = "bootstrap", transients: str | bool | None = "default") -> np.ndarray:
     """Generate ``seconds`` of texture whose features follow the given curves (see the module docstring).
 
-    Returns float32 audio at the model's sample rate; level 0 dB is that of a z-scored (unit-RMS) frame.
+    ``transients``: ``"default"`` (``"clicks"`` for TexDSP with ``variation="bootstrap"``, else none: P-VAE and
+    hybrid models draw their own events), a detector name of
+    :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
+    Returns float32 audio at the model's sample rate, at the level of the reference scaled to unit RMS
+    (``variation="mean"``: level 0 dB is that of a z-scored, unit-RMS, frame).
 
     Shape:
         returns ``(round(seconds · fs),)``.
     """
-    if not isinstance(model, TexDSP):
-        raise ValueError("generation needs a TexDSP model (P-VAE and hybrid runs are not supported)")
-    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
-        raise ValueError(f"seconds must be a number in (0, {MAX_SECONDS:g}], got {seconds!r}")
-    names = model.feature_names
-    if centroid is not None and "centroid" not in names:
-        raise ValueError(f"this model has no 'centroid' input (its features: {', '.join(names)})")
-    if rate is not None and not {"rate", "events"} & set(names):
-        raise ValueError(f"this model has no 'rate' or 'events' input (its features: {', '.join(names)})")
-    fs, length = int(model.fs), model.frame_size
-    hop, n = length // 2, int(round(seconds * fs))
-    n_frames = 2 * max(1, -(-n // length)) - 1          # half-overlap frames; the even ones tile the output
-    times = (np.arange(n_frames) * hop + length / 2) / fs                    # frame centres (s)
-    gain_db = curve_values(loudness, times, "loudness")
-    feats = []
-    frames = _reference_frames(model, reference)                # framed once: features and band loudness
-    for name, base in zip(names, _mean_features(model, frames), strict=True):
-        values = base.expand(n_frames, base.shape[0]).clone()
-        if name == "energy_bands":
-            values += torch.tensor(gain_db / 20, dtype=values.dtype).unsqueeze(-1)
-        elif name == "centroid" and centroid is not None:
-            hz = np.clip(curve_values(centroid, times, "centroid"), 0, fs / 2)
-            values[:, 0] = (erb_number(torch.tensor(hz)) / erb_number(fs / 2)).to(values.dtype)
-        elif name in ("rate", "events") and rate is not None:
-            per_second = np.clip(curve_values(rate, times, "rate"), 0, None)
-            scale = RATE_SCALE if name == "rate" else EVENTS_SCALE
-            values[:, 0] = torch.tensor(per_second / scale, dtype=values.dtype)
-        feats.append(values)
-    device = next(model.parameters()).device
-    feats = [f.unsqueeze(0).to(device) for f in feats]
-    gain = torch.tensor(10 ** (gain_db / 20), dtype=torch.float32, device=device).unsqueeze(0)   # (1, F)
-    if "energy_bands" in names:                        # band loudness of the reference, with the loudness curve
-        level = _mean_log_loudness(model, frames) + torch.tensor(gain_db / 20, device=device)[:, None]
-        target, mode = (10 ** level).float().unsqueeze(0), "specific"
-    else:
-        target, mode = gain, "generic"
-    whole = torch.arange(0, n_frames, 2)               # whole frames, joined circularly (see resynthesis)
+    _check(model, seconds, centroid, rate, variation)
+    if transients == "default":
+        transients = "clicks" if isinstance(model, TexDSP) and variation == "bootstrap" else None
+    if transients and not isinstance(model, TexDSP):
+        raise ValueError("transients are for TexDSP models (P-VAE and hybrid models generate their own events)")
+    if transients and variation == "mean":
+        raise ValueError("transients need variation='bootstrap'")
     generator = torch.Generator().manual_seed(seed)
+    n = int(round(seconds * int(model.fs)))
+    if isinstance(model, PVAEModel):
+        return _generate_pvae(model, n, reference, loudness, centroid, rate, variation, generator)
+    if variation == "mean":
+        return _generate_mean(model, n, reference, loudness, centroid, rate, generator)
+    return _generate_frames(model, n, reference, loudness, centroid, rate, transients, generator)
+
+
+def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(reference, dtype=np.float32)).reshape(-1)
+    level = x.double().pow(2).mean().sqrt()
+    return x / level.clamp_min(1e-12).float()
+
+
+def _generate_frames(model: TexDSP | HybridModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
+                     centroid: Curve | None, rate: Curve | None, transients: str | bool | None,
+                     generator: torch.Generator) -> np.ndarray:
+    """Bootstrapped generation of whole circular frames (TexDSP, hybrid), with an optional transient layer."""
+    fs, length = int(model.fs), model.frame_size
+    hop = length // 2
+    n_frames = 2 * max(1, -(-n // length)) - 1          # half-overlap frames; the even ones tile the output
+    times = (np.arange(n_frames) * hop + length / 2) / fs
+    gain_db = curve_values(loudness, times, "loudness")
+    x = _unit_rms(reference)
+    layer = None
+    if transients:
+        layer, bed = analyse_transients(x.double(), fs, generator=torch.Generator().manual_seed(0),
+                                        **detector(transients))
+        x = bed.float()
+    frames = _reference_frames(model, x)
+    index = bootstrap_indices(frames.shape[0], n_frames, generator).to(frames.device)
+    feats = [f[index] for f in model.features(zscore(frames))]
+    feats = [f.unsqueeze(0) for f in _steer(model, feats, times, gain_db, centroid, rate, shift_to_curve=True)]
+    whole = torch.arange(0, n_frames, 2)
+    level = torch.tensor(10 ** (gain_db[whole.numpy()] / 20), dtype=torch.float32, device=frames.device)
+    chosen = frames[index[whole.to(frames.device)]]
     shifts = random_shifts(len(whole), length, generator, hop=length).unsqueeze(0)
-    out = model.synthesize(feats, mode, target[:, whole], shifts, frames=whole)[0]
+    if isinstance(model, HybridModel):
+        target = band_loudness(chosen, model.bank, residuals=True) * level.unsqueeze(-1)
+        out = model.synthesize(feats, target.unsqueeze(0), shifts, frames=whole, generator=generator)[0]
+    elif "energy_bands" in model.feature_names:
+        target = band_loudness(chosen, model.bank) * level.unsqueeze(-1)
+        out = model.synthesize(feats, "specific", target.unsqueeze(0), shifts, frames=whole)[0]
+    else:
+        target = rms(chosen) * level
+        out = model.synthesize(feats, "generic", target.unsqueeze(0), shifts, frames=whole)[0]
+    y = join_model_frames(out.cpu(), fs, generator)[:n]
+    if layer is not None:
+        y = y + synthesise_transients(replace_events(layer, n, generator, loudness, rate)).to(y.dtype)
+    return y.numpy().astype(np.float32)
+
+
+def replace_events(layer: Transients, n: int, generator: torch.Generator, loudness: Curve = 0.0,
+                   rate: Curve | None = None) -> Transients:
+    """The events of ``layer`` placed anew over ``n`` samples: each interval between events is one of the
+    layer's own inter-onset intervals drawn at random (a renewal process with the recording's interval
+    distribution; a Poisson process at the layer's rate where it has fewer than 3 events), shortened by
+    ``rate / (the layer's rate)`` where a ``rate`` curve is given; each event is one of the layer's events
+    (atom, gain, band gains) drawn at random, its gain scaled by the ``loudness`` curve (dB).
+
+    >>> layer = Transients(torch.ones(3, 5), torch.tensor([100, 300, 500, 700]), torch.tensor([0, 1, 2, 0]),
+    ...                    torch.ones(4), 800, fs=1000.0)
+    >>> new = replace_events(layer, 4000, torch.Generator().manual_seed(0))
+    >>> new.length, sorted(set(torch.diff(new.times).tolist()))    # every interval is one of the layer's: 200
+    (4000, [200])
+    """
+    fs = float(layer.fs)
+    count = layer.times.numel()
+    if count == 0:
+        return Transients(layer.atoms, layer.times.clone(), layer.index.clone(), layer.gains.clone(), n,
+                          layer.band_gains, layer.fs)
+    own_rate = layer.rate()
+    intervals = torch.diff(layer.times).double()
+    if intervals.numel() < 2:                              # too few events: a Poisson process at their rate
+        intervals = -torch.log1p(-torch.rand(256, generator=generator, dtype=torch.float64)) * fs / own_rate
+    times, t = [], float(intervals[torch.randint(0, intervals.numel(), (1,), generator=generator)]) * float(
+        torch.rand(1, generator=generator, dtype=torch.float64))           # a random phase for the first one
+    half = layer.half_width
+    while t < n - half:
+        times.append(t)
+        step = float(intervals[torch.randint(0, intervals.numel(), (1,), generator=generator)])
+        if rate is not None:
+            wanted = float(curve_values(rate, np.array([t / fs]), "rate")[0])
+            step = step * own_rate / wanted if wanted > 0 else math.inf
+        t += max(step, 1.0)
+    at = torch.tensor(times, dtype=torch.float64).round().long().clamp(half, max(half, n - half - 1))
+    pick = torch.randint(0, count, (at.numel(),), generator=generator)
+    gain_db = curve_values(loudness, at.numpy() / fs, "loudness") if at.numel() else np.zeros(0)
+    gains = layer.gains[pick] * torch.tensor(10 ** (gain_db / 20), dtype=layer.gains.dtype)
+    band_gains = None if layer.band_gains is None else layer.band_gains[pick]
+    return Transients(layer.atoms, at, layer.index[pick], gains, n, band_gains, layer.fs)
+
+
+def _generate_mean(model: TexDSP | HybridModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
+                   centroid: Curve | None, rate: Curve | None, generator: torch.Generator) -> np.ndarray:
+    """``variation="mean"``: every frame gets the reference's mean features and mean band loudness."""
+    fs, length = int(model.fs), model.frame_size
+    hop = length // 2
+    n_frames = 2 * max(1, -(-n // length)) - 1
+    times = (np.arange(n_frames) * hop + length / 2) / fs
+    gain_db = curve_values(loudness, times, "loudness")
+    frames = _reference_frames(model, reference)
+    base = [f.expand(n_frames, f.shape[0]) for f in _mean_features(model, frames)]
+    feats = [f.unsqueeze(0).to(frames.device) for f in
+             _steer(model, base, times, gain_db, centroid, rate, shift_to_curve=False)]
+    device = frames.device
+    whole = torch.arange(0, n_frames, 2)
+    shifts = random_shifts(len(whole), length, generator, hop=length).unsqueeze(0)
+    if isinstance(model, HybridModel):
+        level = _mean_log_loudness_residuals(model, frames) + torch.tensor(gain_db / 20, device=device)[:, None]
+        out = model.synthesize(feats, (10 ** level).float().unsqueeze(0)[:, whole], shifts, frames=whole,
+                               generator=generator)[0]
+    elif "energy_bands" in model.feature_names:
+        level = _mean_log_loudness(model, frames) + torch.tensor(gain_db / 20, device=device)[:, None]
+        out = model.synthesize(feats, "specific", (10 ** level).float().unsqueeze(0)[:, whole], shifts,
+                               frames=whole)[0]
+    else:
+        gain = torch.tensor(10 ** (gain_db / 20), dtype=torch.float32, device=device).unsqueeze(0)
+        out = model.synthesize(feats, "generic", gain[:, whole], shifts, frames=whole)[0]
     return join_model_frames(out.cpu(), fs, generator)[:n].numpy().astype(np.float32)
+
+
+def _mean_log_loudness_residuals(model: HybridModel, frames: torch.Tensor) -> torch.Tensor:
+    return torch.log10(band_loudness(zscore(frames), model.bank, residuals=True).clamp_min(1e-12)).mean(0)
+
+
+def _generate_pvae(model: PVAEModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
+                   centroid: Curve | None, rate: Curve | None, variation: Variation,
+                   generator: torch.Generator) -> np.ndarray:
+    """P-VAE: consecutive non-overlapping frames with hard events from the learned rate, grain tails carried
+    across frames (:meth:`~ddsp_textures.models.PVAEModel.stream`)."""
+    fs, length = int(model.fs), model.frame_size
+    n_frames = max(1, -(-n // length))
+    times = (np.arange(n_frames) * length + length / 2) / fs
+    gain_db = curve_values(loudness, times, "loudness")
+    frames = _reference_frames(model, _unit_rms(reference), hop=length)
+    if variation == "mean":
+        feats = [f.expand(n_frames, f.shape[0]).to(frames.device) for f in _mean_features(model, frames)]
+        level = rms(frames).mean().expand(n_frames)
+    else:
+        index = bootstrap_indices(frames.shape[0], n_frames, generator, block=BLOCK_FRAMES // 2).to(frames.device)
+        feats = [f[index] for f in model.features(zscore(frames))]
+        level = rms(frames[index])
+    feats = [f.unsqueeze(0) for f in _steer(model, feats, times, gain_db, centroid, rate,
+                                            shift_to_curve=variation == "bootstrap")]
+    target = level * torch.tensor(10 ** (gain_db / 20), dtype=torch.float32, device=frames.device)
+    return model.stream(feats, target, generator)[:n].cpu().numpy().astype(np.float32)

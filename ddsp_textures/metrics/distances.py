@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .filterbanks import FilterBank
-from .framing import frame_signal, zscore
-from .spectral import long_term_spectrum
-from .texstat import TexStat
+from ..filterbanks import FilterBank
+from ..framing import frame_signal, zscore
+from ..spectral import long_term_spectrum
+from ..texstat import TexStat
 
 
 def frame_audio(x: np.ndarray | torch.Tensor, frame_size: int, hop: int | None = None) -> torch.Tensor:

@@ -1,0 +1,162 @@
+"""Time-free evaluation of trained models and of generation (issue 29's yardstick): ``python -m
+benchmarks.eval_generation [--quick] [--architectures TexDSP PVAE HYBRID]``.
+
+For each texture — the shared recordings (``../shared/recordings``) and procedural fire, applause, rain drops and
+wind — the first half trains a model and is the reference; the second half is the **floor** (another stretch of
+the same texture).  Scored against the first half with :class:`ddsp_textures.metrics.Yardstick`: the floor, the
+DSP resynthesis of the second half, each trained model's resynthesis of the second half, and its ``generate``
+output of the same length — *before* (``variation="mean"``: the mean features, one average frame repeated) and
+*after* (the default: the reference's bootstrapped feature trajectory, and for TexDSP the reference's transient
+atoms placed anew).  Writes ``results/generation[_quick].{json,md}`` and a PNG of spectrograms side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.common import RESULTS, write_results  # noqa: E402
+from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
+from ddsp_textures.generation import generate  # noqa: E402
+from ddsp_textures.metrics import Yardstick, meets_targets, relative  # noqa: E402
+from ddsp_textures.plotting import spectrogram  # noqa: E402
+from ddsp_textures.resynthesis import resynthesize  # noqa: E402
+from ddsp_textures.rundir import load_run  # noqa: E402
+from ddsp_textures.synths import texenv_resynthesize  # noqa: E402
+from ddsp_textures.texstat import TexStat  # noqa: E402
+from ddsp_textures.textures import make_texture  # noqa: E402
+from ddsp_textures.training import train  # noqa: E402
+
+FS, L, N_BANDS = 44100, 16384, 16
+RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings"
+PROCEDURAL = ("fire", "applause", "raindrops", "wind")
+MAX_HALF_S = 40.0
+
+
+def halves(quick: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{texture: (first half, second half)}``, each half at most :data:`MAX_HALF_S` (quick: 20 s)."""
+    longest = 20.0 if quick else MAX_HALF_S
+    sounds = {}
+    if RECORDINGS.is_dir():
+        for path in audio_files(RECORDINGS):
+            sounds[path.stem] = load_audio(path, FS)
+    else:
+        print(f"no recordings in {RECORDINGS}: procedural textures only")
+    for name in PROCEDURAL:
+        sounds[name] = make_texture(name, 2 * longest, FS, seed=11)
+    out = {}
+    for name, x in sounds.items():
+        half = min(len(x) // 2, int(longest * FS))
+        out[name] = (x[:half], x[len(x) // 2: len(x) // 2 + half])
+    return out
+
+
+def config(architecture: str, wav: Path, epochs: int, workdir: Path) -> dict:
+    """The main job's recipe (``configs/quick_fire.json``) on ``wav``; P-VAE and hybrid with its event keys."""
+    cfg = {"architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
+           "hop_size": L // 2, "sequence_length": 4, "features_list": ["energy_bands", "centroid", "rate"],
+           "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 128, "N_filter_bank": N_BANDS,
+           "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": 0,
+           "device": "cpu", "models_directory": str(workdir), "run_name": f"{wav.stem}_{architecture}"}
+    if architecture == "TexDSP":
+        cfg.update({"alpha": [10, 1, 0.1, 0.01], "beta": [1, 20, 20, 20, 20], "positive_dc": True})
+    else:
+        cfg.update({"features_list": ["energy_bands", "centroid", "rate", "events"], "atoms_number": 4,
+                    "vae_grain_size": 1024, "vae_param_per_env": 32, "vae_epochs": 30})
+    return cfg
+
+
+def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
+             workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Rows of one texture and the signals to draw."""
+    measure = TexStat(L, FS, N_BANDS, 6)
+    stick = Yardstick(first, FS, measure, floor=second)
+    floor = stick.floor_scores()
+    candidates = {"second half (floor)": second,
+                  "DSP resynthesis": texenv_resynthesize(torch.tensor(second, dtype=torch.float64),
+                                                         measure.cochlear.double(), 128).float().numpy()}
+    wav = workdir / f"{name}.wav"
+    save_audio(wav, first, FS)
+    seconds = len(second) / FS
+    for arch in architectures:
+        start = time.perf_counter()
+        model, _ = load_run(train(config(arch, wav, epochs, workdir), progress=False))
+        print(f"  {name} {arch}: trained in {time.perf_counter() - start:.0f} s", flush=True)
+        candidates[f"{arch} resynthesis"] = resynthesize(model, second)
+        candidates[f"{arch} generate, before"] = generate(model, seconds, first, variation="mean")
+        candidates[f"{arch} generate"] = generate(model, seconds, first)
+    rows = []
+    for label, y in candidates.items():
+        scores = stick.scores(y)
+        rel = relative(scores, floor, stick.events)
+        met = meets_targets(rel, stick.events["onset_rate"])
+        rows.append({"texture": name, "candidate": label, **scores, **rel,
+                     "reference_rate": stick.events["onset_rate"],
+                     "reference_periodicity": stick.events["periodicity"],
+                     "reference_peak_to_median": stick.events["peak_to_median"],
+                     "targets_met": ", ".join(k for k, v in met.items() if v) or "none"})
+        print(f"  {name} | {label}: KAD ×{rel['kad_ratio']:.2f}, mel FD ×{rel['mel_fd_ratio']:.2f}, "
+              f"spread {rel['spread']:.2f}, rate {scores['onset_rate']:.2f}/{stick.events['onset_rate']:.2f}, "
+              f"periodicity {scores['periodicity']:.2f}", flush=True)
+    return rows, {"original": first, **candidates}
+
+
+def draw(signals: dict[str, dict[str, np.ndarray]], path: Path, seconds: float = 6.0) -> None:
+    """Spectrograms side by side: one row per texture, one column per signal (first ``seconds``)."""
+    names = list(signals)
+    labels = list(next(iter(signals.values())))
+    fig, axes = plt.subplots(len(names), len(labels), figsize=(2.6 * len(labels), 1.9 * len(names)),
+                             squeeze=False, sharey=True)
+    for i, name in enumerate(names):
+        for j, label in enumerate(labels):
+            x = np.asarray(signals[name][label])[: int(seconds * FS)]
+            spectrogram(axes[i, j], x / (np.sqrt(np.mean(x**2)) + 1e-12), FS,
+                        f"{name}: {label}" if j == 0 else label, max_freq=16000)
+    fig.tight_layout()
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
+    parser.add_argument("--architectures", nargs="+", default=["TexDSP"], choices=["TexDSP", "PVAE", "HYBRID"])
+    parser.add_argument("--textures", nargs="+", default=None, help="a subset of the textures")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    epochs = 8 if args.quick else 25
+    sounds = halves(args.quick)
+    if args.textures:
+        sounds = {k: v for k, v in sounds.items() if k in args.textures}
+    rows, signals = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (first, second) in sounds.items():
+            print(f"{name}: halves of {len(first) / FS:.1f} s", flush=True)
+            texture_rows, signals[name] = evaluate(name, first, second, args.architectures, epochs, Path(tmp))
+            rows += texture_rows
+    suffix = "_quick" if args.quick else ""
+    draw(signals, RESULTS / f"generation{suffix}.png")
+    columns = [("texture", "texture"), ("candidate", "candidate"), ("kad_ratio", "KAD ÷ floor"),
+               ("mel_fd_ratio", "log-mel FD ÷ floor"), ("spread", "frame spread"),
+               ("onset_rate", "onsets/s"), ("reference_rate", "original onsets/s"),
+               ("peak_to_median", "peak/median"), ("ioi_cv", "IOI CV"), ("periodicity", "periodicity"),
+               ("reference_periodicity", "original periodicity"), ("targets_met", "targets met")]
+    notes = (f"First half trains ({epochs} epochs, the main job's recipe) and is the reference; the second half "
+             "is the floor. Ratios are to the floor's KAD and log-mel FD; frame spread is 1 for frames as varied "
+             "as the reference's. Targets: KAD ≤ 1.5×, log-mel FD ≤ 2×, onset rate ±25 %, periodicity ≤ "
+             "original + 0.1, spread within ±20 %. Spectrograms: "
+             f"`generation{suffix}.png`.")
+    write_results(f"generation{suffix}", "Time-free evaluation of resynthesis and generation", rows, columns, notes)
+
+
+if __name__ == "__main__":
+    main()
