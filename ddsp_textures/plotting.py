@@ -115,3 +115,16 @@ def history_figure(history: dict[str, list[float]], title: str = "training", fig
 def plot_history(history: dict[str, list[float]], path) -> None:
     """Write the training curves of a run as a PNG (``loss_plot.png`` in a run directory)."""
     history_figure(history, "training", figsize=(7, 3)).savefig(path, dpi=80)
+
+
+def labelled_players(signals: dict[str, np.ndarray | torch.Tensor], fs: int, normalize: bool = True,
+                     max_seconds: float = 8.0):
+    """A one-row HTML table of audio players with a label above each (e.g. original | DSP | model | generated):
+    what every comparison in the book plays."""
+    import html
+
+    from IPython.display import HTML
+
+    head = "".join(f"<th style='text-align:center'>{html.escape(label)}</th>" for label in signals)
+    cells = "".join(f"<td>{audio(x, fs, normalize, max_seconds)._repr_html_()}</td>" for x in signals.values())
+    return HTML(f"<table><tr>{head}</tr><tr>{cells}</tr></table>")

@@ -108,17 +108,20 @@ class Yardstick:
 def relative(scores: Mapping[str, float], floor: Mapping[str, float], reference_events: Mapping[str, float]
              ) -> dict[str, float]:
     """``kad`` and ``mel_fd`` divided by the floor's, the onset rate over the reference's, and the periodicity
-    above the reference's (the quantities the targets bound; see :func:`meets_targets`).
+    above the reference's (the quantities the targets bound; see :func:`meets_targets`).  A ratio to a floor
+    that is not positive (an unbiased KAD of short halves) is NaN and meets no target; against a reference
+    without onsets the rate ratio is 1 for a candidate without onsets, else infinite.
 
     >>> relative({"kad": 3.0, "mel_fd": 4.0, "onset_rate": 5.0, "periodicity": 0.3, "spread": 0.9},
     ...          {"kad": 2.0, "mel_fd": 2.0}, {"onset_rate": 4.0, "periodicity": 0.1})["rate_ratio"]
     1.25
     """
     def ratio(a: float, b: float) -> float:
-        return a / b if b > 0 else math.inf if a > 0 else 1.0
+        return a / b if b > 0 else math.nan        # a floor <= 0: halves too short for the unbiased KAD
 
     return {"kad_ratio": ratio(scores["kad"], floor["kad"]), "mel_fd_ratio": ratio(scores["mel_fd"], floor["mel_fd"]),
-            "rate_ratio": ratio(scores["onset_rate"], reference_events["onset_rate"]),
+            "rate_ratio": (ratio(scores["onset_rate"], reference_events["onset_rate"])
+                           if reference_events["onset_rate"] > 0 else 1.0 if scores["onset_rate"] == 0 else math.inf),
             "periodicity_excess": scores["periodicity"] - reference_events["periodicity"],
             "spread": scores["spread"]}
 
