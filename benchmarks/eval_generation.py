@@ -60,6 +60,15 @@ def halves(quick: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def shuffled(x: np.ndarray, block_s: float = 1.5, seed: int = 0) -> np.ndarray:
+    """``x`` cut in blocks of ``block_s`` seconds put back in a random order: a copy of the recording that
+    generation from it could at best be — what the yardstick gives for copying the reference."""
+    block = int(block_s * FS)
+    pieces = [x[i: i + block] for i in range(0, len(x) - block + 1, block)]
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    return np.concatenate([pieces[i] for i in order])
+
+
 def config(architecture: str, wav: Path, epochs: int, workdir: Path) -> dict:
     """The main job's recipe (``configs/quick_fire.json``) on ``wav``; P-VAE and hybrid with its event keys."""
     cfg = {"architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
@@ -81,7 +90,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     measure = TexStat(L, FS, N_BANDS, 6)
     stick = Yardstick(first, FS, measure, floor=second)
     floor = stick.floor_scores()
-    candidates = {"second half (floor)": second,
+    candidates = {"second half (floor)": second, "first half, shuffled (control)": shuffled(first),
                   "DSP resynthesis": texenv_resynthesize(torch.tensor(second, dtype=torch.float64),
                                                          measure.cochlear.double(), 128).float().numpy()}
     wav = workdir / f"{name}.wav"
@@ -92,6 +101,8 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
         model, _ = load_run(train(config(arch, wav, epochs, workdir), progress=False))
         print(f"  {name} {arch}: trained in {time.perf_counter() - start:.0f} s", flush=True)
         candidates[f"{arch} resynthesis"] = resynthesize(model, second)
+        if arch == "TexDSP":
+            candidates["TexDSP resynthesis + clicks"] = resynthesize(model, second, transients="clicks")
         candidates[f"{arch} generate, before"] = generate(model, seconds, first, variation="mean")
         candidates[f"{arch} generate"] = generate(model, seconds, first)
     rows = []
