@@ -31,10 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a new model from a JSON config")
     t.add_argument("config", help="path of the JSON config")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--no-report", action="store_true", help="do not write RUN/samples/ and RUN/report.html")
     r = sub.add_parser("retrain", help="resume a run from its last checkpoint")
     r.add_argument("run_dir")
     r.add_argument("--epochs", type=int, default=None, help="new total number of epochs")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--no-report", action="store_true", help="do not write RUN/samples/ and RUN/report.html")
+    p_report = sub.add_parser("report", help="write RUN/samples/ (original, resynthesis, generated) and "
+                                             "RUN/report.html (curves, spectrograms, players, time-free measures)")
+    p_report.add_argument("run_dir")
+    p_report.add_argument("--weights", choices=["best", "last"], default="best")
+    p_report.add_argument("--seed", type=_seed, default=0)
     s = sub.add_parser("resynth", help="resynthesise (or timbre-transfer) an audio file with a trained run")
     s.add_argument("run_dir")
     s.add_argument("input")
@@ -120,13 +127,24 @@ def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
     print(f"wrote {path} ({len(y) / fs:.2f} s)")
 
 
-def _finish_ranks(message: str) -> None:
-    """Leave a torchrun process group (a no-op in one process); only rank 0 reports."""
+def _finish_ranks(message: str, run=None, report: bool = False) -> None:  # noqa: ANN001
+    """Leave a torchrun process group (a no-op in one process); only rank 0 reports, and writes the run's
+    samples and report page if ``report``."""
     from .distributed import cleanup, environment_ranks
 
     cleanup()
     if environment_ranks().is_main:
         print(message)
+        if report:
+            _report(run)
+
+
+def _report(run, weights: str = "best", seed: int = 0) -> None:  # noqa: ANN001
+    from .report import write_report
+
+    path = write_report(run, weights, seed,
+                        started=lambda: print("writing samples and report ...", file=sys.stderr, flush=True))
+    print(f"report: {path} (samples in {path.parent / 'samples'})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,12 +169,17 @@ def _run(args: argparse.Namespace) -> int:
             from .training import train
 
             run = train(load_config(args.config), progress=not args.quiet)
-            _finish_ranks(f"trained: {run}")
+            _finish_ranks(f"trained: {run}", run, report=not args.no_report)
         elif args.command == "retrain":
             from .training import retrain
 
             run = retrain(args.run_dir, epochs=args.epochs, progress=not args.quiet)
-            _finish_ranks(f"trained: {run}")
+            _finish_ranks(f"trained: {run}", run, report=not args.no_report)
+        elif args.command == "report":
+            from .rundir import load_run
+
+            load_run(args.run_dir, args.weights)          # a missing or damaged run: one error line
+            _report(args.run_dir, args.weights, args.seed)
         elif args.command == "resynth":
             from .data import load_audio
             from .resynthesis import resynthesize
