@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--transients", default="default", choices=["default", "clicks", "knocks", "none"],
                    help="TexDSP: the reference's clicks placed anew over the generated bed (default: clicks; "
                         "none for P-VAE and hybrid runs, which draw their own events)")
+    c.add_argument("--loop", action="store_true", help="a seamless loop: the end joins the start without a click")
     c.add_argument("--weights", choices=["best", "last"], default="best")
     c.add_argument("--seed", type=_seed, default=0)
     g = sub.add_parser("textures", help="write the procedural demo textures as WAV files")
@@ -208,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
                                             f"give a reference recording with --like FILE") from None
             transients = None if args.transients == "none" else args.transients
             y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed,
-                         args.variation, transients)
+                         args.variation, transients, args.loop)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "textures":
             from .data import save_audio

@@ -99,6 +99,7 @@ def curve_values(curve: Curve, times: np.ndarray, name: str = "curve") -> np.nda
 
 
 
+LOOP_FADE_S = 0.25         # crossfade of a seamless loop (at most a quarter of its length)
 EQUALISER_DB = 12.0        # bound of the long-term-spectrum equaliser of generated TexDSP audio
 BLOCK_FRAMES = 8            # half-overlapping frames per bootstrap block (≈ 1.5 s at L = 16384, 44.1 kHz)
 Variation = Literal["bootstrap", "mean"]
@@ -190,8 +191,12 @@ def _steer(model: GenerativeModel, feats: list[torch.Tensor], times: np.ndarray,
 @torch.no_grad()
 def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | torch.Tensor, loudness: Curve = 0.0,
              centroid: Curve | None = None, rate: Curve | None = None, seed: int = 0,
-             variation: Variation = "bootstrap", transients: str | bool | None = "default") -> np.ndarray:
+             variation: Variation = "bootstrap", transients: str | bool | None = "default", loop: bool = False
+             ) -> np.ndarray:
     """Generate ``seconds`` of texture whose features follow the given curves (see the module docstring).
+
+    ``loop``: the end joins the start without a click — ``seconds`` plus :data:`LOOP_FADE_S` are generated and
+    the extra tail is crossfaded onto the head (:func:`loop_join`), for a sample that repeats seamlessly.
 
     ``transients``: ``"default"`` (``"clicks"`` for TexDSP with ``variation="bootstrap"``, else none: P-VAE and
     hybrid models draw their own events), a detector name of
@@ -203,6 +208,12 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
         returns ``(round(seconds · fs),)``.
     """
     _check(model, seconds, centroid, rate, variation)
+    if loop:
+        n = int(round(seconds * int(model.fs)))
+        fade = max(1, min(int(LOOP_FADE_S * model.fs), n // 4))
+        longer = generate(model, (n + fade) / int(model.fs), reference, loudness, centroid, rate, seed, variation,
+                          transients)
+        return loop_join(longer, fade)
     if transients == "default":
         transients = "clicks" if isinstance(model, TexDSP) and variation == "bootstrap" else None
     if transients and not isinstance(model, TexDSP):
@@ -263,6 +274,24 @@ def _generate_frames(model: TexDSP | HybridModel, n: int, reference: np.ndarray 
     if layer is not None:
         y = y + synthesise_transients(replace_events(layer, n, generator, loudness, rate)).to(y.dtype)
     return y.numpy().astype(np.float32)
+
+
+def loop_join(y: np.ndarray, fade: int) -> np.ndarray:
+    """``y`` (``n + fade`` samples) folded into a seamless loop of ``n``: its last ``fade`` samples are
+    crossfaded (equal power: a sine/cosine pair, right for uncorrelated noise) onto its first ``fade``, so the
+    loop's last sample is followed, on repeat, by what followed it in ``y``.
+
+    >>> y = np.arange(10.0)
+    >>> [round(float(v), 3) for v in loop_join(y, 2)]     # the tail (8, 9) fades into the head (0, 1)
+    [8.0, 7.071, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    """
+    n = len(y) - fade
+    if fade < 1 or n < fade:
+        raise ValueError(f"a loop needs 1 <= fade <= the loop's length, got fade {fade} for {len(y)} samples")
+    ramp = np.sin(0.5 * np.pi * np.arange(fade) / fade)
+    out = np.array(y[:n], dtype=np.float32, copy=True)
+    out[:fade] = y[:fade] * ramp + y[n:] * np.cos(0.5 * np.pi * np.arange(fade) / fade)
+    return out
 
 
 def replace_events(layer: Transients, n: int, generator: torch.Generator, loudness: Curve = 0.0,

@@ -4,7 +4,7 @@ import soundfile as sf
 import torch
 
 from ddsp_textures.cli import main
-from ddsp_textures.generation import curve_values, generate, parse_curve
+from ddsp_textures.generation import LOOP_FADE_S, curve_values, generate, parse_curve
 from ddsp_textures.rundir import load_run
 from ddsp_textures.textures import make_texture
 from ddsp_textures.training import train
@@ -166,3 +166,32 @@ def test_event_models_generate_and_their_rate_curve_steers_the_events(tmp_path, 
         assert np.isfinite(y).all() and y.shape == (96000,)
     # the learned rate is the measured one times a factor in [1/2, 2]: the curve moves it tenfold
     assert 3 / 2 <= seen[0] <= 3 * 2 and 30 / 2 <= seen[1] <= 30 * 2, seen
+
+
+def test_a_loop_joins_its_end_to_its_start_without_a_click(run, tmp_path):
+    model, _ = load_run(run)
+    reference = _clicks(10.0, 4.0)
+    y = generate(model, 3.0, reference, seed=2, loop=True)
+    assert y.shape == (48000,) and np.isfinite(y).all()
+    steps = np.abs(np.diff(y))
+    wrap = abs(float(y[0]) - float(y[-1]))
+    assert wrap <= np.percentile(steps, 95), (wrap, np.percentile(steps, 95))
+    # exactly: on repeat, the loop's last sample is followed by what followed it in one longer generation
+    fade = int(LOOP_FADE_S * 16000)
+    longer = generate(model, 3.0 + fade / 16000, reference, seed=2)
+    np.testing.assert_array_equal(y[fade:], longer[fade:48000])
+    assert y[0] == pytest.approx(longer[48000], abs=1e-6)
+    # on steady noise the equal-power crossfade keeps the level: the first 0.25 s as loud as the rest
+    noise = generate(model, 3.0, np.random.default_rng(1).standard_normal(16000 * 6), seed=2, loop=True)
+    head, rest = np.sqrt(np.mean(noise[:4000] ** 2)), np.sqrt(np.mean(noise[4000:] ** 2))
+    assert abs(20 * np.log10(head / rest)) < 1.5
+    out = tmp_path / "loop.wav"
+    assert main(["generate", str(run), str(out), "--seconds", "2", "--loop", "--like", str(_write(tmp_path))]) == 0
+    data, _ = sf.read(out)
+    assert len(data) == 32000 and abs(data[0] - data[-1]) <= np.percentile(np.abs(np.diff(data)), 95)
+
+
+def _write(tmp_path):
+    path = tmp_path / "clicks.wav"
+    sf.write(path, _clicks(6.0, 4.0), 16000)
+    return path
