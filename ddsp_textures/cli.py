@@ -88,6 +88,8 @@ OUTPUT_SUFFIXES = (".wav", ".flac")
 def _check_output(path: str) -> None:
     """Refuse an output path we cannot or should not write, before any work is done."""
     out = Path(path)
+    if out.exists() and not out.is_dir() and not out.is_file():
+        raise ValueError(f"output {out} exists and is not a regular file (a device or FIFO); give a file name")
     if out.is_dir():
         raise ValueError(f"output {out} is a directory; give a file name ending in .wav or .flac")
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -118,11 +120,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
-    """Write model output as a WAV, scaled down only if its peak would clip."""
+    """Write model output as a WAV, scaled down (with a warning) only if its peak would clip; non-finite output
+    is refused, never written."""
+    import warnings
+
     from .data import save_audio
 
+    if not np.isfinite(y).all():
+        raise ValueError(f"the output has NaN or inf samples (input or curves out of range?); {path} not written")
     peak = float(np.abs(y).max())
     if peak > 0.99:
+        warnings.warn(f"the output peaks at {peak:.3g}, {20 * np.log10(peak / 0.99):.1f} dB over full scale; "
+                      f"scaled down by that much to avoid clipping", stacklevel=2)
         y = y * (0.99 / peak)
     save_audio(path, y, fs)
     print(f"wrote {path} ({len(y) / fs:.2f} s)")
@@ -146,6 +155,17 @@ def _report(run, weights: str = "best", seed: int = 0) -> None:  # noqa: ANN001
     path = write_report(run, weights, seed,
                         started=lambda: print("writing samples and report ...", file=sys.stderr, flush=True))
     print(f"report: {path} (samples in {path.parent / 'samples'})")
+
+
+MAX_ERROR_CHARS = 400
+
+
+def _short(message: str) -> str:
+    """One line of at most :data:`MAX_ERROR_CHARS` characters: a huge value echoed in a message is cut."""
+    line = " ".join(message.split())
+    if len(line) <= MAX_ERROR_CHARS:
+        return line
+    return f"{line[:MAX_ERROR_CHARS]}… ({len(line) - MAX_ERROR_CHARS} more characters cut)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,6 +230,7 @@ def _run(args: argparse.Namespace) -> int:
             transients = None if args.transients == "none" else args.transients
             y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed,
                          args.variation, transients, args.loop)
+            y = y * float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))   # the reference's level
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "textures":
             from .data import save_audio
@@ -222,7 +243,7 @@ def _run(args: argparse.Namespace) -> int:
                            args.sampling_rate)
             print(f"wrote {len(TEXTURES)} textures to {out}")
     except (ConfigError, FileNotFoundError, ValueError, FloatingPointError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_short(str(err))}", file=sys.stderr)
         return 2
     except MemoryError:
         print("error: out of memory; use a smaller config (frame_size, batch_size) or shorter audio",

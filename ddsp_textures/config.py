@@ -339,13 +339,37 @@ def check_resources(cfg: TrainConfig) -> None:
                           f"{have / 2**30:.1f} GiB; lower batch_size, sequence_length, frame_size or the hidden sizes")
 
 
+MAX_INT_DIGITS = 30        # longer JSON integers are read as inf, which validation refuses naming the key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of the config reader: a key given twice is an error (JSON readers disagree on which
+    one wins, so the user's intent is unknown)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ConfigError(f"config key {key[:100]!r} is given twice; keep one")
+        out[key] = value
+    return out
+
+
+def _bounded_int(text: str) -> int | float:
+    """``parse_int`` of the config reader: an integer of more than :data:`MAX_INT_DIGITS` digits becomes inf
+    (Python refuses to convert over 4300 digits with an error that names no key)."""
+    if len(text.lstrip("-")) <= MAX_INT_DIGITS:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
+
+
 def load_config(path: str | Path) -> TrainConfig:
     """Read and validate a JSON config file (paths inside are relative to the current directory)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys, parse_int=_bounded_int)
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be a config (a config is one flat JSON object)") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text (a JSON config must be UTF-8)") from None
     except OSError as err:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -29,9 +32,14 @@ def resample(x: np.ndarray, from_fs: int, to_fs: int) -> np.ndarray:
     return resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
+MAX_SAMPLE = 1e4          # larger float samples are refused: their powers overflow float32 downstream
+
+
 def load_audio(path: str | Path, fs: int) -> np.ndarray:
     """Read an audio file as mono float32 at ``fs`` (channels averaged, any rate resampled)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} is not a regular file (a folder, FIFO or device cannot be read as audio)")
     if not path.is_file():
         raise FileNotFoundError(f"audio file not found: {path}")
     try:
@@ -47,17 +55,45 @@ def load_audio(path: str | Path, fs: int) -> np.ndarray:
         raise ValueError(f"{path} contains no audio samples")
     if not np.isfinite(mono).all():
         raise ValueError(f"{path} contains NaN or inf samples")
+    peak = float(np.abs(mono).max())
+    if peak > MAX_SAMPLE:
+        raise ValueError(f"{path} has samples up to {peak:.3g}; audio is expected within about ±1 (a float file "
+                         f"beyond ±{MAX_SAMPLE:g} is not sound at any level)")
     if not np.any(mono):
         warnings.warn(f"{path} is silent (all samples are 0)", stacklevel=2)
     return resample(mono, file_fs, fs)
 
 
 def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
-    """Write mono audio as 16-bit PCM WAV (clipped to [-1, 1])."""
+    """Write mono audio as 16-bit PCM (WAV, or FLAC for a ``.flac`` name), clipped to [-1, 1].
+
+    The file is written next to ``path`` under a temporary name and renamed over it when complete, so a full
+    disk or a kill never leaves a partial file, and a ``path`` that is a symbolic link is replaced, not followed
+    (the file it pointed to is untouched).  An existing ``path`` that is not a regular file (a directory, a
+    device such as ``/dev/full``, a FIFO) is refused.  Errors are :class:`OSError` naming ``path``.
+    """
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(np.asarray(x, dtype=np.float32), -1, 1), int(fs), subtype="PCM_16")
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        pass                                              # dangling link: replaced like any link
+    elif path.exists() and not path.is_file():
+        raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.clip(np.asarray(x, dtype=np.float32), -1, 1)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        kind = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
+        sf.write(temporary, data, int(fs), subtype="PCM_16", format=kind)
+        os.replace(temporary, path)
+    except (OSError, RuntimeError, sf.LibsndfileError) as err:
+        Path(temporary).unlink(missing_ok=True)
+        reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        raise OSError(getattr(err, "errno", None) or errno.EIO, reason, str(path)) from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 MAX_PROCEDURAL_SECONDS = 3600.0
@@ -108,7 +144,7 @@ def procedural_source(spec: str, fs: int, seed: int) -> list[np.ndarray]:
 
 def audio_files(folder: Path) -> list[Path]:
     """The audio files (:data:`AUDIO_SUFFIXES`) of a folder, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def source_seconds(audio_path: str) -> float | None:
@@ -121,6 +157,8 @@ def source_seconds(audio_path: str) -> float | None:
             return None
     path = Path(audio_path)
     files = audio_files(path) if path.is_dir() else [path]
+    if not all(p.is_file() for p in files):        # a FIFO or device: opening it could wait forever
+        return None
     try:
         return float(sum(sf.info(str(p)).duration for p in files))
     except (OSError, RuntimeError, sf.LibsndfileError):

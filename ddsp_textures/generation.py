@@ -40,6 +40,7 @@ model's envelopes spread each band's energy across the band and fill the valleys
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -90,6 +91,25 @@ def parse_curve(curve: Curve, name: str = "curve") -> list[tuple[float, float]]:
     if min(times) < 0 or any(b < a for a, b in zip(times, times[1:], strict=False)):
         raise ValueError(f"{name}: times must be >= 0 and increasing, got {times}")
     return points
+
+
+LOUDNESS_RANGE_DB = (-120.0, 60.0)
+
+
+def clamped_curve(curve: Curve, bounds: tuple[float, float], name: str, unit: str) -> list[tuple[float, float]]:
+    """The breakpoints of ``curve`` with values clamped to ``bounds``, warning once if any was outside.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     clamped_curve("0:0,5:1000", (-120.0, 60.0), "loudness", "dB"), len(caught)
+    ([(0.0, 0.0), (5.0, 60.0)], 1)
+    """
+    points = parse_curve(curve, name)
+    low, high = bounds
+    if any(not low <= v <= high for _, v in points):
+        warnings.warn(f"{name} values outside [{low:g}, {high:g}] {unit} are clamped to that range", stacklevel=3)
+    return [(t, min(max(v, low), high)) for t, v in points]
 
 
 def curve_values(curve: Curve, times: np.ndarray, name: str = "curve") -> np.ndarray:
@@ -208,6 +228,7 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
         returns ``(round(seconds · fs),)``.
     """
     _check(model, seconds, centroid, rate, variation)
+    loudness = clamped_curve(loudness, LOUDNESS_RANGE_DB, "loudness", "dB")
     if loop:
         n = int(round(seconds * int(model.fs)))
         fade = max(1, min(int(LOOP_FADE_S * model.fs), n // 4))

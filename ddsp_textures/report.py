@@ -117,7 +117,8 @@ def write_report(run_dir: str | Path, weights: str = "best", seed: int = 0,
     texstat = TexStat.for_bank(model.bank).to(torch.device("cpu"))
     stick = Yardstick(reference, fs, texstat, floor=held_out if split else None)
     resynthesis = resynthesize(model, held_out, seed=seed)
-    generated = generate(model, len(held_out) / fs, reference, seed=seed)
+    level = float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))
+    generated = generate(model, len(held_out) / fs, reference, seed=seed) * level     # the reference's level
     rows = {"resynthesis of held-out audio" if split else "resynthesis": stick.scores(resynthesis),
             "generated": stick.scores(generated)}
     floor = stick.floor_scores() if split else None
