@@ -29,12 +29,7 @@ models stream consecutive frames with hard Poisson events drawn from their learn
 features and loudness, and the layer's atoms — each event with its own gain and band spectrum — are placed
 anew, at times whose intervals are drawn from the reference's own inter-onset intervals (so the events come as
 often and as irregularly as in the recording) and scaled by the ``rate`` curve.  A TexEnv envelope cannot render
-a 0.2-ms crackle (it comes out as a dense train of soft puffs); the layer can.  The generated TexDSP bed is then
-filtered so that its long-term spectrum follows the reference's (its bed's, with a layer) within
-±:data:`EQUALISER_DB` dB, its level left as the curves made it (:func:`~ddsp_textures.spectral.equalise_to`): a
-model's envelopes spread each band's energy across the band and fill the valleys between spectral peaks
-(measured on a procedural fire, whose 400–1000 Hz sit 20 dB below their neighbours: log-mel Fréchet distance
-−39 %, TexStat-KAD −44 %).
+a 0.2-ms crackle (it comes out as a dense train of soft puffs); the layer can.
 """
 
 from __future__ import annotations
@@ -51,7 +46,6 @@ from .features import EVENTS_SCALE, RATE_SCALE, band_loudness
 from .filterbanks import erb_number
 from .framing import frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
-from .spectral import equalise_to
 from .synths.transients import Transients, analyse_transients, detector, synthesise_transients
 
 Curve = float | int | str | Sequence[tuple[float, float]]
@@ -120,7 +114,6 @@ def curve_values(curve: Curve, times: np.ndarray, name: str = "curve") -> np.nda
 
 
 LOOP_FADE_S = 0.25         # crossfade of a seamless loop (at most a quarter of its length)
-EQUALISER_DB = 12.0        # bound of the long-term-spectrum equaliser of generated TexDSP audio
 BLOCK_FRAMES = 8            # half-overlapping frames per bootstrap block (≈ 1.5 s at L = 16384, 44.1 kHz)
 Variation = Literal["bootstrap", "mean"]
 
@@ -289,9 +282,6 @@ def _generate_frames(model: TexDSP | HybridModel, n: int, reference: np.ndarray 
         target = rms(chosen) * level
         out = model.synthesize(feats, "generic", target.unsqueeze(0), shifts, frames=whole)[0]
     y = join_model_frames(out.cpu(), fs, generator)[:n]
-    if isinstance(model, TexDSP):                   # long-term spectrum of the (bed of the) reference, level kept
-        level = y.double().pow(2).mean().sqrt() / x.double().pow(2).mean().sqrt().clamp_min(1e-12)
-        y = equalise_to(y.double(), x.double() * level, fs, max_db=EQUALISER_DB).float()
     if layer is not None:
         y = y + synthesise_transients(replace_events(layer, n, generator, loudness, rate)).to(y.dtype)
     return y.numpy().astype(np.float32)
