@@ -4,7 +4,9 @@ run under ``torchrun --nproc_per_node=K -m ddsp_textures ...`` (:mod:`ddsp_textu
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +124,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
     """Write model output as a WAV, scaled down (with a warning) only if its peak would clip; non-finite output
     is refused, never written."""
-    import warnings
 
     from .data import save_audio
 
@@ -170,13 +171,35 @@ def _short(message: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 2 for any error: one ``error:`` line, no traceback)."""
-    import warnings
 
     args = _parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", UserWarning)
-        warnings.showwarning = _show_warning
-        return _run(args)
+    previous = _catch_sigterm()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _show_warning
+            return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (sent by ``timeout``, Slurm, ``docker stop``), handled like Ctrl-C: a start without a checkpoint
+    is removed, a run with one can be resumed."""
+
+
+def _catch_sigterm():  # noqa: ANN202
+    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the previous handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):  # noqa: ANN001
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -253,7 +276,14 @@ def _run(args: argparse.Namespace) -> int:
         where = f" {err.filename}" if err.filename else ""
         print(f"error: cannot access{where}: {err.strerror or err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; resume with 'python -m ddsp_textures retrain RUN_DIR'", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        run = getattr(err, "run_dir", None) or (args.run_dir if args.command == "retrain" else None)
+        what = "terminated" if isinstance(err, Terminated) else "interrupted"
+        if args.command in ("train", "retrain"):
+            hint = (f"; resume with: python -m ddsp_textures retrain {run}" if run
+                    else "; nothing was saved (no epoch had finished)")
+        else:
+            hint = ""
+        print(f"{what}{hint}", file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
     return 0

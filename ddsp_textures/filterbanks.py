@@ -39,10 +39,12 @@ def erb_to_hz(e: torch.Tensor | float) -> torch.Tensor:
 def _check(length: int, fs: float, n_bands: int, low: float, high: float) -> None:
     if not isinstance(length, int) or length < 4:
         raise ValueError(f"filterbank length must be an integer >= 4, got {length!r}")
-    if fs <= 0:
-        raise ValueError(f"sample rate must be positive, got {fs}")
+    if not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
+        raise ValueError(f"fs (sample rate) must be a finite number > 0, got {fs!r}")
     if not isinstance(n_bands, int) or n_bands < 1:
         raise ValueError(f"number of bands must be a positive integer, got {n_bands!r}")
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"filter limits must be finite, got low={low}, high={high}")
     if not 0 <= low < high:
         raise ValueError(f"filter limits must satisfy 0 <= low < high, got low={low}, high={high}")
     if high > fs / 2:
@@ -182,6 +184,13 @@ class FilterBank(nn.Module):
         return self.cutoffs[1:-1]
 
     def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.dtype not in (torch.float32, torch.float64, torch.complex64, torch.complex128):
+            raise ValueError(f"x must be float32 or float64 (got {x.dtype}): convert it with x.float() — integer "
+                             f"samples would truncate the filters, and CPU FFTs have no float16")
+        if x.numel() == 0:
+            raise ValueError(f"x is empty (shape {tuple(x.shape)})")
         if x.shape[-1] != self.length:
             raise ValueError(f"this filterbank was built for signals of {self.length} samples, "
                              f"got {x.shape[-1]}")

@@ -148,6 +148,9 @@ class TexStat(nn.Module):
                              f"got {n_bands} and {n_mod_bands}")
         self.frame_size, self.fs, self.factor = frame_size, fs, factor
         self.alpha, self.beta = tuple(float(a) for a in alpha), tuple(float(b) for b in beta)
+        for name, weights in (("alpha", self.alpha), ("beta", self.beta)):
+            if not all(math.isfinite(w) and w >= 0 for w in weights):
+                raise ValueError(f"{name} weights must be finite and >= 0, got {list(weights)}")
         if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"eps must be a finite number > 0, got {eps}")
         self.eps = float(eps)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .builders import build_datasets, build_model, build_sources, build_texstat, network_dtype, resolve_device
-from .config import ConfigError, TrainConfig, parse_config, physical_memory, saved_config_defaults
+from .config import LIMITS, ConfigError, TrainConfig, parse_config, physical_memory, saved_config_defaults
 from .data import LazyTextureDataset, TextureDataset, source_seconds
 from .features import compute_features, estimate_event_rate
 from .grain_training import extract_grains, train_grain_vae
@@ -286,6 +286,7 @@ class Trainer:
                 since_best += 1
             if self.ranks.is_main:
                 atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
+                (self.run_dir / "config.json").write_text(cfg.to_json())   # in step with the checkpoint
                 self._write_logs()
             if self.on_epoch is not None:
                 self.on_epoch({k: list(v) for k, v in self.history.items()})
@@ -347,9 +348,11 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
             tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation "
                        f"sequences, {count_parameters(trainer.model):,} parameters, device {trainer.device}{world}")
         return trainer.fit()
-    except BaseException:
+    except BaseException as err:
         if not (run_dir / CHECKPOINT).exists():
             remove_failed_run(run_dir, lock, created)
+        elif isinstance(err, KeyboardInterrupt):
+            err.run_dir = run_dir          # the CLI names the run to resume
         raise
     finally:
         lock.release()
@@ -369,7 +372,8 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
 
     The config saved in the checkpoint is authoritative; ``config.json`` is a copy for reading.  If it was edited,
     retraining is refused with the keys that differ (an edit is never silently ignored): restore it, or start a
-    new run with the new settings.  ``epochs`` is the one setting a resume may change; ``config.json`` is updated.
+    new run with the new settings.  ``epochs`` is the one setting a resume may change: more than the epochs
+    already trained; ``config.json`` is rewritten with every checkpoint, so it never runs ahead of it.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -379,11 +383,13 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
     cfg = checkpoint_config(state, path)
     _check_config_copy(run_dir, cfg)
     if epochs is not None:
-        if epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {epochs}")
+        done = int(state.get("epoch", 0))
         if epochs <= cfg.event_warmup_epochs:
             raise ConfigError(f"--epochs must be > the run's event_warmup_epochs ({cfg.event_warmup_epochs}): the "
                               f"events would never train, got {epochs}")
+        if not done < epochs <= LIMITS["epochs"]:
+            raise ConfigError(f"--epochs must be more than the {done} epochs {run_dir} has trained and at most "
+                              f"{LIMITS['epochs']:,}, got {epochs}")
         cfg.epochs = epochs
     check_source_size(cfg)
     lock = RunLock(run_dir) if distributed.environment_ranks().is_main else None
@@ -391,8 +397,6 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
         trainer = Trainer(cfg, run_dir, progress)
         trainer.restore(state, path)
         progress = trainer.progress
-        if epochs is not None and trainer.ranks.is_main:
-            (run_dir / "config.json").write_text(cfg.to_json())
         if trainer.epoch >= cfg.epochs:
             if progress:
                 tqdm.write(f"{run_dir} already trained {trainer.epoch} of {cfg.epochs} epochs; "

@@ -112,3 +112,80 @@ def test_huge_finite_input_samples_are_refused_or_limited(run, tmp_path):
     else:
         y, _ = sf.read(tmp_path / "out.wav")
         assert np.isfinite(y).all() and np.mean(np.abs(y) > 0.9) < 0.05
+
+
+def test_retrain_epochs_must_exceed_what_was_trained_and_stay_in_range(run, capsys):
+    copy = (run / "config.json").read_text()
+    for bad in ("1", "1000001"):
+        assert main(["retrain", str(run), "--epochs", bad, "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--epochs" in err[0] and bad in err[0], err
+    assert (run / "config.json").read_text() == copy
+    assert main(["retrain", str(run), "--quiet", "--no-report"]) == 0          # still resumable
+
+
+def _start_training(tmp_path, epochs: int, seconds: int) -> tuple[subprocess.Popen, object]:
+    cfg = {**TINY, "audio_path": f"procedural:rain?seconds={seconds}", "epochs": epochs, "models_directory": "runs",
+           "run_name": "slow"}
+    (tmp_path / "slow.json").write_text(json.dumps(cfg))
+    proc = subprocess.Popen([sys.executable, "-m", "ddsp_textures", "train", "slow.json", "--quiet", "--no-report"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, tmp_path / "runs" / "slow"
+
+
+def _wait_for(path, proc, timeout: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def test_sigterm_before_the_first_checkpoint_removes_the_run(tmp_path):
+    import signal
+
+    proc, run_dir = _start_training(tmp_path, epochs=3, seconds=120)
+    _wait_for(run_dir / "config.json", proc)
+    assert not (run_dir / "checkpoint.pt").exists()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "terminated; nothing was saved (no epoch had finished)"
+    assert not run_dir.exists()
+
+
+def test_ctrl_c_after_a_checkpoint_names_the_run_to_resume(tmp_path):
+    import signal
+
+    proc, run_dir = _start_training(tmp_path, epochs=50, seconds=6)
+    _wait_for(run_dir / "checkpoint.pt", proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]                  # the run as the user named it: relative to where they are
+    assert last == "interrupted; resume with: python -m ddsp_textures retrain runs/slow", last
+    assert main(["retrain", str(run_dir), "--epochs", "51", "--quiet", "--no-report"]) == 0
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: __import__("ddsp_textures").erb_bank(4096, float("inf"), 8), ["fs", "inf"]),
+    (lambda: __import__("ddsp_textures").erb_bank(4096, 16000, 8, low=float("nan")), ["low"]),
+    (lambda: _bank().envelopes(__import__("torch").ones(4096, dtype=__import__("torch").int64)), ["x", "int64"]),
+    (lambda: _bank().envelopes(__import__("torch").ones(4096).half()), ["x", "float16"]),
+    (lambda: _bank().envelopes(__import__("torch").ones(0, 4096)), ["x", "empty"]),
+    (lambda: __import__("ddsp_textures").TexStat(4096, 16000, 8, 4, alpha=[float("nan"), 1, 1, 1]), ["alpha"]),
+    (lambda: __import__("ddsp_textures").TexStat(4096, 16000, 8, 4, beta=[1, 1, -1, 1, 1]), ["beta"]),
+], ids=["fs inf", "low nan", "int64 samples", "float16 samples", "empty batch", "alpha nan", "beta negative"])
+def test_library_calls_validate_their_arguments(call, words):
+    with pytest.raises(ValueError) as caught:
+        call()
+    message = str(caught.value)
+    assert all(w in message for w in words) and "\n" not in message, message
+
+
+def _bank():
+    from ddsp_textures import erb_bank
+
+    return erb_bank(4096, 16000, 8)
