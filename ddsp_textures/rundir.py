@@ -166,12 +166,30 @@ def load_checkpoint(path: Path, resumable: bool = False) -> dict[str, Any]:
         if not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
             raise CheckpointError(f"{path} is not a ddsp-textures checkpoint: entry '{key}' is missing or not a "
                                   f"{kind.__name__}")
+    epoch = state.get("epoch")
+    if "epoch" in state and (isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= 10**6):
+        raise CheckpointError(f"{path}: entry 'epoch' must be an integer in [0, 1000000], got {str(epoch)[:40]}")
+    if resumable:
+        _check_history(state["history"], path)
     for name, tensor in state["model"].items():
         if not isinstance(tensor, torch.Tensor):
             raise CheckpointError(f"{path}: weight '{name}' is not a tensor")
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{path}: weight '{name}' contains NaN or inf (a diverged or damaged model)")
     return state
+
+
+def _check_history(history: dict[str, Any], path: Path) -> None:
+    """A checkpoint's history: every key of :data:`HISTORY_KEYS`, lists of numbers of one length."""
+    lengths = set()
+    for key in HISTORY_KEYS:
+        values = history.get(key)
+        if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                     for v in values):
+            raise CheckpointError(f"{path}: history entry '{key}' is missing or not a list of numbers")
+        lengths.add(len(values))
+    if len(lengths) != 1 or 0 in lengths:
+        raise CheckpointError(f"{path}: history lists have different lengths ({sorted(lengths)}): damaged")
 
 
 def checkpoint_config(state: dict[str, Any], path: Path) -> TrainConfig:

@@ -189,3 +189,25 @@ def _bank():
     from ddsp_textures import erb_bank
 
     return erb_bank(4096, 16000, 8)
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda s: s.update(epoch=-3), ["epoch"]),
+    (lambda s: s["history"]["val_loss"].pop(), ["history", "lengths"]),
+    (lambda s: s["history"].update(seconds="fast"), ["history", "seconds"]),
+], ids=["negative epoch", "history lengths differ", "history not numbers"])
+def test_damaged_checkpoint_data_is_refused_naming_the_file(tmp_path, damage, words, capsys):
+    import shutil
+
+    import torch
+
+    run = tmp_path / "copy"
+    shutil.copytree(train({**TINY, "models_directory": str(tmp_path / "runs")}, progress=False), run)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    damage(state)
+    torch.save(state, run / "checkpoint.pt")
+    before = (run / "checkpoint.pt").read_bytes()
+    assert main(["retrain", str(run), "--epochs", "5", "--quiet", "--no-report"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint.pt" in err[0] and all(w in err[0] for w in words), err
+    assert (run / "checkpoint.pt").read_bytes() == before
