@@ -92,7 +92,8 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     floor = stick.floor_scores()
     candidates = {"second half (floor)": second, "first half, shuffled (control)": shuffled(first),
                   "DSP resynthesis": texenv_resynthesize(torch.tensor(second, dtype=torch.float64),
-                                                         measure.cochlear.double(), 128).float().numpy()}
+                                                         measure.cochlear.double(), 128,
+                                                         generator=torch.Generator().manual_seed(0)).float().numpy()}
     wav = workdir / f"{name}.wav"
     save_audio(wav, first, FS)
     seconds = len(second) / FS
