@@ -119,12 +119,12 @@ def plot_history(history: dict[str, list[float]], path) -> None:
 
 def labelled_players(signals: dict[str, np.ndarray | torch.Tensor], fs: int, normalize: bool = True,
                      max_seconds: float = 8.0):
-    """A one-row HTML table of audio players with a label above each (e.g. original | DSP | model | generated):
-    what every comparison in the book plays."""
+    """Audio players side by side, each with its label above (e.g. original | DSP | model | generated), wrapping
+    onto the next line where the page is narrow: what every comparison in the book plays."""
     import html
 
     from IPython.display import HTML
 
-    head = "".join(f"<th style='text-align:center'>{html.escape(label)}</th>" for label in signals)
-    cells = "".join(f"<td>{audio(x, fs, normalize, max_seconds)._repr_html_()}</td>" for x in signals.values())
-    return HTML(f"<table><tr>{head}</tr><tr>{cells}</tr></table>")
+    cells = "".join(f"<div style='text-align:center'><b>{html.escape(label)}</b><br>"
+                    f"{audio(x, fs, normalize, max_seconds)._repr_html_()}</div>" for label, x in signals.items())
+    return HTML(f"<div style='display:flex;flex-wrap:wrap;gap:0.5em 1.5em'>{cells}</div>")
