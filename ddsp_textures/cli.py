@@ -220,9 +220,6 @@ def _run(args: argparse.Namespace) -> int:
             run = retrain(args.run_dir, epochs=args.epochs, progress=not args.quiet)
             _finish_ranks(f"trained: {run}", run, report=not args.no_report)
         elif args.command == "report":
-            from .rundir import load_run
-
-            load_run(args.run_dir, args.weights)          # a missing or damaged run: one error line
             _report(args.run_dir, args.weights, args.seed)
         elif args.command == "resynth":
             from .data import load_audio

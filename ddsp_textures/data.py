@@ -75,9 +75,7 @@ def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     path = Path(path)
-    if path.is_symlink() and not path.exists():
-        pass                                              # dangling link: replaced like any link
-    elif path.exists() and not path.is_file():
+    if path.exists() and not path.is_file():       # exists() follows links: a dangling one is replaced
         raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     data = np.clip(np.asarray(x, dtype=np.float32), -1, 1)
@@ -88,12 +86,10 @@ def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
         sf.write(temporary, data, int(fs), subtype="PCM_16", format=kind)
         os.replace(temporary, path)
     except (OSError, RuntimeError, sf.LibsndfileError) as err:
-        Path(temporary).unlink(missing_ok=True)
         reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
         raise OSError(getattr(err, "errno", None) or errno.EIO, reason, str(path)) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    finally:
+        Path(temporary).unlink(missing_ok=True)      # gone after the rename; a partial file otherwise
 
 
 MAX_PROCEDURAL_SECONDS = 3600.0

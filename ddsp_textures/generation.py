@@ -156,10 +156,48 @@ def reference_features(model: GenerativeModel, reference: np.ndarray | torch.Ten
     return _mean_features(model, _reference_frames(model, reference))
 
 
-def _mean_log_loudness(model: GenerativeModel, frames: torch.Tensor) -> torch.Tensor:
-    """``log10`` of each band's loudness (:func:`~ddsp_textures.features.band_loudness`, Hann-tapered z-scored
-    frames) averaged over reference frames: ``(N,)``, the level ``variation="mean"`` gives each band."""
-    return torch.log10(band_loudness(zscore(frames), model.bank).clamp_min(1e-12)).mean(0)
+def _band_target(model: TexDSP | HybridModel) -> bool:
+    """Whether the model's frames take a loudness per band (hybrid; TexDSP with ``energy_bands``) or one RMS."""
+    return isinstance(model, HybridModel) or "energy_bands" in model.feature_names
+
+
+def _loudness(model: TexDSP | HybridModel, frames: torch.Tensor) -> torch.Tensor:
+    """The loudness each whole frame is synthesised at, measured on ``frames (F, L)``: the band RMS of all bands,
+    residuals included (hybrid), the band loudness (TexDSP with ``energy_bands``; both
+    :func:`~ddsp_textures.features.band_loudness`), or the frame RMS."""
+    if isinstance(model, HybridModel):
+        return band_loudness(frames, model.bank, residuals=True)
+    return band_loudness(frames, model.bank) if _band_target(model) else rms(frames)
+
+
+def _mean_log_loudness(model: TexDSP | HybridModel, frames: torch.Tensor) -> torch.Tensor:
+    """``log10`` of :func:`_loudness` of the z-scored frames averaged over them (``(N,)`` or ``(N + 2,)``), the
+    level ``variation="mean"`` gives each band; a scalar 0 for frame-RMS models (a z-scored frame's RMS)."""
+    if not _band_target(model):
+        return torch.zeros((), device=frames.device)
+    return torch.log10(_loudness(model, zscore(frames)).clamp_min(1e-12)).mean(0)
+
+
+def _frame_grid(model: TexDSP | HybridModel, n: int, loudness: Curve
+                ) -> tuple[int, np.ndarray, np.ndarray, torch.Tensor]:
+    """The output's half-overlap frames: their number, centres (s), the loudness curve there (dB), and the
+    indices of the whole frames (the even ones) that tile the output."""
+    fs, length = int(model.fs), model.frame_size
+    n_frames = 2 * max(1, -(-n // length)) - 1
+    times = (np.arange(n_frames) * (length // 2) + length / 2) / fs
+    return n_frames, times, curve_values(loudness, times, "loudness"), torch.arange(0, n_frames, 2)
+
+
+def _render(model: TexDSP | HybridModel, feats: list[torch.Tensor], target: torch.Tensor, shifts: torch.Tensor,
+            whole: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The whole frames ``(W, L)`` at their loudness ``target (1, W, ·)`` (of the kind :func:`_loudness`
+    measures), joined into ``(W·L,)`` as model inference joins them."""
+    if isinstance(model, HybridModel):
+        out = model.synthesize(feats, target, shifts, frames=whole, generator=generator)[0]
+    else:
+        mode = "specific" if _band_target(model) else "generic"
+        out = model.synthesize(feats, mode, target, shifts, frames=whole)[0]
+    return join_model_frames(out.cpu(), int(model.fs), generator)
 
 
 def _check(model: GenerativeModel, seconds: float, centroid: Curve | None, rate: Curve | None,
@@ -173,8 +211,6 @@ def _check(model: GenerativeModel, seconds: float, centroid: Curve | None, rate:
     names = model.feature_names
     if centroid is not None and "centroid" not in names:
         raise ValueError(f"this model has no 'centroid' input (its features: {', '.join(names)})")
-    if rate is not None and not {"rate", "events"} & set(names) and isinstance(model, (PVAEModel, HybridModel)):
-        raise ValueError(f"this model has no 'rate' or 'events' input (its features: {', '.join(names)})")
 
 
 def _steer(model: GenerativeModel, feats: list[torch.Tensor], times: np.ndarray, gain_db: np.ndarray,
@@ -234,6 +270,10 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
         raise ValueError("transients are for TexDSP models (P-VAE and hybrid models generate their own events)")
     if transients and variation == "mean":
         raise ValueError("transients need variation='bootstrap'")
+    names = model.feature_names
+    if rate is not None and not {"rate", "events"} & set(names) and not transients:
+        raise ValueError(f"this model has no 'rate' or 'events' input (its features: {', '.join(names)}), and no "
+                         f"transient layer whose events a rate could steer")
     generator = torch.Generator().manual_seed(seed)
     n = int(round(seconds * int(model.fs)))
     if isinstance(model, PVAEModel):
@@ -254,10 +294,7 @@ def _generate_frames(model: TexDSP | HybridModel, n: int, reference: np.ndarray 
                      generator: torch.Generator) -> np.ndarray:
     """Bootstrapped generation of whole circular frames (TexDSP, hybrid), with an optional transient layer."""
     fs, length = int(model.fs), model.frame_size
-    hop = length // 2
-    n_frames = 2 * max(1, -(-n // length)) - 1          # half-overlap frames; the even ones tile the output
-    times = (np.arange(n_frames) * hop + length / 2) / fs
-    gain_db = curve_values(loudness, times, "loudness")
+    n_frames, times, gain_db, whole = _frame_grid(model, n, loudness)
     x = _unit_rms(reference)
     layer = None
     if transients:
@@ -268,20 +305,11 @@ def _generate_frames(model: TexDSP | HybridModel, n: int, reference: np.ndarray 
     index = bootstrap_indices(frames.shape[0], n_frames, generator).to(frames.device)
     feats = [f[index] for f in model.features(zscore(frames))]
     feats = [f.unsqueeze(0) for f in _steer(model, feats, times, gain_db, centroid, rate, shift_to_curve=True)]
-    whole = torch.arange(0, n_frames, 2)
     level = torch.tensor(10 ** (gain_db[whole.numpy()] / 20), dtype=torch.float32, device=frames.device)
-    chosen = frames[index[whole.to(frames.device)]]
+    target = _loudness(model, frames[index[whole.to(frames.device)]])
+    target = target * (level.unsqueeze(-1) if target.dim() == 2 else level)
     shifts = random_shifts(len(whole), length, generator, hop=length).unsqueeze(0)
-    if isinstance(model, HybridModel):
-        target = band_loudness(chosen, model.bank, residuals=True) * level.unsqueeze(-1)
-        out = model.synthesize(feats, target.unsqueeze(0), shifts, frames=whole, generator=generator)[0]
-    elif "energy_bands" in model.feature_names:
-        target = band_loudness(chosen, model.bank) * level.unsqueeze(-1)
-        out = model.synthesize(feats, "specific", target.unsqueeze(0), shifts, frames=whole)[0]
-    else:
-        target = rms(chosen) * level
-        out = model.synthesize(feats, "generic", target.unsqueeze(0), shifts, frames=whole)[0]
-    y = join_model_frames(out.cpu(), fs, generator)[:n]
+    y = _render(model, feats, target.unsqueeze(0), shifts, whole, generator)[:n]
     if layer is not None:
         y = y + synthesise_transients(replace_events(layer, n, generator, loudness, rate)).to(y.dtype)
     return y.numpy().astype(np.float32)
@@ -349,34 +377,16 @@ def replace_events(layer: Transients, n: int, generator: torch.Generator, loudne
 def _generate_mean(model: TexDSP | HybridModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
                    centroid: Curve | None, rate: Curve | None, generator: torch.Generator) -> np.ndarray:
     """``variation="mean"``: every frame gets the reference's mean features and mean band loudness."""
-    fs, length = int(model.fs), model.frame_size
-    hop = length // 2
-    n_frames = 2 * max(1, -(-n // length)) - 1
-    times = (np.arange(n_frames) * hop + length / 2) / fs
-    gain_db = curve_values(loudness, times, "loudness")
+    n_frames, times, gain_db, whole = _frame_grid(model, n, loudness)
     frames = _reference_frames(model, reference)
     base = [f.expand(n_frames, f.shape[0]) for f in _mean_features(model, frames)]
     feats = [f.unsqueeze(0).to(frames.device) for f in
              _steer(model, base, times, gain_db, centroid, rate, shift_to_curve=False)]
-    device = frames.device
-    whole = torch.arange(0, n_frames, 2)
-    shifts = random_shifts(len(whole), length, generator, hop=length).unsqueeze(0)
-    if isinstance(model, HybridModel):
-        level = _mean_log_loudness_residuals(model, frames) + torch.tensor(gain_db / 20, device=device)[:, None]
-        out = model.synthesize(feats, (10 ** level).float().unsqueeze(0)[:, whole], shifts, frames=whole,
-                               generator=generator)[0]
-    elif "energy_bands" in model.feature_names:
-        level = _mean_log_loudness(model, frames) + torch.tensor(gain_db / 20, device=device)[:, None]
-        out = model.synthesize(feats, "specific", (10 ** level).float().unsqueeze(0)[:, whole], shifts,
-                               frames=whole)[0]
-    else:
-        gain = torch.tensor(10 ** (gain_db / 20), dtype=torch.float32, device=device).unsqueeze(0)
-        out = model.synthesize(feats, "generic", gain[:, whole], shifts, frames=whole)[0]
-    return join_model_frames(out.cpu(), fs, generator)[:n].numpy().astype(np.float32)
-
-
-def _mean_log_loudness_residuals(model: HybridModel, frames: torch.Tensor) -> torch.Tensor:
-    return torch.log10(band_loudness(zscore(frames), model.bank, residuals=True).clamp_min(1e-12)).mean(0)
+    gain = torch.tensor(gain_db / 20, device=frames.device)
+    mean_log = _mean_log_loudness(model, frames)
+    target = (10 ** (mean_log + (gain[:, None] if mean_log.dim() else gain))).float().unsqueeze(0)[:, whole]
+    shifts = random_shifts(len(whole), model.frame_size, generator, hop=model.frame_size).unsqueeze(0)
+    return _render(model, feats, target, shifts, whole, generator)[:n].numpy().astype(np.float32)
 
 
 def _generate_pvae(model: PVAEModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
