@@ -195,3 +195,15 @@ def _write(tmp_path):
     path = tmp_path / "clicks.wav"
     sf.write(path, _clicks(6.0, 4.0), 16000)
     return path
+
+
+def test_a_rate_curve_needs_something_it_can_steer():
+    from ddsp_textures.builders import build_model
+    from ddsp_textures.config import parse_config
+
+    model = build_model(parse_config({**TINY, "features_list": ["energy_bands"]})).eval()
+    reference = _clicks(4.0, 4.0)
+    with pytest.raises(ValueError, match="no 'rate' or 'events' input"):
+        generate(model, 2.0, reference, rate=5, transients=None)
+    y = generate(model, 2.0, reference, rate=5)                # the transient layer's events follow it
+    assert y.shape == (32000,) and np.isfinite(y).all()
