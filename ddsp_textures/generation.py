@@ -46,7 +46,7 @@ from .features import EVENTS_SCALE, RATE_SCALE, band_loudness
 from .filterbanks import erb_number
 from .framing import frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
-from .synths.transients import Transients, analyse_transients, detector, synthesise_transients
+from .synths.transients import Transients
 
 Curve = float | int | str | Sequence[tuple[float, float]]
 GenerativeModel = TexDSP | PVAEModel | HybridModel
@@ -276,11 +276,11 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
                          f"transient layer whose events a rate could steer")
     generator = torch.Generator().manual_seed(seed)
     n = int(round(seconds * int(model.fs)))
+    if variation == "bootstrap":
+        return _generate_stream(model, n, reference, loudness, centroid, rate, transients, seed)
     if isinstance(model, PVAEModel):
-        return _generate_pvae(model, n, reference, loudness, centroid, rate, variation, generator)
-    if variation == "mean":
-        return _generate_mean(model, n, reference, loudness, centroid, rate, generator)
-    return _generate_frames(model, n, reference, loudness, centroid, rate, transients, generator)
+        return _generate_pvae_mean(model, n, reference, loudness, centroid, rate, generator)
+    return _generate_mean(model, n, reference, loudness, centroid, rate, generator)
 
 
 def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -289,30 +289,28 @@ def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x / level.clamp_min(1e-12).float()
 
 
-def _generate_frames(model: TexDSP | HybridModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
-                     centroid: Curve | None, rate: Curve | None, transients: str | bool | None,
-                     generator: torch.Generator) -> np.ndarray:
-    """Bootstrapped generation of whole circular frames (TexDSP, hybrid), with an optional transient layer."""
-    fs, length = int(model.fs), model.frame_size
-    n_frames, times, gain_db, whole = _frame_grid(model, n, loudness)
-    x = _unit_rms(reference)
-    layer = None
-    if transients:
-        layer, bed = analyse_transients(x.double(), fs, generator=torch.Generator().manual_seed(0),
-                                        **detector(transients))
-        x = bed.float()
-    frames = _reference_frames(model, x)
-    index = bootstrap_indices(frames.shape[0], n_frames, generator).to(frames.device)
-    feats = [f[index] for f in model.features(zscore(frames))]
-    feats = [f.unsqueeze(0) for f in _steer(model, feats, times, gain_db, centroid, rate, shift_to_curve=True)]
-    level = torch.tensor(10 ** (gain_db[whole.numpy()] / 20), dtype=torch.float32, device=frames.device)
-    target = _loudness(model, frames[index[whole.to(frames.device)]])
-    target = target * (level.unsqueeze(-1) if target.dim() == 2 else level)
-    shifts = random_shifts(len(whole), length, generator, hop=length).unsqueeze(0)
-    y = _render(model, feats, target.unsqueeze(0), shifts, whole, generator)[:n]
-    if layer is not None:
-        y = y + synthesise_transients(replace_events(layer, n, generator, loudness, rate)).to(y.dtype)
-    return y.numpy().astype(np.float32)
+def _generate_stream(model: GenerativeModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
+                     centroid: Curve | None, rate: Curve | None, transients: str | bool | None, seed: int
+                     ) -> np.ndarray:
+    """Bootstrapped generation: a :class:`~ddsp_textures.streaming.StreamCore` with the curves as its control
+    timelines, read in one piece."""
+    from .streaming import MAX_BLOCK, MIN_CENTROID_HZ, stream_core
+
+    fs = float(model.fs)
+    core = stream_core(model, reference, transients)
+    core.reset(seed)
+    points = parse_curve(loudness, "loudness")
+    core.set_curve(0, [t * fs for t, _ in points], [v for _, v in points])
+    if centroid is not None:
+        points = parse_curve(centroid, "centroid")
+        scale = float(erb_number(fs / 2))
+        core.set_curve(1, [t * fs for t, _ in points],
+                       [float(erb_number(min(max(v, MIN_CENTROID_HZ), fs / 2))) / scale for _, v in points])
+    if rate is not None:
+        points = parse_curve(rate, "rate")
+        core.set_curve(2, [t * fs for t, _ in points], [max(v, 0.0) for _, v in points])
+    parts = [core.read(min(MAX_BLOCK, n - done)) for done in range(0, n, MAX_BLOCK)]
+    return torch.cat(parts).numpy().astype(np.float32)
 
 
 def loop_join(y: np.ndarray, fade: int) -> np.ndarray:
@@ -389,24 +387,18 @@ def _generate_mean(model: TexDSP | HybridModel, n: int, reference: np.ndarray | 
     return _render(model, feats, target, shifts, whole, generator)[:n].numpy().astype(np.float32)
 
 
-def _generate_pvae(model: PVAEModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
-                   centroid: Curve | None, rate: Curve | None, variation: Variation,
-                   generator: torch.Generator) -> np.ndarray:
-    """P-VAE: consecutive non-overlapping frames with hard events from the learned rate, grain tails carried
-    across frames (:meth:`~ddsp_textures.models.PVAEModel.stream`)."""
+def _generate_pvae_mean(model: PVAEModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
+                        centroid: Curve | None, rate: Curve | None, generator: torch.Generator) -> np.ndarray:
+    """P-VAE, ``variation="mean"``: consecutive non-overlapping frames with the reference's mean features and
+    hard events from the learned rate, grain tails carried across frames
+    (:meth:`~ddsp_textures.models.PVAEModel.stream`)."""
     fs, length = int(model.fs), model.frame_size
     n_frames = max(1, -(-n // length))
     times = (np.arange(n_frames) * length + length / 2) / fs
     gain_db = curve_values(loudness, times, "loudness")
     frames = _reference_frames(model, _unit_rms(reference), hop=length)
-    if variation == "mean":
-        feats = [f.expand(n_frames, f.shape[0]).to(frames.device) for f in _mean_features(model, frames)]
-        level = rms(frames).mean().expand(n_frames)
-    else:
-        index = bootstrap_indices(frames.shape[0], n_frames, generator, block=BLOCK_FRAMES // 2).to(frames.device)
-        feats = [f[index] for f in model.features(zscore(frames))]
-        level = rms(frames[index])
-    feats = [f.unsqueeze(0) for f in _steer(model, feats, times, gain_db, centroid, rate,
-                                            shift_to_curve=variation == "bootstrap")]
-    target = level * torch.tensor(10 ** (gain_db / 20), dtype=torch.float32, device=frames.device)
+    feats = [f.expand(n_frames, f.shape[0]).to(frames.device) for f in _mean_features(model, frames)]
+    feats = [f.unsqueeze(0) for f in _steer(model, feats, times, gain_db, centroid, rate, shift_to_curve=False)]
+    target = rms(frames).mean().expand(n_frames) * torch.tensor(10 ** (gain_db / 20), dtype=torch.float32,
+                                                                 device=frames.device)
     return model.stream(feats, target, generator)[:n].cpu().numpy().astype(np.float32)

@@ -282,16 +282,28 @@ def synthesise_transients(layer: Transients, length: int | None = None) -> torch
         return out
     half, width = layer.half_width, layer.atoms.shape[-1]
     idx = layer.times.unsqueeze(-1) - half + torch.arange(width)
+    values = event_waveforms(layer)
+    keep = (idx >= 0) & (idx < length)
+    return out.index_add_(0, idx[keep], values[keep])
+
+
+def event_waveforms(layer: Transients) -> torch.Tensor:
+    """Each event's waveform as :func:`synthesise_transients` places it: ``gain · atom``, filtered to the event's
+    band gains where the layer has them.
+
+    Shape:
+        ``Transients -> (E, W)``.
+    """
+    width = layer.atoms.shape[-1]
     values = layer.gains.unsqueeze(-1).to(layer.atoms.dtype) * layer.atoms[layer.index]
-    if layer.band_gains is not None:
+    if layer.band_gains is not None and values.shape[0]:
         if layer.fs is None:
             raise ValueError("a transient layer with band gains needs its sample rate (fs)")
         weights = band_weights(width, layer.fs, layer.band_gains.shape[-1] - 2)
         response = (layer.band_gains.double() @ weights).to(values.dtype)               # (E, F)
         n_fft = 2 * (weights.shape[-1] - 1)
         values = torch.fft.irfft(torch.fft.rfft(values, n=n_fft) * response, n=n_fft)[:, :width]
-    keep = (idx >= 0) & (idx < length)
-    return out.index_add_(0, idx[keep], values[keep])
+    return values
 
 
 def transient_parameters(layer: Transients) -> int:
@@ -301,5 +313,5 @@ def transient_parameters(layer: Transients) -> int:
 
 
 __all__ = ["Transients", "analyse_transients", "band_energies", "band_weights", "detect_transients",
-           "detection_function", "segment_gates", "synthesise_transients", "transient_parameters"]
+           "detection_function", "event_waveforms", "segment_gates", "synthesise_transients", "transient_parameters"]
 
