@@ -1,5 +1,6 @@
-"""Command line: ``python -m ddsp_textures {train,retrain,resynth,generate,textures}``; ``train`` and ``retrain`` also
-run under ``torchrun --nproc_per_node=K -m ddsp_textures ...`` (:mod:`ddsp_textures.distributed`)."""
+"""Command line: ``python -m ddsp_textures {train,retrain,report,resynth,generate,stream,export,textures}``;
+``train`` and ``retrain`` also run under ``torchrun --nproc_per_node=K -m ddsp_textures ...``
+(:mod:`ddsp_textures.distributed`)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,31 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--loop", action="store_true", help="a seamless loop: the end joins the start without a click")
     c.add_argument("--weights", choices=["best", "last"], default="best")
     c.add_argument("--seed", type=_seed, default=0)
+    st = sub.add_parser("stream", help="stream a texture block by block from a trained run (to a WAV as it goes, "
+                                       "or raw float32 PCM on stdout with -o -)",
+                        description="Curves are a number or 'seconds:value' pairs, e.g. --loudness '0:-20,10:0'. "
+                                    "Ctrl-C stops it and leaves a valid WAV.")
+    st.add_argument("run_dir")
+    st.add_argument("-o", "--output", required=True,
+                    help="WAV file written as it goes, or - for raw float32 PCM on stdout (... | aplay -f FLOAT_LE "
+                         "-c 1 -r RATE)")
+    st.add_argument("--seconds", type=float, default=None, help="how long (default: until Ctrl-C)")
+    st.add_argument("--like", help="reference recording (default: the training audio)")
+    st.add_argument("--morph-to", help="a second reference recording; --morph moves towards it")
+    st.add_argument("--loudness", default="0", help="dB relative to the reference (curve)")
+    st.add_argument("--centroid", default=None, help="spectral centroid in Hz (curve)")
+    st.add_argument("--rate", default=None, help="events per second (curve)")
+    st.add_argument("--morph", default=None, help="0 (the reference) to 1 (the --morph-to recording) (curve)")
+    st.add_argument("--block-size", type=int, default=2048, help="samples per block (256 to 16384)")
+    st.add_argument("--weights", choices=["best", "last"], default="best")
+    st.add_argument("--seed", type=_seed, default=0)
+    ex = sub.add_parser("export", help="write a TexDSP run as one TorchScript file that streams blocks "
+                                       "(loads with torch.jit.load alone)")
+    ex.add_argument("run_dir")
+    ex.add_argument("output", help="file to write, e.g. fire.ts")
+    ex.add_argument("--like", help="reference recording (default: the training audio)")
+    ex.add_argument("--block-size", type=int, default=2048, help="samples per block() call (256 to 16384)")
+    ex.add_argument("--weights", choices=["best", "last"], default="best")
     g = sub.add_parser("textures", help="write the procedural demo textures as WAV files")
     g.add_argument("output_dir")
     g.add_argument("--seconds", type=float, default=10.0)
@@ -119,6 +145,19 @@ def _check_textures_args(args: argparse.Namespace) -> None:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     print(f"warning: {message}", file=sys.stderr)
+
+
+def _reference(like: str | None, cfg):  # noqa: ANN001, ANN202
+    """The recording given with ``--like``, else the run's training audio."""
+    from .data import load_audio, load_sources
+
+    if like:
+        return load_audio(like, cfg.sampling_rate)
+    try:
+        return load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)[0]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the run's training audio {cfg.audio_path} is gone; "
+                                f"give a reference recording with --like FILE") from None
 
 
 def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
@@ -233,25 +272,33 @@ def _run(args: argparse.Namespace) -> int:
                              equalise=args.equalise)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "generate":
-            from .data import load_audio, load_sources
             from .generation import generate
             from .rundir import load_run
 
             _check_output(args.output)
             model, cfg = load_run(args.run_dir, args.weights)
-            if args.like:
-                reference = load_audio(args.like, cfg.sampling_rate)
-            else:
-                try:
-                    reference = load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)[0]
-                except FileNotFoundError:
-                    raise FileNotFoundError(f"the run's training audio {cfg.audio_path} is gone; "
-                                            f"give a reference recording with --like FILE") from None
+            reference = _reference(args.like, cfg)
             transients = None if args.transients == "none" else args.transients
             y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed,
                          args.variation, transients, args.loop)
             y = y * float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))   # the reference's level
             _write_limited(args.output, y, cfg.sampling_rate)
+        elif args.command == "stream":
+            from .stream_command import stream_to
+
+            stream_to(args)
+        elif args.command == "export":
+            from .export import export_stream
+            from .rundir import load_run
+
+            if not args.output.endswith((".ts", ".pt")):
+                raise ValueError(f"output {args.output} must end in .ts (a TorchScript file)")
+            if Path(args.output).is_dir():
+                raise ValueError(f"output {args.output} is a directory; give a file name ending in .ts")
+            model, cfg = load_run(args.run_dir, args.weights)
+            path = export_stream(model, _reference(args.like, cfg), args.output, args.block_size)
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; torch.jit.load it, then reset(seed), "
+                  f"set_controls(loudness_db, centroid_hz, rate), block())")
         elif args.command == "textures":
             from .data import save_audio
             from .textures import TEXTURES, make_texture

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -47,6 +47,9 @@ from .filterbanks import erb_number
 from .framing import frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
 from .synths.transients import Transients
+
+if TYPE_CHECKING:
+    from .streaming import StreamCore
 
 Curve = float | int | str | Sequence[tuple[float, float]]
 GenerativeModel = TexDSP | PVAEModel | HybridModel
@@ -289,17 +292,15 @@ def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x / level.clamp_min(1e-12).float()
 
 
-def _generate_stream(model: GenerativeModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
-                     centroid: Curve | None, rate: Curve | None, transients: str | bool | None, seed: int
-                     ) -> np.ndarray:
-    """Bootstrapped generation: a :class:`~ddsp_textures.streaming.StreamCore` with the curves as its control
-    timelines, read in one piece."""
-    from .streaming import MAX_BLOCK, MIN_CENTROID_HZ, stream_core
+def apply_curves(core: StreamCore, loudness: Curve = 0.0, centroid: Curve | None = None, rate: Curve | None = None,
+                 morph: Curve | None = None) -> None:
+    """Give a :class:`~ddsp_textures.streaming.StreamCore` its controls as curves (seconds: value) — known in
+    advance, so with no latency and no ramp.  Loudness is clamped to :data:`LOUDNESS_RANGE_DB` with a warning,
+    the centroid to [20 Hz, fs/2], the rate to >= 0 and the morph to [0, 1]."""
+    from .streaming import MIN_CENTROID_HZ
 
-    fs = float(model.fs)
-    core = stream_core(model, reference, transients)
-    core.reset(seed)
-    points = parse_curve(loudness, "loudness")
+    fs = float(core.sample_rate)
+    points = clamped_curve(loudness, LOUDNESS_RANGE_DB, "loudness", "dB")
     core.set_curve(0, [t * fs for t, _ in points], [v for _, v in points])
     if centroid is not None:
         points = parse_curve(centroid, "centroid")
@@ -309,6 +310,21 @@ def _generate_stream(model: GenerativeModel, n: int, reference: np.ndarray | tor
     if rate is not None:
         points = parse_curve(rate, "rate")
         core.set_curve(2, [t * fs for t, _ in points], [max(v, 0.0) for _, v in points])
+    if morph is not None:
+        points = parse_curve(morph, "morph")
+        core.set_curve(3, [t * fs for t, _ in points], [min(max(v, 0.0), 1.0) for _, v in points])
+
+
+def _generate_stream(model: GenerativeModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
+                     centroid: Curve | None, rate: Curve | None, transients: str | bool | None, seed: int
+                     ) -> np.ndarray:
+    """Bootstrapped generation: a :class:`~ddsp_textures.streaming.StreamCore` with the curves as its control
+    timelines, read in one piece."""
+    from .streaming import MAX_BLOCK, stream_core
+
+    core = stream_core(model, reference, transients)
+    core.reset(seed)
+    apply_curves(core, loudness, centroid, rate)
     parts = [core.read(min(MAX_BLOCK, n - done)) for done in range(0, n, MAX_BLOCK)]
     return torch.cat(parts).numpy().astype(np.float32)
 

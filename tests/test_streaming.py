@@ -1,0 +1,226 @@
+"""Play it live: the stream, its controls and latency, the TorchScript export and the ``stream`` command."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from ddsp_textures.cli import main
+from ddsp_textures.generation import generate
+from ddsp_textures.rundir import load_run
+from ddsp_textures.streaming import CONTROL_RAMP_S, StreamCore, TextureStream
+from ddsp_textures.textures import make_texture
+from ddsp_textures.training import train
+
+FS = 16000
+TINY = {"audio_path": "procedural:rain?seconds=8", "frame_size": 4096, "hop_size": 2048, "sampling_rate": FS,
+        "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"], "hidden_size_enc": 16,
+        "hidden_size_dec": 16, "deepness_enc": 1, "deepness_dec": 1, "param_per_env": 32, "N_filter_bank": 8,
+        "M_filter_bank": 4, "batch_size": 4, "epochs": 1, "learning_rate": 0.003, "seed": 1}
+EVENTS = {**TINY, "audio_path": "procedural:raindrops?seconds=8&rate=20", "features_list": ["energy_bands", "events"],
+          "param_per_env": 16, "atoms_number": 2, "vae_grain_size": 512, "vae_param_per_env": 16, "vae_hidden": 32,
+          "vae_epochs": 2}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    out = {"TexDSP": train({**TINY, "models_directory": str(root), "run_name": "texdsp"}, progress=False)}
+    for arch in ("PVAE", "HYBRID"):
+        out[arch] = train({**EVENTS, "architecture": arch, "models_directory": str(root), "run_name": arch.lower()},
+                          progress=False)
+    return out
+
+
+def _clicks(seconds: float, rate: float = 4.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = 0.02 * rng.standard_normal(int(seconds * FS))
+    for t in np.cumsum(rng.exponential(1 / rate, int(3 * rate * seconds))):
+        if t < seconds - 0.01:
+            i = int(t * FS)
+            x[i: i + 32] += rng.standard_normal(32) * np.exp(-np.arange(32) / 8)
+    return x.astype(np.float32)
+
+
+def _read(stream: TextureStream, sizes: list[int], total: int) -> np.ndarray:
+    out, done, k = [], 0, 0
+    while done < total:
+        n = min(sizes[k % len(sizes)], total - done)
+        out.append(stream.read(n))
+        done, k = done + n, k + 1
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("arch", ["TexDSP", "PVAE", "HYBRID"])
+def test_the_stream_is_offline_generate_whatever_the_block_size(runs, arch):
+    model, _ = load_run(runs[arch])
+    reference = _clicks(10.0) if arch == "TexDSP" else make_texture("raindrops", 8.0, FS, seed=3, rate=20)
+    offline = generate(model, 5.0, reference, seed=4)
+    stream = TextureStream(model, reference, seed=4)
+    small = _read(stream, [256, 300, 16384, 1000], len(offline))
+    stream.reset(4)
+    large = _read(stream, [8192], len(offline))
+    np.testing.assert_array_equal(small, offline)
+    np.testing.assert_array_equal(large, offline)
+    assert np.isfinite(offline).all() and offline.std() > 0.1
+    stream.reset(5)
+    assert not np.array_equal(stream.read(4096), offline[:4096])                  # another seed, other audio
+
+
+def test_a_control_change_reaches_the_audio_after_the_stated_latency_in_a_ramp(runs):
+    model, _ = load_run(runs["TexDSP"])
+    reference = _clicks(10.0)
+    stream = TextureStream(model, reference, seed=1)
+    assert stream.latency == model.frame_size + stream.core.half and stream.core.half > 0
+    head = stream.read(10000)
+    stream.set_controls(loudness=-20)
+    tail = stream.read(70000)
+    y = np.concatenate([head, tail])
+    steady = TextureStream(model, reference, seed=1).read(80000)
+    at, ramp = 10000 + stream.latency, int(round(CONTROL_RAMP_S * FS))
+    np.testing.assert_array_equal(y[:at], steady[:at])                             # nothing moves before it
+    assert not np.array_equal(y[at: at + ramp], steady[at: at + ramp])
+    drop = 20 * np.log10(np.sqrt(np.mean(y[at + ramp + 8000:] ** 2) / np.mean(steady[at + ramp + 8000:] ** 2)))
+    assert -23 < drop < -17, drop
+    # the same as offline generation with the curve the change made
+    curve = f"0:0,{at / FS}:0,{(at + ramp) / FS}:-20"
+    np.testing.assert_allclose(y, generate(model, 5.0, reference, loudness=curve, seed=1), atol=1e-6)
+
+
+def _centroid(y: np.ndarray) -> float:
+    power = np.abs(np.fft.rfft(y)) ** 2
+    return float((np.fft.rfftfreq(len(y), 1 / FS) * power).sum() / power.sum())
+
+
+def test_morph_moves_from_one_reference_to_the_other(runs):
+    from scipy.signal import butter, sosfilt
+
+    model, _ = load_run(runs["TexDSP"])
+    noise = np.random.default_rng(2).standard_normal(FS * 8)
+    dark = sosfilt(butter(4, 800, "low", fs=FS, output="sos"), noise).astype(np.float32)
+    bright = sosfilt(butter(4, 3000, "high", fs=FS, output="sos"), noise).astype(np.float32)
+    stream = TextureStream(model, dark, seed=0, transients=None, morph_reference=bright)
+    centroids = []
+    for morph in (0.0, 0.5, 1.0):
+        stream.reset(0)
+        stream.set_controls(morph=morph)
+        centroids.append(_centroid(stream.read(FS * 4)[FS:]))
+    own = _centroid(dark), _centroid(bright)
+    assert centroids[0] < centroids[1] < centroids[2], centroids
+    assert abs(np.log(centroids[0] / own[0])) < abs(np.log(centroids[0] / own[1]))      # near the dark one
+    assert abs(np.log(centroids[2] / own[1])) < abs(np.log(centroids[2] / own[0]))      # near the bright one
+
+
+def test_controls_out_of_range_are_clamped_with_one_warning_and_the_audio_stays_finite(runs):
+    model, _ = load_run(runs["TexDSP"])
+    stream = TextureStream(model, _clicks(6.0), seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            stream.set_controls(loudness=1e9, centroid=float("inf"), rate=-5)
+            y = stream.read(20000)
+    messages = [str(w.message) for w in caught]
+    assert sum("loudness" in m for m in messages) == 1 and sum("centroid" in m for m in messages) == 1
+    assert sum("rate" in m for m in messages) == 1 and np.isfinite(y).all()
+    stream.set_controls(loudness=float("nan"), centroid=float("nan"), rate=float("nan"))   # the reference's own
+    assert np.isfinite(stream.read(20000)).all()
+    with pytest.raises(ValueError, match="number"):
+        stream.set_controls(loudness="loud")
+    with pytest.raises(ValueError, match="block"):
+        stream.read(0)
+
+
+SUBPROCESS = """
+import sys, numpy as np, torch
+sys.modules["ddsp_textures"] = None                      # the library cannot be imported
+try:
+    import ddsp_textures
+    raise SystemExit("ddsp_textures was importable")
+except ImportError:
+    pass
+m = torch.jit.load(sys.argv[1])
+m.reset(3)
+m.set_controls(-6.0, float("nan"), float("nan"))
+y = torch.cat([m.block() for _ in range(int(sys.argv[3]))])
+assert tuple(m.block().shape) == (m.block_size,)
+np.save(sys.argv[2], y.numpy())
+print(m.sample_rate, m.block_size, m.latency)
+"""
+
+
+def test_the_exported_file_streams_without_the_library_and_plays_what_the_library_plays(runs, tmp_path):
+    reference = tmp_path / "clicks.wav"
+    sf.write(reference, _clicks(8.0), FS)
+    out = tmp_path / "rain.ts"
+    assert main(["export", str(runs["TexDSP"]), str(out), "--like", str(reference), "--block-size", "1024"]) == 0
+    result = subprocess.run([sys.executable, "-c", SUBPROCESS, str(out), str(tmp_path / "y.npy"), "40"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    model, _ = load_run(runs["TexDSP"])
+    from ddsp_textures.data import load_audio
+
+    stream = TextureStream(model, load_audio(str(reference), FS), seed=3)
+    assert result.stdout.split() == ["16000", "1024", str(stream.latency)]
+    stream.set_controls(loudness=-6)
+    expected = _read(stream, [1024], 40 * 1024)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+
+
+def test_export_refuses_event_models_damaged_weights_and_bad_arguments(runs, tmp_path, capsys):
+    for arch in ("PVAE", "HYBRID"):
+        assert main(["export", str(runs[arch]), str(tmp_path / "x.ts")]) == 2
+        assert capsys.readouterr().err.startswith("error: export supports TexDSP runs")
+    assert main(["export", str(runs["TexDSP"]), str(tmp_path / "x.ts"), "--block-size", "100"]) == 2
+    assert "block size must be" in capsys.readouterr().err
+    assert main(["export", str(runs["TexDSP"]), str(tmp_path / "x.wav")]) == 2
+    assert "must end in .ts" in capsys.readouterr().err
+    from ddsp_textures.export import scripted_stream
+
+    model, _ = load_run(runs["TexDSP"])
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match="damaged"):
+        scripted_stream(model, _clicks(4.0))
+    assert not (tmp_path / "x.ts").exists()
+
+
+def test_the_stream_command_writes_a_wav_as_it_goes_or_raw_pcm_to_stdout(runs, tmp_path, capsysbinary):
+    run = str(runs["TexDSP"])
+    out = tmp_path / "live.wav"
+    assert main(["stream", run, "-o", str(out), "--seconds", "3", "--block-size", "512", "--loudness", "0:0,3:-6"]) == 0
+    data, fs = sf.read(out, dtype="float32")
+    assert fs == FS and len(data) == 3 * FS
+    capsysbinary.readouterr()
+    assert main(["stream", run, "-o", "-", "--seconds", "1"]) == 0
+    raw = np.frombuffer(capsysbinary.readouterr().out, dtype="<f4")
+    assert raw.shape == (FS,) and np.isfinite(raw).all() and raw.std() > 0.001
+    # what it streams is what generate writes (scaled to the reference's level), up to 16-bit rounding
+    generated = tmp_path / "gen.wav"
+    assert main(["generate", run, str(generated), "--seconds", "3", "--loudness", "0:0,3:-6"]) == 0
+    offline, _ = sf.read(generated, dtype="float32")
+    peak = np.abs(offline).max()
+    if peak < 0.98:                                                     # generate scaled nothing down
+        np.testing.assert_allclose(data, offline, atol=2 / 32768)
+    assert main(["stream", run, "-o", str(tmp_path / "x.mp3"), "--seconds", "1"]) == 2
+    assert main(["stream", run, "-o", "-", "--morph", "0.5"]) == 2
+    assert b"--morph-to" in capsysbinary.readouterr().err
+
+
+def test_ctrl_c_stops_the_stream_and_leaves_a_valid_wav(runs, tmp_path, monkeypatch):
+    read, calls = StreamCore.read, []
+
+    def interrupted(self, n):
+        calls.append(n)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return read(self, n)
+
+    monkeypatch.setattr(StreamCore, "read", interrupted)
+    out = tmp_path / "cut.wav"
+    assert main(["stream", str(runs["TexDSP"]), "-o", str(out), "--block-size", "1000"]) == 130
+    data, fs = sf.read(out)
+    assert fs == FS and len(data) == 5000 and np.isfinite(data).all()
