@@ -2,7 +2,7 @@
 it live*).
 
 ``python -m ddsp_textures export RUN OUT.ts`` writes the :class:`~ddsp_textures.streaming.StreamCore` of the run
-— its network and synth traced for one frame, the reference's feature trajectory and clicks as buffers, the
+— its networks traced for one frame, the TexEnv synth, the reference's feature trajectory and clicks as buffers, the
 stream logic scripted — to one file that loads with ``torch.jit.load`` alone::
 
     stream = torch.jit.load("fire.ts")
@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .framing import FADE_SECONDS
 from .models import HybridModel, PVAEModel, TexDSP
-from .streaming import TexDSPFrameNet, TexDSPRenderer, stream_core
+from .streaming import TexDSPNetwork, renderer_for, stream_core
 
 MIN_BLOCK, MAX_EXPORT_BLOCK = 256, 16384
 
@@ -46,17 +45,12 @@ def scripted_stream(model: TexDSP, reference: np.ndarray | torch.Tensor, block_s
         if p.is_floating_point() and not bool(torch.isfinite(p).all()):
             raise ValueError(f"the run's weights are damaged: {name} has NaN or inf values")
     model = model.cpu().eval()
-    net = TexDSPFrameNet(model).eval()
-    hidden = model.encoder.gru.hidden_size
-    dims = sum(net.dims)
-    bands = model.n_bands if net.mode == "specific" else 1
-    example = (torch.zeros(1, 2, dims), torch.zeros(1, 1, hidden), torch.ones(bands),
-               torch.zeros(1, 1, dtype=torch.long))
+    net = TexDSPNetwork(model).eval()
+    example = (torch.zeros(1, 2, sum(net.dims)), torch.zeros(1, 1, model.encoder.gru.hidden_size))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(net, example, check_trace=False)
-    fade = max(1, min(model.frame_size // 2, round(FADE_SECONDS * float(model.fs))))
-    renderer = TexDSPRenderer(traced, model.frame_size, fade, hidden)
+    renderer = renderer_for(model, traced)
     with torch.no_grad():
         core = stream_core(model, reference, transients, block_size=block_size, renderer=renderer)
     with warnings.catch_warnings():

@@ -47,6 +47,7 @@ from .models.pvae import measured_rate
 from .synths.pvae import pvae_synthesis
 from .synths.transients import analyse_transients, detector, event_waveforms
 
+BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
 CONTROL_RAMP_S = 0.05        # a control change moves in a linear ramp of this length
 SEED_STRIDE = 1_000_003      # frame j of seed s draws from a generator seeded with s · SEED_STRIDE + j
 MAX_SEED = 2**31 - 1
@@ -99,8 +100,8 @@ def _next_shift(previous: torch.Tensor, length: int, generator: torch.Generator)
     return (previous + delay - length) % length
 
 
-def _join_chunk(frame: torch.Tensor, fade: int, generator: torch.Generator) -> torch.Tensor:
-    """An L-periodic frame rotated to a random start moved to the quietest nearby point
+def _join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
+    """An L-periodic frame rotated to start near ``start``, at the quietest of 32 points within ``±L/16``
     (:func:`~ddsp_textures.framing.rotate_frames`), then laid out for overlap-add as
     :func:`~ddsp_textures.framing.join_circular` joins frames: ``(L + fade,)`` — faded in over its first
     ``fade`` samples, followed by its own periodic continuation faded out."""
@@ -109,7 +110,6 @@ def _join_chunk(frame: torch.Tensor, fade: int, generator: torch.Generator) -> t
     padded = torch.cat([power[length - fade:], power, power[:fade]])
     cumulative = torch.nn.functional.pad(padded.cumsum(0), [1, 0])
     energy = cumulative[2 * fade: 2 * fade + length] - cumulative[:length]
-    start = torch.randint(0, length, (1,), generator=generator)
     reach = length / 16
     offsets = torch.linspace(-reach, reach, 32).round().long()
     starts = (start + offsets) % length
@@ -120,59 +120,97 @@ def _join_chunk(frame: torch.Tensor, fade: int, generator: torch.Generator) -> t
     return torch.cat([rotated[:fade] * fade_in, rotated[fade:], rotated[:fade] * fade_out])
 
 
-class TexDSPFrameNet(nn.Module):
-    """A TexDSP model's network and synth for one whole frame (traceable): concatenated features
-    ``(1, S, D)``, GRU state ``(1, 1, H)``, loudness target ``(T,)`` and carrier shift ``(1, 1)`` → the frame
-    ``(L,)`` and the new state."""
+def _band_group(coeffs: torch.Tensor, carriers: torch.Tensor, shift: int, target: torch.Tensor, low: int,
+                high: int, specific: bool) -> torch.Tensor:
+    """Bands ``low … high − 1`` of a TexEnv frame summed (:func:`~ddsp_textures.synths.texenv.texenv_synthesis`,
+    with per-band loudness where ``specific``, as :func:`~ddsp_textures.synths.texenv.normalise_loudness`):
+    ``coeffs (N, P)`` complex, ``carriers (N, L)`` → ``(L,)``."""
+    length = carriers.shape[-1]
+    env = torch.fft.irfft(coeffs[low:high] * math.sqrt(length), n=length, dim=-1)
+    bands = env * torch.roll(carriers[low:high], shift, -1)
+    if specific:
+        bands = bands * (target[low:high] / rms(bands)).unsqueeze(-1)
+    return bands.sum(0)
+
+
+class TexDSPNetwork(nn.Module):
+    """A TexDSP model's networks for one whole frame (traceable): concatenated features ``(1, S, D)`` and GRU
+    state ``(1, 1, H)`` → the frame's TexEnv coefficients ``(N, P)`` (complex) and the new state."""
 
     def __init__(self, model: TexDSP) -> None:
         super().__init__()
         self.model = model
         self.dims = feature_dims(model.feature_names, model.n_bands)
-        self.mode = "specific" if "energy_bands" in model.feature_names else "generic"
 
-    def forward(self, feats: torch.Tensor, state: torch.Tensor, target: torch.Tensor, shift: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, feats: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         latent, state = self.model.encode(list(torch.split(feats, self.dims, dim=-1)), state)
-        coeffs = self.model.decode(latent[:, -1:])
-        level = target.reshape(1, 1, -1) if self.mode == "specific" else target.reshape(1, 1)
-        return self.model.synth(coeffs, self.mode, level, shift).reshape(-1), state
+        return self.model.decode(latent[:, -1:])[0, 0], state
 
 
 class TexDSPRenderer(nn.Module):
-    """Whole TexEnv frames of a TexDSP model (TorchScript, with :class:`TexDSPFrameNet` traced or not).
-    State: ``[GRU state, previous carrier shift]``."""
+    """Whole TexEnv frames of a TexDSP model (TorchScript, with :class:`TexDSPNetwork` traced or not), in
+    stages that a stream spreads over its blocks: :meth:`prepare` (the networks and every random draw),
+    :attr:`parts` groups of :data:`BANDS_PER_PART` bands (:meth:`part`), :meth:`finish` (loudness, rotation,
+    crossfade layout).  State: ``[GRU state, previous carrier shift]``."""
 
-    def __init__(self, net: nn.Module, frame_size: int, fade: int, hidden: int) -> None:
+    def __init__(self, net: nn.Module, carriers: torch.Tensor, specific: bool, fade: int, hidden: int) -> None:
         super().__init__()
-        self.net, self.frame_size, self.fade, self.hidden = net, frame_size, fade, hidden
+        self.net, self.specific, self.fade, self.hidden = net, specific, fade, hidden
+        self.register_buffer("carriers", carriers.detach().float().clone())
+        self.frame_size, self.n_bands = carriers.shape[-1], carriers.shape[0]
+        self.bands_per_part = BANDS_PER_PART
+        self.parts = -(-self.n_bands // BANDS_PER_PART)
 
     @torch.jit.export
     def initial_state(self) -> list[torch.Tensor]:
         return [torch.zeros(1, 1, self.hidden), torch.full((1,), -1, dtype=torch.long)]
 
+    @torch.jit.export
+    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
+                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``[coefficients, target, shift, rotation start]`` of the frame, and the new state."""
+        shift = _next_shift(state[1], self.frame_size, generator)
+        coeffs, gru = self.net(feats, state[0])
+        start = torch.randint(0, self.frame_size, (1,), generator=generator)
+        return [coeffs, target, shift, start], [gru, shift]
+
+    @torch.jit.export
+    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
+        low = k * self.bands_per_part
+        return _band_group(plan[0], self.carriers, int(plan[2][0]), plan[1], low,
+                           min(low + self.bands_per_part, self.n_bands), self.specific)
+
+    @torch.jit.export
+    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
+        if not self.specific:
+            frame = frame * (plan[1].reshape(()) / rms(frame))
+        return _join_chunk(frame, self.fade, int(plan[3][0]))
+
     def forward(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
                 generator: torch.Generator) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        shift = _next_shift(state[1], self.frame_size, generator)
-        frame, gru = self.net(feats, state[0], target, shift.reshape(1, 1))
-        return _join_chunk(frame, self.fade, generator), [gru, shift]
+        """All stages at once: the chunk ``(L + fade,)`` and the new state."""
+        plan, state = self.prepare(feats, state, target, generator)
+        frame = torch.zeros(self.frame_size)
+        for k in range(self.parts):
+            frame = frame + self.part(plan, k)
+        return self.finish(plan, frame), state
 
 
 class HybridRenderer(nn.Module):
     """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, equalised to the band target
-    (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are."""
+    (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are; one stage."""
 
     def __init__(self, model: HybridModel, fade: int) -> None:
         super().__init__()
-        self.model, self.fade = model, fade
+        self.model, self.fade, self.parts = model, fade, 0
         self.dims = feature_dims(model.feature_names, model.n_bands)
 
     def initial_state(self) -> list[torch.Tensor]:
         hidden = self.model.encoder.gru.hidden_size
         return [torch.zeros(1, 1, hidden), torch.full((1,), -1, dtype=torch.long)]
 
-    def forward(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
-                generator: torch.Generator) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
+                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         model = self.model
         shift = _next_shift(state[1], model.frame_size, generator)
         parts = list(torch.split(feats, self.dims, dim=-1))
@@ -183,23 +221,27 @@ class HybridRenderer(nn.Module):
         mix = model.render(model.decode(latent), EventControls(*controls), shift.reshape(1, 1), relaxed=False,
                            generator=generator)
         frame = model.bank.equalise(mix, target.reshape(1, 1, -1)).reshape(-1)
-        return _join_chunk(frame, self.fade, generator), [gru, shift]
+        start = int(torch.randint(0, model.frame_size, (1,), generator=generator))
+        return [_join_chunk(frame, self.fade, start)], [gru, shift]
+
+    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
+        return plan[0]
 
 
 class PVAERenderer(nn.Module):
     """Consecutive P-VAE frames with hard events, each at its target RMS, followed by its grain tail
-    (as :meth:`~ddsp_textures.models.PVAEModel.stream`)."""
+    (as :meth:`~ddsp_textures.models.PVAEModel.stream`); one stage."""
 
     def __init__(self, model: PVAEModel) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.parts = model, 0
         self.dims = feature_dims(model.feature_names, model.n_bands)
 
     def initial_state(self) -> list[torch.Tensor]:
         return [torch.zeros(1, 1, self.model.encoder.gru.hidden_size)]
 
-    def forward(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
-                generator: torch.Generator) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
+                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         model = self.model
         parts = list(torch.split(feats, self.dims, dim=-1))
         latent, gru = model.encoder(parts, state[0])
@@ -207,7 +249,10 @@ class PVAERenderer(nn.Module):
         frames, tails = pvae_synthesis(model.vae, c.rate[0], c.alpha[0], c.latents[0], model.frame_size,
                                        relaxed=False, generator=generator, circular=False)
         gain = target.reshape(()) / (rms(frames[0]) + 1e-8)
-        return torch.cat([frames[0], tails[0]]) * gain, [gru]
+        return [torch.cat([frames[0], tails[0]]) * gain], [gru]
+
+    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
+        return plan[0]
 
 
 class StreamCore(nn.Module):
@@ -225,6 +270,7 @@ class StreamCore(nn.Module):
     rate_cols: list[int]
     rate_scales: list[float]
     state: list[torch.Tensor]
+    plan: list[torch.Tensor]
 
     def __init__(self, renderer: nn.Module, sample_rate: int, frame_size: int, steps_per_frame: int,
                  block_steps: int, steps: tuple[torch.Tensor, torch.Tensor], levels: tuple[torch.Tensor, torch.Tensor],
@@ -264,6 +310,9 @@ class StreamCore(nn.Module):
         self.targets = [0.0, math.nan, math.nan, 0.0]
         self.state = []
         self.frame, self.position, self.rendered, self.buffer_start = 0, 0, 0, 0
+        self.events_frame, self.parts_done, self.pending = 0, 0, False
+        self.plan = [torch.zeros(0)]
+        self.partial = torch.zeros(0)
         self.boot_a, self.boot_b, self.boot_left = 0, 0, 0
         self.next_event = -1.0
         self.buffer = torch.zeros(0)
@@ -277,6 +326,9 @@ class StreamCore(nn.Module):
         self.seed = seed
         self.state = self.renderer.initial_state()
         self.frame, self.position, self.rendered, self.buffer_start = 0, 0, 0, 0
+        self.events_frame, self.parts_done, self.pending = 0, 0, False
+        self.plan = []
+        self.partial = torch.zeros(0)
         self.boot_a, self.boot_b, self.boot_left = 0, 0, 0
         self.next_event = -1.0
         self.buffer = torch.zeros(0)
@@ -353,16 +405,23 @@ class StreamCore(nn.Module):
     def _add(self, at: int, chunk: torch.Tensor) -> None:
         end = at + chunk.shape[0]
         have = self.buffer_start + self.buffer.shape[0]
-        if end > have:
-            self.buffer = torch.cat([self.buffer, torch.zeros(end - have)])
+        if end > have:                                   # grow by at least two frames: few reallocations
+            self.buffer = torch.cat([self.buffer, torch.zeros(max(end - have, 2 * self.frame_size))])
         start = at - self.buffer_start
         self.buffer[start:start + chunk.shape[0]] += chunk
 
-    def _render_frame(self) -> None:
-        j, length = self.frame, self.frame_size
+    def _generator(self, j: int, stream: int) -> torch.Generator:
+        """Frame ``j``'s own random numbers: ``stream`` 0 for its synthesis, 1 for its clicks."""
         generator = torch.Generator()
-        generator.manual_seed(self.seed * self.seed_stride + j)
-        begin = float(j * length)                 # frame-level controls: read where the frame begins
+        generator.manual_seed((self.seed * self.seed_stride + j) * 2 + stream)
+        return generator
+
+    def _prepare(self) -> None:
+        """The first stage of frame ``self.frame``: its controls (read where it begins), its steps of the
+        bootstrapped reference trajectory, steered, and the renderer's :meth:`prepare`."""
+        j, length = self.frame, self.frame_size
+        generator = self._generator(j, 0)
+        begin = float(j * length)
         gain_db = _interp(self.ctrl_t[0], self.ctrl_v[0], begin)
         centroid = _interp(self.ctrl_t[1], self.ctrl_v[1], begin)
         rate = _interp(self.ctrl_t[2], self.ctrl_v[2], begin)
@@ -401,17 +460,31 @@ class StreamCore(nn.Module):
                     feats[:, col] *= goal / mean
                 else:
                     feats[:, col] = goal
-        chunk, self.state = self.renderer(feats.unsqueeze(0), self.state, level, generator)
-        self._add(j * length, chunk.float())
-        if self.has_events:
-            self._place_events(j, morph, generator)
-        self.frame = j + 1
-        self.rendered = (j + 1) * length
+        self.plan, self.state = self.renderer.prepare(feats.unsqueeze(0), self.state, level, generator)
+        self.partial = torch.zeros(length)
+        self.parts_done = 0
+        self.pending = True
 
-    def _place_events(self, j: int, morph: float, generator: torch.Generator) -> None:
+    def _step(self) -> None:
+        """One stage of frame ``self.frame``: prepare it, synthesise one part, or finish it into the buffer."""
+        if not self.pending:
+            self._prepare()
+        elif self.parts_done < self.renderer.parts:
+            self.partial = self.partial + self.renderer.part(self.plan, self.parts_done)
+            self.parts_done += 1
+        else:
+            chunk = self.renderer.finish(self.plan, self.partial)
+            self._add(self.frame * self.frame_size, chunk.float())
+            self.plan = []
+            self.pending = False
+            self.frame += 1
+
+    def _place_events(self, j: int) -> None:
         """Clicks whose atoms start in frame ``j``: intervals drawn from the reference's own, scaled by the rate
         control; each event one of the reference's, drawn at random."""
         length, half = self.frame_size, self.half
+        generator = self._generator(j, 1)
+        morph = min(max(_interp(self.ctrl_t[3], self.ctrl_v[3], float(j * length)), 0.0), 1.0)
         end = float((j + 1) * length + half)
         own = (1.0 - morph) * self.rate_a + morph * self.rate_b
         if self.next_event < 0:
@@ -440,9 +513,19 @@ class StreamCore(nn.Module):
         """The next ``n`` samples (float32, at the level of the reference scaled to unit RMS)."""
         if n < 1 or n > self.max_block:
             raise ValueError("a block must have 1 to 2**20 samples")
-        while self.rendered < self.position + n:
-            with torch.no_grad():
-                self._render_frame()
+        with torch.no_grad():
+            while self.rendered < self.position + n:    # every frame and click that these samples need
+                j = self.events_frame
+                while self.frame <= j:
+                    self._step()
+                if self.has_events:
+                    self._place_events(j)
+                self.events_frame = j + 1
+                self.rendered = (j + 1) * self.frame_size
+            # one stage of the next frame ahead of time, once nothing can change its controls: the work of a
+            # frame spreads over the blocks that play the one before it
+            if self.frame <= self.events_frame and self.frame * self.frame_size < self.position + n + self.latency:
+                self._step()
         start = self.position - self.buffer_start
         out = self.buffer[start:start + n].clone()
         gain_db = _interp_samples(self.ctrl_t[0], self.ctrl_v[0], self.position, n)
@@ -525,11 +608,13 @@ def _columns(model: StreamModel) -> tuple[tuple[int, int], int, list[int], list[
     return energy, centroid, rate_cols, rate_scales
 
 
-def renderer_for(model: StreamModel) -> nn.Module:
-    """The frame renderer of a model's architecture."""
+def renderer_for(model: StreamModel, network: nn.Module | None = None) -> nn.Module:
+    """The frame renderer of a model's architecture (``network``: a traced :class:`TexDSPNetwork`)."""
     fade = max(1, min(model.frame_size // 2, round(FADE_SECONDS * float(model.fs))))
     if isinstance(model, TexDSP):
-        return TexDSPRenderer(TexDSPFrameNet(model), model.frame_size, fade, model.encoder.gru.hidden_size)
+        specific = "energy_bands" in model.feature_names
+        return TexDSPRenderer(TexDSPNetwork(model) if network is None else network, model.synth.carriers, specific,
+                              fade, model.encoder.gru.hidden_size)
     if isinstance(model, HybridModel):
         return HybridRenderer(model, fade)
     if isinstance(model, PVAEModel):

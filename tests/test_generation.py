@@ -65,7 +65,8 @@ def test_feature_curves_reach_the_model(run, monkeypatch):
     monkeypatch.setattr(model, "encode", spy_encode)
     generate(model, 20.0, reference, rate=12, transients=None)
     rate = torch.cat(steps)
-    assert len(steps) == 20 * 16000 // 4096 + 1 and rate.numel() == 2 * len(steps)      # two GRU steps a frame
+    assert len(steps) - 1 <= 20 * 16000 // 4096 + 1 <= len(steps)        # (one frame may be prepared ahead)
+    assert rate.numel() == 2 * len(steps)                                 # two GRU steps a frame
     assert float(rate.mean()) == pytest.approx(1.2, rel=0.2) and float(rate.std()) > 0.01
     with pytest.raises(ValueError, match="seconds"):
         generate(model, float("nan"), np.zeros(16000))

@@ -224,3 +224,21 @@ def test_ctrl_c_stops_the_stream_and_leaves_a_valid_wav(runs, tmp_path, monkeypa
     assert main(["stream", str(runs["TexDSP"]), "-o", str(out), "--block-size", "1000"]) == 130
     data, fs = sf.read(out)
     assert fs == FS and len(data) == 5000 and np.isfinite(data).all()
+
+
+def test_a_streamed_texdsp_frame_is_the_models_own_synthesis(runs):
+    from ddsp_textures.features import feature_dims
+    from ddsp_textures.streaming import renderer_for
+
+    model, _ = load_run(runs["TexDSP"])
+    renderer = renderer_for(model)
+    dims = feature_dims(model.feature_names, model.n_bands)
+    feats = torch.randn(1, 2, sum(dims), generator=torch.Generator().manual_seed(0))
+    target = torch.rand(model.n_bands, generator=torch.Generator().manual_seed(1)) + 0.1
+    with torch.no_grad():
+        plan, _ = renderer.prepare(feats, renderer.initial_state(), target, torch.Generator().manual_seed(2))
+        frame = sum(renderer.part(plan, k) for k in range(renderer.parts))
+        coeffs = model.decode(model.encode(list(torch.split(feats, dims, dim=-1)))[0])[:, -1:]
+        expected = model.synth(coeffs, "specific", target.reshape(1, 1, -1), plan[2].reshape(1, 1))[0, 0]
+    assert renderer.parts == -(-model.n_bands // 4) and frame.shape == (model.frame_size,)
+    np.testing.assert_allclose(frame.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)

@@ -1,0 +1,144 @@
+"""Streaming speed on one thread: the shipped configs' models streamed at their sample rates, block by block,
+through the library (:class:`ddsp_textures.streaming.TextureStream`) and the exported TorchScript file, beside
+offline ``generate`` of the same length (the "before": audio only as one whole render); plus the DSP
+resynthesis with the library's defaults.
+
+    python -m benchmarks.bench_streaming [--quick]
+
+Real-time factor (RTF) = seconds of audio per second of compute.  "worst block" = the slowest block's compute
+time as a share of its own duration (a live host needs it well under 100 %; the target is 25 %), after a
+warm-up pass and leaving out the first block after ``reset``, which renders the first frame whole ("start-up").
+"offline generate" includes the analysis of the 20-s reference (its clicks and feature trajectory).  Models are
+untrained (built from the configs): speed does not depend on the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ddsp_textures.builders import build_model
+from ddsp_textures.config import load_config, parse_config
+from ddsp_textures.export import export_stream
+from ddsp_textures.generation import generate
+from ddsp_textures.streaming import TextureStream
+from ddsp_textures.synths.texenv import texenv_resynthesize
+from ddsp_textures.textures import make_texture
+
+from .common import RESULTS, machine
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+BLOCKS = (512, 2048, 8192)
+RECORDINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "recordings"
+
+
+def _models() -> list[tuple[str, object, np.ndarray]]:
+    fire = load_config(CONFIGS / "quick_fire.json")
+    drops = load_config(CONFIGS / "pvae_raindrops.json")
+    raw = json.loads((CONFIGS / "quick_fire.json").read_text())
+    hybrid = parse_config({**raw, "architecture": "HYBRID", "atoms_number": 4, "vae_grain_size": 1024,
+                           "run_name": "hybrid"}, CONFIGS)
+    out = []
+    for name, cfg, texture in (("quick_fire (TexDSP)", fire, "fire"), ("pvae_raindrops (P-VAE)", drops, "raindrops"),
+                               ("quick_fire as hybrid", hybrid, "fire")):
+        model = build_model(cfg).eval()
+        reference = make_texture(texture, 20.0, cfg.sampling_rate, seed=1)
+        out.append((name, model, reference))
+    return out
+
+
+def _stream(stream, block: int, total: int, fs: int) -> dict[str, float]:  # noqa: ANN001
+    """Time every ``stream.read(block)`` after a warm-up pass; the first block after ``reset`` (it renders the
+    first frame whole) is reported apart as the start-up."""
+    for _ in range(2):
+        stream.reset(0)
+        times, done = [], 0
+        while done < total:
+            start = time.perf_counter()
+            stream.read(block)
+            times.append(time.perf_counter() - start)
+            done += block
+    steady = times[1:]
+    return {"rtf": done / fs / sum(times), "worst_block": max(steady) / (block / fs),
+            "median_block": float(np.median(steady)) / (block / fs), "startup_ms": 1000 * times[0]}
+
+
+def _dsp_resynthesis(seconds: float) -> list[dict[str, object]]:
+    import soundfile as sf
+
+    from ddsp_textures.filterbanks import erb_bank
+
+    rows = []
+    for name in ("water.flac", "train.ogg"):
+        path = RECORDINGS / name
+        if not path.exists():
+            continue
+        x, fs = sf.read(path, dtype="float32", always_2d=True)
+        x = torch.from_numpy(x.mean(1)[: int(seconds * fs)].copy())
+        bank = erb_bank(2**15 if fs > 30000 else 2**14, fs, 16)
+        start = time.perf_counter()
+        texenv_resynthesize(x, bank, 256)
+        elapsed = time.perf_counter() - start
+        rows.append({"recording": name, "seconds": len(x) / fs, "rtf": len(x) / fs / elapsed})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 s per measurement instead of 30")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    seconds = 10.0 if args.quick else 30.0
+    rows = []
+    for name, model, reference in _models():
+        fs = int(model.fs)
+        total = int(seconds * fs)
+        start = time.perf_counter()
+        generate(model, seconds, reference, seed=0)
+        offline = seconds / (time.perf_counter() - start)
+        stream = TextureStream(model, reference, seed=0)
+        exported = None
+        if name.endswith("(TexDSP)"):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = export_stream(model, reference, Path(tmp) / "m.ts")
+                exported = torch.jit.load(str(path))
+        for block in BLOCKS:
+            row = {"model": name, "fs": fs, "frame_size": model.frame_size, "block": block,
+                   "offline_rtf": offline, "latency_ms": 1000 * stream.latency / fs,
+                   "library": _stream(stream, block, total, fs)}
+            if exported is not None:
+                row["export"] = _stream(exported, block, total, fs)
+            rows.append(row)
+            print(row, flush=True)
+    dsp = _dsp_resynthesis(seconds)
+    for row in dsp:
+        print(row, flush=True)
+    suffix = "_quick" if args.quick else ""
+    (RESULTS / f"streaming{suffix}.json").write_text(json.dumps({"machine": machine(), "seconds": seconds,
+                                                                  "rows": rows, "dsp_resynthesis": dsp}, indent=1))
+    lines = [f"# Streaming speed (one thread, {seconds:g} s per measurement)", "",
+             f"Machine: {machine()}", "",
+             "| model | fs | block | latency (ms) | offline generate RTF (before) | library RTF | library worst block "
+             "| export RTF | export worst block | start-up (ms) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        e = r.get("export")
+        lines.append(f"| {r['model']} | {r['fs']} | {r['block']} | {r['latency_ms']:.0f} | {r['offline_rtf']:.1f}× "
+                     f"| {r['library']['rtf']:.1f}× | {100 * r['library']['worst_block']:.0f} % | "
+                     + (f"{e['rtf']:.1f}× | {100 * e['worst_block']:.0f} % |" if e else "– | – |")
+                     + f" {r['library']['startup_ms']:.0f} |")
+    lines += ["", "DSP resynthesis with the library's defaults (`texenv_resynthesize`, 16 bands, 256 parameters "
+              "per envelope, transient layer and equaliser as default):", "",
+              "| recording | seconds | RTF |", "|---|---|---|"]
+    lines += [f"| {r['recording']} | {r['seconds']:.1f} | {r['rtf']:.1f}× |" for r in dsp]
+    (RESULTS / f"streaming{suffix}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
