@@ -44,7 +44,6 @@ from .framing import FADE_SECONDS, frame_signal, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
 from .models.event_head import EventControls
 from .models.pvae import measured_rate
-from .synths.pvae import pvae_synthesis
 from .synths.transients import analyse_transients, detector, event_waveforms
 
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
@@ -100,7 +99,7 @@ def _next_shift(previous: torch.Tensor, length: int, generator: torch.Generator)
     return (previous + delay - length) % length
 
 
-def _join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
+def join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
     """An L-periodic frame rotated to start near ``start``, at the quietest of 32 points within ``±L/16``
     (:func:`~ddsp_textures.framing.rotate_frames`), then laid out for overlap-add as
     :func:`~ddsp_textures.framing.join_circular` joins frames: ``(L + fade,)`` — faded in over its first
@@ -184,7 +183,7 @@ class TexDSPRenderer(nn.Module):
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         if not self.specific:
             frame = frame * (plan[1].reshape(()) / rms(frame))
-        return _join_chunk(frame, self.fade, int(plan[3][0]))
+        return join_chunk(frame, self.fade, int(plan[3][0]))
 
     def forward(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
                 generator: torch.Generator) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -196,14 +195,49 @@ class TexDSPRenderer(nn.Module):
         return self.finish(plan, frame), state
 
 
+def _event_draws(model: PVAEModel | HybridModel, latent: torch.Tensor, measured: torch.Tensor | None,
+                 generator: torch.Generator) -> tuple[EventControls, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One frame's event controls, grains ``(K, m)`` and the uniform draws ``u``, ``v`` ``(K, L)`` of its hard
+    events, drawn in the order :func:`~ddsp_textures.synths.events.hard_events` draws them."""
+    c = model.head.controls(latent, measured, model.encoder.network_dtype)
+    grains = model.vae.decode(c.latents[0, 0])
+    shape = (model.atoms, model.frame_size)
+    u = torch.rand(shape, generator=generator, dtype=c.rate.dtype)
+    v = torch.rand(shape, generator=generator, dtype=c.rate.dtype).clamp(1e-6, 1.0)
+    return c, grains, u, v
+
+
+def _place_events(rate: torch.Tensor, alpha: torch.Tensor, grains: torch.Tensor, u: torch.Tensor, v: torch.Tensor,
+                  fs: float, circular: bool) -> torch.Tensor:
+    """Hard Bernoulli events at ``rate / K`` per grain type with amplitudes ``v^α``
+    (:func:`~ddsp_textures.synths.events.hard_events`), each starting its grain
+    (:func:`~ddsp_textures.synths.events.place_grains`) — added grain by grain, as the events are few: ``(L,)``
+    circular, else ``(L + m − 1,)``."""
+    atoms, n = u.shape
+    m = grains.shape[-1]
+    kind, at = torch.nonzero(u < rate / atoms / fs, as_tuple=True)
+    size = n if circular else n + m - 1
+    out = torch.zeros(size, dtype=grains.dtype)
+    if kind.numel() == 0:
+        return out
+    amplitude = v[kind, at] ** alpha
+    index = at.unsqueeze(-1) + torch.arange(m)
+    if circular:
+        index = index % n
+    return out.index_add_(0, index.reshape(-1), (amplitude.unsqueeze(-1) * grains[kind]).reshape(-1))
+
+
 class HybridRenderer(nn.Module):
-    """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, equalised to the band target
-    (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are; one stage."""
+    """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, equalised as a whole to the band
+    target (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are.  Stages:
+    the networks and every draw, the events, one per four bed bands, then the mix, its equaliser and the
+    crossfade layout.  A part is ``(2, L)``: bed, events."""
 
     def __init__(self, model: HybridModel, fade: int) -> None:
         super().__init__()
-        self.model, self.fade, self.parts = model, fade, 0
+        self.model, self.fade = model, fade
         self.dims = feature_dims(model.feature_names, model.n_bands)
+        self.parts = 1 + -(-model.n_bands // BANDS_PER_PART)
 
     def initial_state(self) -> list[torch.Tensor]:
         hidden = self.model.encoder.gru.hidden_size
@@ -217,24 +251,37 @@ class HybridRenderer(nn.Module):
         latent, gru = model.encoder(parts, state[0])
         latent = latent[:, -1:]
         measured = measured_rate(model.feature_names, [p[:, -1:] for p in parts])
-        controls = model.head.controls(latent, measured, model.encoder.network_dtype)
-        mix = model.render(model.decode(latent), EventControls(*controls), shift.reshape(1, 1), relaxed=False,
-                           generator=generator)
-        frame = model.bank.equalise(mix, target.reshape(1, 1, -1)).reshape(-1)
-        start = int(torch.randint(0, model.frame_size, (1,), generator=generator))
-        return [_join_chunk(frame, self.fade, start)], [gru, shift]
+        c, grains, u, v = _event_draws(model, latent, measured, generator)
+        start = torch.randint(0, model.frame_size, (1,), generator=generator)
+        gain = c.gain[0, 0] if model.events_enabled else 0.0 * c.gain[0, 0]
+        coeffs = model.decode(latent)[0, 0]
+        return [coeffs, target, shift, start, c.rate[0, 0], c.alpha[0, 0], grains, u, v, gain], [gru, shift]
+
+    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
+        model, length = self.model, self.model.frame_size
+        out = torch.zeros(2, length)
+        if k == 0:
+            out[1] = _place_events(plan[4], plan[5], plan[6], plan[7], plan[8], model.fs, True)
+        else:
+            low = (k - 1) * BANDS_PER_PART
+            out[0] = _band_group(plan[0], model.synth.carriers, int(plan[2][0]), plan[1], low,
+                                 min(low + BANDS_PER_PART, model.n_bands), False)
+        return out
 
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        return plan[0]
+        mix = frame[0] + plan[9] * zscore(frame[1])
+        equalised = self.model.bank.equalise(mix.reshape(1, 1, -1), plan[1].reshape(1, 1, -1)).reshape(-1)
+        return join_chunk(equalised, self.fade, int(plan[3][0]))
 
 
 class PVAERenderer(nn.Module):
     """Consecutive P-VAE frames with hard events, each at its target RMS, followed by its grain tail
-    (as :meth:`~ddsp_textures.models.PVAEModel.stream`); one stage."""
+    (as :meth:`~ddsp_textures.models.PVAEModel.stream`).  Stages: the networks and every draw, the events,
+    then the gain."""
 
     def __init__(self, model: PVAEModel) -> None:
         super().__init__()
-        self.model, self.parts = model, 0
+        self.model, self.parts = model, 1
         self.dims = feature_dims(model.feature_names, model.n_bands)
 
     def initial_state(self) -> list[torch.Tensor]:
@@ -245,14 +292,15 @@ class PVAERenderer(nn.Module):
         model = self.model
         parts = list(torch.split(feats, self.dims, dim=-1))
         latent, gru = model.encoder(parts, state[0])
-        c = model.head.controls(latent, measured_rate(model.feature_names, parts), model.encoder.network_dtype)
-        frames, tails = pvae_synthesis(model.vae, c.rate[0], c.alpha[0], c.latents[0], model.frame_size,
-                                       relaxed=False, generator=generator, circular=False)
-        gain = target.reshape(()) / (rms(frames[0]) + 1e-8)
-        return [torch.cat([frames[0], tails[0]]) * gain], [gru]
+        c, grains, u, v = _event_draws(model, latent, measured_rate(model.feature_names, parts), generator)
+        return [c.rate[0, 0], c.alpha[0, 0], grains, u, v, target], [gru]
+
+    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
+        return _place_events(plan[0], plan[1], plan[2], plan[3], plan[4], self.model.fs, False)
 
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        return plan[0]
+        length = self.model.frame_size
+        return frame * (plan[5].reshape(()) / (rms(frame[:length]) + 1e-8))
 
 
 class StreamCore(nn.Module):
@@ -461,7 +509,7 @@ class StreamCore(nn.Module):
                 else:
                     feats[:, col] = goal
         self.plan, self.state = self.renderer.prepare(feats.unsqueeze(0), self.state, level, generator)
-        self.partial = torch.zeros(length)
+        self.partial = torch.zeros(0)
         self.parts_done = 0
         self.pending = True
 
@@ -470,7 +518,8 @@ class StreamCore(nn.Module):
         if not self.pending:
             self._prepare()
         elif self.parts_done < self.renderer.parts:
-            self.partial = self.partial + self.renderer.part(self.plan, self.parts_done)
+            part = self.renderer.part(self.plan, self.parts_done)
+            self.partial = part if self.parts_done == 0 else self.partial + part
             self.parts_done += 1
         else:
             chunk = self.renderer.finish(self.plan, self.partial)

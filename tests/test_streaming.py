@@ -242,3 +242,32 @@ def test_a_streamed_texdsp_frame_is_the_models_own_synthesis(runs):
         expected = model.synth(coeffs, "specific", target.reshape(1, 1, -1), plan[2].reshape(1, 1))[0, 0]
     assert renderer.parts == -(-model.n_bands // 4) and frame.shape == (model.frame_size,)
     np.testing.assert_allclose(frame.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_streamed_event_frames_are_the_models_own_synthesis(runs):
+    from ddsp_textures.features import feature_dims
+    from ddsp_textures.streaming import join_chunk, renderer_for
+
+    for arch in ("PVAE", "HYBRID"):
+        model, _ = load_run(runs[arch])
+        renderer = renderer_for(model)
+        dims = feature_dims(model.feature_names, model.n_bands)
+        steps = 1 if arch == "PVAE" else 2
+        feats = torch.rand(1, steps, sum(dims), generator=torch.Generator().manual_seed(0))
+        split = list(torch.split(feats, dims, dim=-1))
+        target = torch.rand(model.n_bands + 2 if arch == "HYBRID" else 1, generator=torch.Generator().manual_seed(1))
+        target = target + 0.5
+        generator = torch.Generator().manual_seed(2)
+        with torch.no_grad():
+            plan, _ = renderer.prepare(feats, renderer.initial_state(), target, torch.Generator().manual_seed(2))
+            parts = [renderer.part(plan, k) for k in range(renderer.parts)]
+            chunk = renderer.finish(plan, sum(parts[1:], parts[0]))
+            if arch == "PVAE":                       # one frame and its grain tail
+                expected = model.stream(split, target, generator)
+            else:                                    # the bed's carrier shift is the first draw
+                shift = torch.randint(0, model.frame_size, (1,), generator=generator).reshape(1, 1)
+                frame = model.synthesize(split, target.reshape(1, 1, -1), shift, frames=torch.tensor([1]),
+                                         generator=generator)[0, 0]
+                expected = join_chunk(frame, chunk.shape[0] - model.frame_size, int(plan[3][0]))
+        assert renderer.parts >= 1 and chunk.shape == expected.shape
+        np.testing.assert_allclose(chunk.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
