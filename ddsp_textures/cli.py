@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Statistics-driven texture synthesis with DDSP.")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for torch (default: $DDSP_TEXTURES_THREADS, else torch's choice — one per "
-                        "core; use 1 on a machine shared with other jobs, see README 'Threads')")
+                        "core; use 1 on a machine shared with other jobs, see benchmarks/README.md, 'Threads')")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a new model from a JSON config")
     t.add_argument("config", help="path of the JSON config")

@@ -1,5 +1,5 @@
 """Data-parallel training with PyTorch's own engine: ``torch.distributed`` + ``DistributedDataParallel``, launched
-by ``torchrun`` (README "Scaling up").
+by ``torchrun`` (book appendix *Reference*, *Scaling up*).
 
 ``torchrun --nproc_per_node=K -m ddsp_textures train CONFIG.json`` starts ``K`` processes (*ranks*) that each hold
 the whole model.  Every epoch all ranks draw the same global batch order (seeded by ``(seed, epoch)``); a global

@@ -63,7 +63,7 @@ def band_loudness(x: torch.Tensor, bank: FilterBank, residuals: bool = False) ->
     → 9.05).  The taper removes the jump; for a stationary frame the power correction makes the expected value
     that of :func:`band_rms`.  Its price: the frame's middle counts more than its edges, so a loud event near an
     edge is under-counted (a rainforest excerpt whose strongest 727-Hz energy is one call at a frame's start: that
-    band 7.9 dB low over the excerpt; README, *Sound quality*).  ``residuals`` adds the two residual bands
+    band 7.9 dB low over the excerpt; benchmarks/README.md, *Sound quality*).  ``residuals`` adds the two residual bands
     (``N + 2`` values, as :meth:`~ddsp_textures.filterbanks.FilterBank.band_power`).
 
     Shape:
@@ -167,8 +167,8 @@ def spectrum_shape(x: torch.Tensor, fs: float) -> torch.Tensor:
     """Spectral shape of a frame: its power spectrum averaged in :data:`SPECTRUM_BINS` log-spaced bins (40 Hz to
     ``fs/2``), ``log10``, minus the mean over the bins — level-free.  As a regulariser (``regularizers_list``) it
     matches the fine spectral balance of model output and target frame, which TexStat's 16 broad bands do not
-    see (README, *Sound quality*: a model's fast envelope modulation filled the valleys between the spectral
-    peaks of a rainforest recording by 5–6 dB).  Measured as a regulariser beside ``band_shapes``: better on
+    see (benchmarks/README.md, *Sound quality*: a model's fast envelope modulation filled the valleys between
+    the spectral peaks of a rainforest recording by 5–6 dB).  Measured as a regulariser beside ``band_shapes``: better on
     some textures, worse on others, so no default uses it.
 
     Shape:

@@ -83,12 +83,12 @@ def encode_clip(x: np.ndarray | torch.Tensor, fs: int, max_seconds: float = 8.0,
 
 
 def audio(x: np.ndarray | torch.Tensor, fs: int, normalize: bool = True, max_seconds: float = 8.0,
-          max_rate: int = 22050):
+          max_rate: int = 22050, autoplay: bool = False):
     """An IPython audio player holding a short compressed clip (see :func:`encode_clip`)."""
     from IPython.display import Audio
 
     data, mime, _ = encode_clip(x, fs, max_seconds, max_rate, normalize)
-    player = Audio(data=data)
+    player = Audio(data=data, autoplay=autoplay)
     player.mimetype = mime
     return player
 
