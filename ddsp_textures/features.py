@@ -168,8 +168,8 @@ def spectrum_shape(x: torch.Tensor, fs: float) -> torch.Tensor:
     ``fs/2``), ``log10``, minus the mean over the bins — level-free.  As a regulariser (``regularizers_list``) it
     matches the fine spectral balance of model output and target frame, which TexStat's 16 broad bands do not
     see (benchmarks/README.md, *Sound quality*: a model's fast envelope modulation filled the valleys between
-    the spectral peaks of a rainforest recording by 5–6 dB).  Measured as a regulariser beside ``band_shapes``: better on
-    some textures, worse on others, so no default uses it.
+    the spectral peaks of a rainforest recording by 5–6 dB).  Measured as a regulariser beside ``band_shapes``:
+    better on some textures, worse on others, so no default uses it.
 
     Shape:
         ``(..., L) -> (..., SPECTRUM_BINS)``.
