@@ -7,7 +7,9 @@ the same texture).  Scored against the first half with :class:`ddsp_textures.met
 DSP resynthesis of the second half, each trained model's resynthesis of the second half, and its ``generate``
 output of the same length — *before* (``variation="mean"``: the mean features, one average frame repeated) and
 *after* (the default: the reference's bootstrapped feature trajectory, and for TexDSP the reference's transient
-atoms placed anew).  Writes ``results/generation[_quick].{json,md}`` and a PNG of spectrograms side by side.
+atoms placed anew).  Generation draws from the first half, so it is also scored against the second half, which
+it never saw ("held-out" columns; the floor is symmetric).  Writes ``results/generation[_quick].{json,md}`` and a
+PNG of spectrograms side by side.
 """
 
 from __future__ import annotations
@@ -106,12 +108,18 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             candidates["TexDSP resynthesis + clicks"] = resynthesize(model, second, transients="clicks")
         candidates[f"{arch} generate, before"] = generate(model, seconds, first, variation="mean")
         candidates[f"{arch} generate"] = generate(model, seconds, first)
+    held_out = Yardstick(second, FS, measure, floor=first)     # the half that no model or generation saw
+    held_floor = held_out.floor_scores()
     rows = []
     for label, y in candidates.items():
         scores = stick.scores(y)
         rel = relative(scores, floor, stick.events)
         met = meets_targets(rel, stick.events["onset_rate"])
-        rows.append({"texture": name, "candidate": label, **scores, **rel,
+        unseen = {"heldout_kad_ratio": float("nan"), "heldout_mel_fd_ratio": float("nan")}
+        if "resynthesis" not in label and "floor" not in label:     # resyntheses are of the second half itself
+            other = relative(held_out.scores(y), held_floor, held_out.events)
+            unseen = {"heldout_kad_ratio": other["kad_ratio"], "heldout_mel_fd_ratio": other["mel_fd_ratio"]}
+        rows.append({"texture": name, "candidate": label, **scores, **rel, **unseen,
                      "reference_rate": stick.events["onset_rate"],
                      "reference_periodicity": stick.events["periodicity"],
                      "reference_peak_to_median": stick.events["peak_to_median"],
@@ -158,12 +166,15 @@ def main() -> None:
     suffix = "_quick" if args.quick else ""
     draw(signals, RESULTS / f"generation{suffix}.png")
     columns = [("texture", "texture"), ("candidate", "candidate"), ("kad_ratio", "KAD ÷ floor"),
-               ("mel_fd_ratio", "log-mel FD ÷ floor"), ("spread", "frame spread"),
+               ("mel_fd_ratio", "log-mel FD ÷ floor"), ("heldout_kad_ratio", "held-out KAD ÷ floor"),
+               ("heldout_mel_fd_ratio", "held-out log-mel FD ÷ floor"), ("spread", "frame spread"),
                ("onset_rate", "onsets/s"), ("reference_rate", "original onsets/s"),
                ("peak_to_median", "peak/median"), ("ioi_cv", "IOI CV"), ("periodicity", "periodicity"),
                ("reference_periodicity", "original periodicity"), ("targets_met", "targets met")]
     notes = (f"First half trains ({epochs} epochs, the main job's recipe) and is the reference; the second half "
-             "is the floor. Ratios are to the floor's KAD and log-mel FD; frame spread is 1 for frames as varied "
+             "is the floor. Ratios are to the floor's KAD and log-mel FD; 'held-out' ratios score the same audio "
+             "against the second half, which neither the model nor generation saw (not given for resyntheses, "
+             "which are of the second half itself); frame spread is 1 for frames as varied "
              "as the reference's. Targets: KAD ≤ 1.5×, log-mel FD ≤ 2×, onset rate ±25 %, periodicity ≤ "
              "original + 0.1, spread within ±20 %. Spectrograms: "
              f"`generation{suffix}.png`.")

@@ -86,12 +86,20 @@ def make_carriers(bank: FilterBank, generator: torch.Generator | None = None, sp
     True
     """
     magnitude = carrier_magnitudes(bank, spectrum).cpu()
-    noise = torch.randn(bank.n_bands, bank.length, generator=generator, dtype=torch.float64)
-    carriers = torch.fft.irfft(torch.fft.rfft(noise, dim=-1) * magnitude, n=bank.length, dim=-1)
+    length = bank.length
+    noise = torch.randn(bank.n_bands, length, generator=generator, dtype=torch.float64)
+    spectrum_ = torch.fft.rfft(noise, dim=-1) * magnitude                    # one-sided spectrum of the carriers
+    one_sided = torch.zeros(length // 2 + 1, dtype=torch.float64)            # analytic signal: SciPy's weights
+    one_sided[0] = 1
+    one_sided[1: (length + 1) // 2] = 2
+    if length % 2 == 0:
+        one_sided[length // 2] = 1
     for _ in range(iterations):
-        flat = safe_divide(carriers, hilbert_envelope(carriers), eps=1e-12)
-        phase = torch.angle(torch.fft.rfft(flat, dim=-1))
-        carriers = torch.fft.irfft(torch.polar(magnitude, phase), n=bank.length, dim=-1)
+        # the analytic signal straight from the one-sided spectrum (one inverse FFT instead of three FFTs)
+        analytic = torch.fft.ifft(spectrum_ * one_sided, n=length, dim=-1)
+        flat = safe_divide(analytic.real, analytic.abs(), eps=1e-12)
+        spectrum_ = torch.polar(magnitude, torch.angle(torch.fft.rfft(flat, dim=-1)))
+    carriers = torch.fft.irfft(spectrum_, n=length, dim=-1)
     carriers = carriers * safe_divide(torch.tensor(0.5 ** 0.5, dtype=torch.float64),
                                       carriers.pow(2).mean(-1, keepdim=True).sqrt())
     return carriers.float()
