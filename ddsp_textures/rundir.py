@@ -16,9 +16,11 @@ the **authoritative** config), ``best_model.pt``, ``metrics.csv`` and ``loss_plo
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ from .config import SAVED_BEFORE, ConfigError, TrainConfig, check_run_name, pars
 CHECKPOINT = "checkpoint.pt"
 BEST = "best_model.pt"
 LOCK = ".lock"
+FULL_DISK_BYTES = 16 * 2**20      # a failed write with less free space than this is reported as a full disk
+RUN_FILES = (CHECKPOINT, BEST, "config.json", "metrics.csv", "loss_plot.png", "grain_vae_loss.json", LOCK,
+             "report.html", "samples")
 
 try:  # POSIX advisory locks; on other systems runs are not locked
     import fcntl
@@ -63,10 +68,16 @@ class RunLock:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / LOCK
-        self.created = not self.path.exists()
-        try:
-            self._fh = open(self.path, "a")  # noqa: SIM115 - held for the lifetime of the run
+        self.created = not self.path.exists() and not self.path.is_symlink()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        try:                                  # never through a symbolic link (it could point anywhere)
+            self._fh = os.fdopen(os.open(self.path, flags, 0o644), "a")
         except OSError as err:
+            if err.errno == errno.ELOOP or self.path.is_symlink():
+                raise ConfigError(f"{self.path} is a symbolic link; remove it (a run's lock file is its own)") from None
+            if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise ConfigError(f"run directory {run_dir} is read-only ({err.strerror}); make it writable, or "
+                                  f"copy the run elsewhere and retrain the copy") from None
             raise ConfigError(f"cannot write to run directory {run_dir}: {err.strerror}") from None
         if fcntl is not None:
             try:
@@ -98,6 +109,9 @@ def claim_new_run(cfg: TrainConfig) -> tuple[Path, RunLock, list[Path]]:
         raise ConfigError(f"config key 'models_directory': cannot create {root}: {err.strerror}") from None
     if cfg.run_name:
         run = root / check_run_name(cfg.run_name)
+        if run.is_symlink():
+            raise ConfigError(f"run directory {run} is a symbolic link (to {os.readlink(run)}); a run is written "
+                              f"inside models_directory only: choose another run_name")
         if not run.exists():
             created.append(run)
         try:
@@ -123,7 +137,8 @@ def claim_new_run(cfg: TrainConfig) -> tuple[Path, RunLock, list[Path]]:
 
 def remove_failed_run(run: Path, lock: RunLock, created: list[Path]) -> None:
     """Undo :func:`claim_new_run` after a start that failed before the first checkpoint."""
-    for name in ("config.json", "grain_vae_loss.json", "metrics.csv", "loss_plot.png"):
+    for name in ("config.json", "grain_vae_loss.json", "metrics.csv", "loss_plot.png", BEST, BEST + ".tmp",
+                 CHECKPOINT + ".tmp"):
         (run / name).unlink(missing_ok=True)
     lock.release()
     for directory in reversed(created):
@@ -134,10 +149,38 @@ def remove_failed_run(run: Path, lock: RunLock, created: list[Path]) -> None:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, then rename: a kill never leaves half a checkpoint."""
+    """``torch.save`` to a temporary file, then rename: a kill never leaves half a checkpoint, and a failed write
+    (a full disk, a read-only directory) leaves the previous file and no temporary one — it raises
+    :class:`OSError` naming ``path``."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:       # torch reports a failed write as a RuntimeError
+        code = getattr(err, "errno", None)
+        if code is None:
+            try:
+                full = shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
+            except OSError:
+                full = False
+            code = errno.ENOSPC if full else errno.EIO
+        reason = getattr(err, "strerror", None) or os.strerror(code)
+        raise OSError(code, f"{reason} (the previous {path.name}, if any, is kept)", str(path)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_run_files(run_dir: Path) -> None:
+    """Refuse a run directory that is, or holds, a symbolic link where the run writes: writing through it would
+    change a file of another run, or anywhere else."""
+    if run_dir.is_symlink():
+        raise ConfigError(f"run directory {run_dir} is a symbolic link (to {os.readlink(run_dir)}); retrain the run "
+                          f"where it is")
+    for name in RUN_FILES:
+        entry = run_dir / name
+        if entry.is_symlink():
+            raise ConfigError(f"{entry} is a symbolic link (to {os.readlink(entry)}); a run writes its own files — "
+                              f"replace the link with a copy of the file")
 
 
 REQUIRED = {"model": dict, "config": str}

@@ -40,6 +40,7 @@ from .rundir import (
     RunLock,
     atomic_save,
     check_models_directory,
+    check_run_files,
     checkpoint_config,
     claim_new_run,
     load_checkpoint,
@@ -378,10 +379,14 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory not found (or not a directory): {run_dir}")
+    check_run_files(run_dir)
     path = run_dir / CHECKPOINT
     state = load_checkpoint(path, resumable=True)
     cfg = checkpoint_config(state, path)
     _check_config_copy(run_dir, cfg)
+    # the checkpoint is data, not instructions: the run's models directory is where the run is, not where its
+    # saved config says (which could be anywhere, or relative to another working directory)
+    cfg.models_directory = str(run_dir.resolve().parent)
     if epochs is not None:
         done = int(state.get("epoch", 0))
         if epochs <= cfg.event_warmup_epochs:

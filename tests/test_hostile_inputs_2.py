@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +212,123 @@ def test_damaged_checkpoint_data_is_refused_naming_the_file(tmp_path, damage, wo
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "checkpoint.pt" in err[0] and all(w in err[0] for w in words), err
     assert (run / "checkpoint.pt").read_bytes() == before
+
+
+def _main_error(capsys, args: list[str], *words: str) -> str:
+    code = main(args)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+    assert code == 2 and "Traceback" not in err and len(lines) == 1, err
+    assert all(w in lines[0] for w in words), lines[0]
+    return lines[0]
+
+
+def _full_disk_after(calls: int, monkeypatch) -> None:
+    """torch.save fails as torch reports a full disk, from its ``calls``-th call on (and the disk is full)."""
+    import shutil
+
+    import torch
+
+    import ddsp_textures.rundir as rundir
+
+    usage = shutil.disk_usage
+    monkeypatch.setattr(rundir.shutil, "disk_usage", lambda path: usage(path)._replace(free=4096))
+
+    save, seen = torch.save, []
+
+    def failing(obj, f, *args, **kwargs):
+        seen.append(f)
+        if len(seen) >= calls:
+            raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 448 vs 380")
+        return save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", failing)
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_line_and_leaves_a_loadable_run(tmp_path, monkeypatch, capsys):
+    from ddsp_textures.rundir import load_run
+
+    cfg = {**TINY, "models_directory": str(tmp_path / "runs"), "epochs": 3}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    _full_disk_after(1, monkeypatch)                             # the very first save: nothing to keep
+    _main_error(capsys, ["train", str(tmp_path / "c.json"), "--quiet", "--no-report"], "runs/tiny/",
+                "No space left")
+    assert not (tmp_path / "runs" / "tiny").exists()
+    monkeypatch.undo()
+    _full_disk_after(4, monkeypatch)                             # epoch 2's saves fail: epoch 1's stay
+    _main_error(capsys, ["train", str(tmp_path / "c.json"), "--quiet", "--no-report"], "No space left",
+                "is kept")
+    monkeypatch.undo()
+    run = tmp_path / "runs" / "tiny"
+    assert not list(run.glob("*.tmp")) and load_run(run)[0] is not None
+    assert main(["retrain", str(run), "--quiet", "--no-report"]) == 0          # and it resumes
+
+
+def test_a_read_only_run_directory_is_named_as_such(run, monkeypatch, capsys):
+    import errno
+
+    import ddsp_textures.rundir as rundir
+
+    real = os.open
+
+    def read_only(path, flags, *args):
+        if str(path).endswith(".lock") and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(rundir.os, "open", read_only)
+    _main_error(capsys, ["retrain", str(run), "--epochs", "5", "--quiet"], "read-only", str(run))
+
+
+def test_symbolic_links_never_lead_a_run_outside_its_directory(tmp_path, capsys):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    models = tmp_path / "runs"
+    models.mkdir()
+    (models / "tiny").symlink_to(outside, target_is_directory=True)           # run_name is a link elsewhere
+    (tmp_path / "c.json").write_text(json.dumps({**TINY, "models_directory": str(models)}))
+    _main_error(capsys, ["train", str(tmp_path / "c.json"), "--quiet"], "symbolic link")
+    assert list(outside.iterdir()) == []
+    # a run whose files link into another run: retrain would write through them
+    first = Path(train({**TINY, "models_directory": str(models), "run_name": "first"}, progress=False))
+    second = models / "second"
+    second.mkdir()
+    for name in ("checkpoint.pt", "config.json", "best_model.pt"):
+        (second / name).symlink_to(first / name)
+    before = {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()}
+    _main_error(capsys, ["retrain", str(second), "--epochs", "3", "--quiet"], "symbolic link")
+    assert {p.name: p.read_bytes() for p in first.iterdir() if p.is_file()} == before
+    # a dangling lock link: nothing may be created where it points
+    for name in ("checkpoint.pt", "config.json", "best_model.pt"):
+        (second / name).unlink()
+    (second / ".lock").symlink_to(outside / "created-by-lock")
+    for name in ("checkpoint.pt", "config.json", "best_model.pt"):
+        (second / name).write_bytes((first / name).read_bytes())
+    _main_error(capsys, ["retrain", str(second), "--epochs", "3", "--quiet"], ".lock", "symbolic link")
+    assert not (outside / "created-by-lock").exists()
+
+
+def test_a_checkpoint_cannot_send_the_cache_or_the_run_elsewhere(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from ddsp_textures.textures import make_texture
+
+    models = tmp_path / "runs"
+    sf.write(tmp_path / "rain.wav", make_texture("rain", 6.0, 16000, seed=0), 16000)
+    run = Path(train({**TINY, "models_directory": str(models), "lazy_loading": True,
+                      "audio_path": str(tmp_path / "rain.wav")}, progress=False))
+    assert (models / ".audio_cache").is_dir()
+    elsewhere = tmp_path / "elsewhere"
+    for name in ("checkpoint.pt", "best_model.pt"):             # a checkpoint whose config points elsewhere
+        state = torch.load(run / name, weights_only=True)
+        cfg = json.loads(state["config"])
+        cfg["models_directory"] = str(elsewhere)
+        state["config"] = json.dumps(cfg)
+        torch.save(state, run / name)
+    (run / "config.json").write_text(json.dumps(cfg))
+    import shutil
+
+    shutil.rmtree(models / ".audio_cache")
+    monkeypatch.chdir(tmp_path / "runs")                         # another working directory, too
+    assert main(["retrain", str(run), "--epochs", "2", "--quiet", "--no-report"]) == 0
+    assert not elsewhere.exists() and (models / ".audio_cache").is_dir()

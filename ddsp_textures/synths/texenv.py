@@ -20,7 +20,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..envelopes import hilbert_envelope
 from ..filterbanks import FilterBank, erb_number, rfft_frequencies
 from ..framing import half_overlap_frames, overlap_add, random_shifts, rms
 from ..metrics import closest_candidate
