@@ -149,9 +149,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _reference(like: str | None, cfg):  # noqa: ANN001, ANN202
     """The recording given with ``--like``, else the run's training audio."""
-    from .data import load_audio, load_sources
+    from .data import check_inference_input, load_audio, load_sources
 
     if like:
+        check_inference_input(like, cfg.sampling_rate)
         return load_audio(like, cfg.sampling_rate)
     try:
         return load_sources(cfg.audio_path, cfg.sampling_rate, cfg.seed)[0]
@@ -261,12 +262,13 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "report":
             _report(args.run_dir, args.weights, args.seed)
         elif args.command == "resynth":
-            from .data import load_audio
+            from .data import check_inference_input, load_audio
             from .resynthesis import resynthesize
             from .rundir import load_run
 
             _check_output(args.output)
             model, cfg = load_run(args.run_dir, args.weights)
+            check_inference_input(args.input, cfg.sampling_rate)
             audio = load_audio(args.input, cfg.sampling_rate)
             y = resynthesize(model, audio, args.loudness, args.seed, transients=args.transients,
                              equalise=args.equalise)

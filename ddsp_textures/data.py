@@ -43,8 +43,15 @@ def load_audio(path: str | Path, fs: int) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"audio file not found: {path}")
     try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as err:
+        raise ValueError(f"cannot read {path} as audio: {err}") from None
+    if info.samplerate < MIN_FILE_RATE:
+        raise ValueError(f"{path}: its header says {info.samplerate} Hz, which is not an audio sample rate (below "
+                         f"{MIN_FILE_RATE} Hz; a damaged header?)")
+    try:
         data, file_fs = sf.read(str(path), dtype="float32", always_2d=True)
-        header = sf.info(str(path)).extra_info
+        header = info.extra_info
     except (RuntimeError, sf.LibsndfileError) as err:
         raise ValueError(f"cannot read {path} as audio: {err}") from None
     if "(should be" in header:     # libsndfile's note when chunk sizes disagree with the file's length
@@ -62,6 +69,29 @@ def load_audio(path: str | Path, fs: int) -> np.ndarray:
     if not np.any(mono):
         warnings.warn(f"{path} is silent (all samples are 0)", stacklevel=2)
     return resample(mono, file_fs, fs)
+
+
+MIN_FILE_RATE = 1000             # Hz: a file whose header says less is damaged, not audio
+INFERENCE_BYTES_PER_SAMPLE = 160  # working memory of resynthesis / generation per input sample (measured: 30–95)
+
+
+def check_inference_input(path: str | Path, fs: int) -> None:
+    """Refuse an input that resynthesis or generation could not hold in memory at ``fs``, naming the file, before
+    it is read (a 2000-sample file whose header says 1 Hz is 5.6 hours at 44.1 kHz)."""
+    from .config import physical_memory
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError):
+        return                                           # load_audio reports it
+    if info.samplerate < MIN_FILE_RATE:
+        return
+    samples = info.frames * fs / info.samplerate
+    need, have = samples * INFERENCE_BYTES_PER_SAMPLE, physical_memory()
+    if need > have / 2:
+        raise ValueError(f"{path} is {info.frames / info.samplerate / 60:.0f} min long at {fs} Hz; processing it "
+                         f"needs about {need / 2**30:.0f} GiB, this machine has {have / 2**30:.0f} GiB: cut it into "
+                         f"shorter files")
 
 
 def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:

@@ -31,7 +31,7 @@ def _check(args: argparse.Namespace) -> None:
 def stream_to(args: argparse.Namespace) -> None:
     """Run the ``stream`` command (see the module docstring)."""
     from .cli import _check_output, _reference
-    from .data import load_audio
+    from .data import check_inference_input, load_audio
     from .generation import apply_curves, parse_curve
     from .rundir import load_run
     from .streaming import stream_core
@@ -47,7 +47,10 @@ def stream_to(args: argparse.Namespace) -> None:
     if args.centroid is not None and "centroid" not in model.feature_names:
         raise ValueError(f"this model has no 'centroid' input (its features: {', '.join(model.feature_names)})")
     reference = _reference(args.like, cfg)
-    other = load_audio(args.morph_to, cfg.sampling_rate) if args.morph_to else None
+    other = None
+    if args.morph_to:
+        check_inference_input(args.morph_to, cfg.sampling_rate)
+        other = load_audio(args.morph_to, cfg.sampling_rate)
     core = stream_core(model, reference, morph_reference=other, block_size=args.block_size)
     core.reset(args.seed)
     apply_curves(core, args.loudness, args.centroid, args.rate, args.morph)

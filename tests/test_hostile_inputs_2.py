@@ -332,3 +332,20 @@ def test_a_checkpoint_cannot_send_the_cache_or_the_run_elsewhere(tmp_path, monke
     monkeypatch.chdir(tmp_path / "runs")                         # another working directory, too
     assert main(["retrain", str(run), "--epochs", "2", "--quiet", "--no-report"]) == 0
     assert not elsewhere.exists() and (models / ".audio_cache").is_dir()
+
+
+def test_inputs_too_long_for_memory_or_with_a_nonsense_rate_are_refused_naming_the_file(run, tmp_path, monkeypatch,
+                                                                                         capsys):
+    import ddsp_textures.config as config
+
+    one_hz = tmp_path / "one_hz.wav"
+    sf.write(one_hz, np.random.default_rng(0).standard_normal(20000).astype(np.float32) * 0.1, 1, subtype="FLOAT")
+    for args in (["resynth", str(run), str(one_hz), str(tmp_path / "o.wav")],
+                 ["generate", str(run), str(tmp_path / "o.wav"), "--like", str(one_hz)],
+                 ["stream", str(run), "-o", str(tmp_path / "o.wav"), "--like", str(one_hz), "--seconds", "1"]):
+        _main_error(capsys, args, "one_hz.wav", "1 Hz")
+    minute = tmp_path / "minute.wav"
+    sf.write(minute, np.zeros(16000 * 60, dtype=np.float32), 16000)
+    monkeypatch.setattr(config, "physical_memory", lambda: 64 * 2**20)        # a 64-MiB machine
+    _main_error(capsys, ["resynth", str(run), str(minute), str(tmp_path / "o.wav")], "minute.wav", "GiB")
+    assert not (tmp_path / "o.wav").exists()
