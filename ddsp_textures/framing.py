@@ -27,6 +27,30 @@ def float_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(x if x.flags.writeable else x.copy())
 
 
+def as_signal(audio: np.ndarray | torch.Tensor, name: str = "audio") -> torch.Tensor:
+    """A mono float32 tensor of a signal given to a public function, or a :class:`ValueError` naming ``name``:
+    1-D, at least one sample, floating point (integer samples would be read as values in the thousands: convert
+    them, e.g. ``x / 32768`` for 16-bit), all finite.
+
+    >>> as_signal(np.array([0.5, -0.5])).dtype
+    torch.float32
+    """
+    dtype = audio.dtype if isinstance(audio, torch.Tensor | np.ndarray) else np.asarray(audio).dtype
+    floating = dtype.is_floating_point if isinstance(dtype, torch.dtype) else np.issubdtype(dtype, np.floating)
+    if not floating:
+        raise ValueError(f"{name} must hold floating-point samples (about ±1), got {dtype}: convert it, e.g. "
+                         f"x / 32768 for 16-bit integers")
+    x = audio.detach().float().cpu() if isinstance(audio, torch.Tensor) else torch.from_numpy(
+        np.array(audio, dtype=np.float32))
+    if x.dim() != 1:
+        raise ValueError(f"{name} must be mono (1-D), got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (0 samples)")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf samples")
+    return x
+
+
 def frame_signal(x: np.ndarray | torch.Tensor, frame_size: int, hop: int) -> torch.Tensor:
     """All full frames ``x[i·hop : i·hop + L]`` (the last valid frame included): ``(n,) -> (F, L)``."""
     x = float_tensor(x)

@@ -44,7 +44,7 @@ import torch
 
 from .features import EVENTS_SCALE, RATE_SCALE, band_loudness
 from .filterbanks import erb_number
-from .framing import frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
+from .framing import as_signal, frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
 from .synths.transients import Transients
 
@@ -260,6 +260,7 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
         returns ``(round(seconds · fs),)``.
     """
     _check(model, seconds, centroid, rate, variation)
+    reference = as_signal(reference, "the reference recording")
     loudness = clamped_curve(loudness, LOUDNESS_RANGE_DB, "loudness", "dB")
     if loop:
         n = int(round(seconds * int(model.fs)))

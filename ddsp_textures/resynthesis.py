@@ -37,6 +37,7 @@ import torch
 
 from .features import band_loudness
 from .framing import (
+    as_signal,
     half_overlap_frames,
     join_model_frames,
     overlap_add,
@@ -76,11 +77,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     impose the *input's* fine spectrum.
     Returns a float32 array of the input's length.
     """
-    x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
-    if x.dim() != 1:
-        raise ValueError(f"expected mono audio (1-D), got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError("input audio contains NaN or inf")
+    x = as_signal(audio, "audio")
     y = _resynthesize(model, x, loudness, seed, joining, transients, rotate)
     if equalise:
         y = equalise_to(torch.from_numpy(y).double(), x.double(), model.fs).numpy().astype(np.float32)

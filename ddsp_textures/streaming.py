@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from .features import EVENTS_SCALE, RATE_SCALE, band_loudness, feature_dims
-from .framing import FADE_SECONDS, frame_signal, rms, wrap_pad, zscore
+from .framing import FADE_SECONDS, as_signal, frame_signal, rms, wrap_pad, zscore
 from .models import HybridModel, PVAEModel, TexDSP
 from .models.event_head import EventControls
 from .models.pvae import measured_rate
@@ -602,9 +602,7 @@ StreamModel = TexDSP | PVAEModel | HybridModel
 
 
 def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(reference, dtype=np.float32)).reshape(-1)
-    if x.numel() == 0 or not bool(torch.isfinite(x).all()):
-        raise ValueError("the reference recording is empty or has NaN/inf samples")
+    x = as_signal(reference, "the reference recording")
     return x / x.double().pow(2).mean().sqrt().clamp_min(1e-12).float()
 
 

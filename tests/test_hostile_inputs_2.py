@@ -349,3 +349,30 @@ def test_inputs_too_long_for_memory_or_with_a_nonsense_rate_are_refused_naming_t
     monkeypatch.setattr(config, "physical_memory", lambda: 64 * 2**20)        # a 64-MiB machine
     _main_error(capsys, ["resynth", str(run), str(minute), str(tmp_path / "o.wav")], "minute.wav", "GiB")
     assert not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda m: __import__("ddsp_textures.resynthesis").resynthesis.resynthesize(m, np.zeros(0, np.float32)),
+     ["audio", "empty"]),
+    (lambda m: __import__("ddsp_textures.resynthesis").resynthesis.resynthesize(m, np.ones(8000, np.int64)),
+     ["audio", "int64", "32768"]),
+    (lambda m: __import__("ddsp_textures.resynthesis").resynthesis.resynthesize(m, np.ones((2, 8000), np.float32)),
+     ["audio", "mono"]),
+    (lambda m: __import__("ddsp_textures.generation").generation.generate(m, 1.0, np.ones(8000, np.int16)),
+     ["reference", "int16"]),
+    (lambda m: __import__("ddsp_textures.generation").generation.generate(m, 1.0, np.zeros(0), variation="mean"),
+     ["reference", "empty"]),
+    (lambda m: __import__("ddsp_textures.streaming").streaming.TextureStream(m, np.full(8000, np.nan)),
+     ["reference", "NaN"]),
+    (lambda m: __import__("ddsp_textures.streaming").streaming.TextureStream(m, np.ones(8000)).read(2**21),
+     ["block"]),
+], ids=["resynth empty", "resynth int64", "resynth stereo", "generate int16", "generate empty", "stream nan",
+        "stream huge block"])
+def test_model_calls_validate_their_audio(run, call, words):
+    from ddsp_textures.rundir import load_run
+
+    model, _ = load_run(run)
+    with pytest.raises(ValueError) as caught:
+        call(model)
+    message = str(caught.value)
+    assert all(w in message for w in words) and "\n" not in message, message
