@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 import warnings
@@ -280,12 +281,54 @@ def cached_sources(audio_path: str, fs: int, cache_dir: str | Path, seed: int = 
         stat = file.stat()
         key = hashlib.sha1(f"{file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{fs}".encode()).hexdigest()[:16]
         entry = cache / f"{file.stem[:40]}-{key}.npy"
-        if not entry.is_file():
-            partial = entry.with_suffix(".partial.npy")
-            np.save(partial, load_audio(file, fs).astype(np.float32))
-            partial.replace(entry)                      # atomic: a killed conversion leaves no bad entry
+        problem = _check_cache_entry(entry) if entry.is_file() else "missing"
+        if problem not in ("missing", "unverified", None):
+            warnings.warn(f"cache entry {entry} is damaged ({problem}); decoding {file} again", stacklevel=2)
+        if problem is not None:
+            _write_cache_entry(entry, load_audio(file, fs).astype(np.float32))
         out.append(np.load(entry, mmap_mode="r"))
     return out
+
+
+def _digest(data: np.ndarray) -> str:
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for start in range(0, data.shape[0], 2**22):
+        digest.update(np.ascontiguousarray(data[start:start + 2**22]).tobytes())
+    return digest.hexdigest()
+
+
+def _write_cache_entry(entry: Path, data: np.ndarray) -> None:
+    """The decoded signal and its check (``.json``: samples and checksum), each written under a temporary name
+    and renamed: a killed conversion leaves no entry that passes the check."""
+    partial = entry.with_suffix(".partial.npy")
+    np.save(partial, data)
+    check = entry.with_suffix(".json.partial")
+    check.write_text(json.dumps({"samples": int(data.shape[0]), "blake2b": _digest(data)}))
+    partial.replace(entry)
+    check.replace(entry.with_suffix(".json"))
+
+
+def _check_cache_entry(entry: Path) -> str | None:
+    """Why a cache entry cannot be used (``None`` if it can): unreadable, not a 1-D float32 array, another length
+    or another checksum than when it was written, or ``"unverified"`` (written before entries had checks)."""
+    try:
+        data = np.load(entry, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        return f"unreadable: {str(err).splitlines()[0][:80]}"
+    if not isinstance(data, np.ndarray) or data.dtype != np.float32 or data.ndim != 1:
+        return "not a 1-D float32 array"
+    try:
+        check = json.loads(entry.with_suffix(".json").read_text())
+        samples, digest = int(check["samples"]), str(check["blake2b"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unverified"
+    if samples != data.shape[0]:
+        return f"{data.shape[0]} samples instead of {samples}"
+    if _digest(data) != digest:
+        return "its checksum does not match"
+    return None
 
 
 class LazyTextureDataset(Dataset):

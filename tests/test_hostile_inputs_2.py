@@ -376,3 +376,25 @@ def test_model_calls_validate_their_audio(run, call, words):
         call(model)
     message = str(caught.value)
     assert all(w in message for w in words) and "\n" not in message, message
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "NaN-filled"])
+def test_a_damaged_cache_entry_is_detected_and_rebuilt_with_a_warning(tmp_path, damage):
+    from ddsp_textures.textures import make_texture
+
+    sf.write(tmp_path / "rain.wav", make_texture("rain", 6.0, 16000, seed=0), 16000)
+    cfg = {**TINY, "models_directory": str(tmp_path / "runs"), "lazy_loading": True,
+           "audio_path": str(tmp_path / "rain.wav")}
+    train({**cfg, "run_name": "first"}, progress=False)
+    entry = next((tmp_path / "runs" / ".audio_cache").glob("rain-*.npy"))
+    good = np.load(entry).copy()
+    raw = entry.read_bytes()
+    if damage == "truncated":
+        entry.write_bytes(raw[: len(raw) // 2])
+    elif damage == "random bytes":
+        entry.write_bytes(np.random.default_rng(0).bytes(len(raw)))
+    else:
+        np.save(entry, np.full_like(good, np.nan))
+    with pytest.warns(UserWarning, match="cache entry .* is damaged"):
+        train({**cfg, "run_name": "second"}, progress=False)
+    np.testing.assert_array_equal(np.load(entry), good)
