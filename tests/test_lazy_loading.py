@@ -24,14 +24,14 @@ def _corpus(folder, seconds=(3.0, 2.0), fs=22050):
 def test_cache_decodes_once_and_maps_the_same_samples(tmp_path):
     folder = _corpus(tmp_path / "audio")
     signals = cached_sources(str(folder), 16000, tmp_path / "cache")
-    assert all(isinstance(s, np.memmap) for s in signals) and len(list((tmp_path / "cache").iterdir())) == 2
+    assert all(isinstance(s, np.memmap) for s in signals) and len(list((tmp_path / "cache").glob("*.npy"))) == 2
     for sig, path in zip(signals, sorted(folder.iterdir()), strict=True):
         np.testing.assert_array_equal(np.asarray(sig), load_audio(path, 16000))        # resampled 22.05 → 16 kHz
     stamp = [p.stat().st_mtime_ns for p in sorted((tmp_path / "cache").iterdir())]
     cached_sources(str(folder), 16000, tmp_path / "cache")
     assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "cache").iterdir())] == stamp   # reused
     cached_sources(str(folder), 8000, tmp_path / "cache")
-    assert len(list((tmp_path / "cache").iterdir())) == 4                                      # new rate, new entries
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 4                                  # new rate, new entries
 
 
 def test_lazy_items_equal_the_in_memory_items(tmp_path):
