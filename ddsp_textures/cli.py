@@ -312,12 +312,21 @@ def _run(args: argparse.Namespace) -> int:
                            args.sampling_rate)
             print(f"wrote {len(TEXTURES)} textures to {out}")
     except (ConfigError, FileNotFoundError, ValueError, FloatingPointError) as err:
-        print(f"error: {_short(str(err))}", file=sys.stderr)
+        sys.stderr.write(f"error: {_short(str(err))}\n")          # one write: ranks share a terminal
         return 2
     except MemoryError:
         print("error: out of memory; use a smaller config (frame_size, batch_size) or shorter audio",
               file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        from .distributed import environment_ranks, lost_peer
+
+        if not lost_peer(err):
+            raise
+        rank = environment_ranks().rank
+        print(f"error: rank {rank} lost the other ranks of this torchrun launch (one failed or was killed: see its "
+              f"error line); a run with a checkpoint resumes with retrain", file=sys.stderr)
+        return 1
     except OSError as err:
         where = f" {err.filename}" if err.filename else ""
         print(f"error: cannot access{where}: {err.strerror or err}", file=sys.stderr)

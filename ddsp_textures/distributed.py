@@ -11,6 +11,7 @@ connects GPU ranks, gloo CPU ranks; rank 0 alone writes the run directory, check
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -98,6 +99,40 @@ def broadcast_text(text: str, ranks: Ranks, device: torch.device) -> str:
         buffer.copy_(data.to(device))
     dist.broadcast(buffer, src=0)
     return bytes(buffer.cpu().tolist()).decode("utf-8")
+
+
+ERROR_MARK = "\x00error:"       # a broadcast text that carries rank 0's error instead of a result
+
+
+@contextlib.contextmanager
+def errors_to_ranks(ranks: Ranks, device: torch.device):  # noqa: ANN201
+    """On rank 0: a :class:`~ddsp_textures.config.ConfigError` (or ``ValueError``/``OSError``) raised inside is
+    sent to the other ranks (:func:`receive_or_raise`) before it propagates, so that they stop with the same
+    one-line error instead of waiting for a rank that is gone."""
+    try:
+        yield
+    except (ValueError, OSError) as err:
+        if ranks.active:
+            broadcast_text(ERROR_MARK + str(err), ranks, device)
+        raise
+
+
+def receive_or_raise(ranks: Ranks, device: torch.device) -> str:
+    """On the other ranks: rank 0's text, or its error raised here as a
+    :class:`~ddsp_textures.config.ConfigError` with the same message."""
+    from .config import ConfigError
+
+    text = broadcast_text("", ranks, device)
+    if text.startswith(ERROR_MARK):
+        raise ConfigError(text[len(ERROR_MARK):])
+    return text
+
+
+def lost_peer(err: BaseException) -> bool:
+    """Whether ``err`` is a collective that failed because another rank of a torchrun launch is gone."""
+    text = str(err)
+    return environment_ranks().active and any(s in text for s in (
+        "Connection closed by peer", "Connection reset by peer", "gloo", "NCCL", "Broken pipe", "ProcessGroup"))
 
 
 def cleanup() -> None:

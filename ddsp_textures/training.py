@@ -335,10 +335,11 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
     trainer = Trainer(cfg, None, progress, on_epoch)
     ranks = trainer.ranks
     if not ranks.is_main:            # other ranks of a torchrun launch: rank 0 creates and writes the run
-        trainer.run_dir = Path(distributed.broadcast_text("", ranks, trainer.device))
+        trainer.run_dir = Path(distributed.receive_or_raise(ranks, trainer.device))
         _shape_carriers(trainer)
         return trainer.fit()
-    run_dir, lock, created = claim_new_run(cfg)
+    with distributed.errors_to_ranks(ranks, trainer.device):
+        run_dir, lock, created = claim_new_run(cfg)
     distributed.broadcast_text(str(run_dir), ranks, trainer.device)
     try:
         trainer.run_dir = run_dir
@@ -397,9 +398,15 @@ def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = Tru
                               f"{LIMITS['epochs']:,}, got {epochs}")
         cfg.epochs = epochs
     check_source_size(cfg)
-    lock = RunLock(run_dir) if distributed.environment_ranks().is_main else None
+    trainer = Trainer(cfg, run_dir, progress)
+    ranks, lock = trainer.ranks, None
+    if ranks.is_main:
+        with distributed.errors_to_ranks(ranks, trainer.device):
+            lock = RunLock(run_dir)
+        distributed.broadcast_text(str(run_dir), ranks, trainer.device)
+    else:
+        distributed.receive_or_raise(ranks, trainer.device)
     try:
-        trainer = Trainer(cfg, run_dir, progress)
         trainer.restore(state, path)
         progress = trainer.progress
         if trainer.epoch >= cfg.epochs:

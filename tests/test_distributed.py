@@ -58,3 +58,18 @@ def test_two_gloo_ranks_match_one_process_with_twice_the_batch_and_resume(tmp_pa
     assert two["epoch"] == one["epoch"] == 3
     for key, value in one["model"].items():
         torch.testing.assert_close(two["model"][key], value, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_bad_start_under_torchrun_is_the_same_error_line_on_every_rank(tmp_path):
+    (tmp_path / "runs" / "busy").mkdir(parents=True)
+    (tmp_path / "runs" / "busy" / "notes.txt").write_text("mine")
+    cfg = {**CONFIG, "models_directory": str(tmp_path / "runs"), "run_name": "busy"}
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    proc = subprocess.run(launcher + ["-m", "ddsp_textures", "--threads", "1", "train", "c.json", "--quiet"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode != 0 and len(lines) == 2 and lines[0] == lines[1], proc.stderr[-2000:]
+    assert "is not empty" in lines[0] and "[rank" not in proc.stderr            # no rank printed a traceback
+    assert (tmp_path / "runs" / "busy" / "notes.txt").read_text() == "mine"
