@@ -80,7 +80,9 @@ def test_book_workflow_and_binder_use_the_ci_command_and_open_chapters_as_notebo
     assert "run: bash .ci/run" in workflow and "path: _build/html" in workflow and "deploy-pages" in workflow
     post_build = ROOT / "postBuild"
     assert post_build.stat().st_mode & 0o111 and "set-default-viewer markdown myst" in post_build.read_text()
-    assert "-e .[book]" in (ROOT / "environment.yml").read_text()
+    environment = (ROOT / "environment.yml").read_text()
+    assert "-e .[book]" in environment
+    assert "download.pytorch.org/whl/cpu" in environment and "torch==2.13.0+cpu" in environment   # no CUDA
 
 
 def test_every_chapter_sets_the_thread_policy_before_computing():
