@@ -13,17 +13,23 @@ def _np(x: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def spectrogram(ax, x: np.ndarray | torch.Tensor, fs: float, title: str = "", n_fft: int = 1024,
-                max_freq: float | None = None) -> None:
-    """Log-magnitude spectrogram (dB) of a mono signal on a matplotlib axis."""
-    x = _np(x).astype(np.float64)
+                max_freq: float | None = None, log_freq: bool = False) -> None:
+    """Log-magnitude spectrogram (dB, 80 dB range) of a mono signal on a matplotlib axis, drawn by
+    ``librosa.display.specshow`` with real time and frequency axes (``log_freq``: a logarithmic frequency axis,
+    which reads better where the low octaves matter).  librosa is imported here only, off the training path."""
+    import librosa
+    import librosa.display
+
+    x = _np(x).astype(np.float32)
     hop = n_fft // 4
-    window = np.hanning(n_fft)
-    n = 1 + max(0, (len(x) - n_fft) // hop)
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:n] * window
-    mag = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)).T + 1e-6)
-    ax.imshow(mag, origin="lower", aspect="auto", cmap="magma", vmin=mag.max() - 80, vmax=mag.max(),
-              extent=(0, len(x) / fs, 0, fs / 2))
-    ax.set(xlabel="time (s)", ylabel="frequency (Hz)", title=title, ylim=(0, max_freq or fs / 2))
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    magnitude = np.abs(librosa.stft(x, n_fft=n_fft, hop_length=hop, window="hann", center=False))
+    db = librosa.amplitude_to_db(magnitude + 1e-12, ref=np.max, top_db=None)
+    librosa.display.specshow(db, sr=fs, hop_length=hop, n_fft=n_fft, x_axis="time", y_axis="log" if log_freq
+                             else "hz", ax=ax, cmap="magma", vmin=-80, vmax=0)
+    top = max_freq or fs / 2
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)", title=title, ylim=(20 if log_freq else 0, top))
 
 
 def plot_filterbank(ax, bank: FilterBank, log_x: bool = True, title: str = "") -> None:
