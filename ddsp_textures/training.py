@@ -26,10 +26,9 @@ from . import distributed
 from .builders import build_datasets, build_model, build_sources, build_texstat, network_dtype, resolve_device
 from .config import LIMITS, ConfigError, TrainConfig, parse_config, physical_memory, saved_config_defaults
 from .data import LazyTextureDataset, TextureDataset, source_seconds
-from .features import compute_features, estimate_event_rate
 from .grain_training import extract_grains, train_grain_vae
+from .losses import TrainingLoss
 from .models import HybridModel, PVAEModel, TexDSP, count_parameters
-from .models.event_head import rate_supervision
 from .numerics import derive_seed
 from .plotting import plot_history
 from .rundir import (
@@ -47,12 +46,7 @@ from .rundir import (
     load_weights,
     remove_failed_run,
 )
-from .spectral import MultiScaleSpectralLoss, long_term_spectrum
-
-
-def _uses(cfg: TrainConfig) -> tuple[bool, bool]:
-    """Whether the configured loss has a TexStat term and a multi-scale spectral term."""
-    return cfg.loss_function != "multiscale", cfg.loss_function != "texstat"
+from .spectral import long_term_spectrum
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
@@ -98,7 +92,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.texstat = build_texstat(cfg).to(self.device)
-        self.mss = MultiScaleSpectralLoss()
+        self.loss_fn = TrainingLoss.from_config(cfg, self.model.bank, self.texstat).to(self.device)
         self._target_statistics: dict[int, list[torch.Tensor]] = {}
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
@@ -132,37 +126,19 @@ class Trainer:
 
     def _losses(self, batch: tuple[torch.Tensor, ...], targets: list[torch.Tensor] | None
                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
-        """``(training loss, its TexStat term or None, target frames, output frames)`` of a batch."""
+        """``(training loss, its TexStat term or None, target frames, output frames)`` of a batch
+        (:class:`~ddsp_textures.losses.TrainingLoss`)."""
         x, *feats = (t.to(self.device) for t in batch)
-        with_controls = self.cfg.has_events and (self.cfg.rate_supervision > 0 or self.cfg.event_gain_penalty > 0)
+        with_controls = self.loss_fn.needs_controls
         y, controls = self.net(feats, with_controls=True) if with_controls else (self.net(feats), None)
         if not torch.isfinite(y).all():      # a diverged output: a non-finite loss, skipped by the step guard
             nan = torch.full((), math.nan, device=self.device)
             return nan, nan, x, y
-        with_texstat, with_mss = _uses(self.cfg)
+        terms = self.loss_fn.terms(x, y, controls, targets, getattr(self.model, "events_enabled", True))
         loss = torch.zeros((), device=self.device)
-        texstat = None
-        if with_texstat:
-            if targets is None:
-                texstat = self.texstat(_frames(y), _frames(x))
-            else:
-                texstat = self.texstat.loss_to_statistics(_frames(y), targets)
-            loss = loss + texstat
-        if with_mss:
-            loss = loss + self.mss(_frames(x), _frames(y))
-        if controls is not None and self.cfg.rate_supervision > 0:   # tie the rate to the target frames' rate
-            measured = estimate_event_rate(x, self.cfg.sampling_rate)
-            loss = loss + self.cfg.rate_supervision * rate_supervision(controls.rate, measured)
-        if (controls is not None and controls.gain is not None and self.cfg.event_gain_penalty > 0
-                and getattr(self.model, "events_enabled", True)):
-            # the hybrid's events pay for their share of the frame: they stay on where they lower TexStat
-            loss = loss + self.cfg.event_gain_penalty * controls.gain.mean()
-        if self.cfg.regularizers_list:
-            fx = compute_features(x, self.cfg.regularizers_list, self.model.bank)
-            fy = compute_features(y, self.cfg.regularizers_list, self.model.bank)
-            reg = sum(torch.nn.functional.mse_loss(a, b) for a, b in zip(fy, fx, strict=True))
-            loss = loss + self.cfg.regularizer_weight * reg
-        return loss, texstat, x, y
+        for value in terms.values():
+            loss = loss + value
+        return loss, terms.get("texstat"), x, y
 
     @torch.no_grad()
     def evaluate(self, data: TextureDataset) -> tuple[float, float]:

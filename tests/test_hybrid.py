@@ -80,28 +80,30 @@ def test_hybrid_forward_shapes_gain_bounds_and_gradients_reach_both_layers():
         torch.testing.assert_close(model(feats), model.synth(coeffs), atol=1e-5, rtol=0)
 
 
-def test_trainer_adds_the_weighted_rate_supervision_and_event_gain_penalty(tmp_path):
+def test_the_training_loss_adds_the_weighted_rate_supervision_and_event_gain_penalty(tmp_path):
+    from ddsp_textures.builders import build_texstat
+    from ddsp_textures.losses import TrainingLoss
+
     cfg = parse_config(_hybrid_config(tmp_path, rate_supervision=2.5, event_gain_penalty=1.5))
     trainer = Trainer(cfg, tmp_path, progress=False)
-    batch = trainer.train_set[torch.arange(2)]
-    torch.manual_seed(3)
-    loss, texstat, x, _ = trainer._losses(batch, None)
-    feats = [t for t in batch[1:]]
-    torch.manual_seed(3)
-    controls = trainer.model(feats, with_controls=True)[1]
-    supervision = 2.5 * rate_supervision(controls.rate, estimate_event_rate(x, 16000))
-    penalty = 1.5 * controls.gain.mean()
-    assert float(penalty.detach()) == pytest.approx(1.5 * 0.3, abs=0.05)   # the initial share, 0.3
-    expected = float((texstat + supervision + penalty).detach())
-    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
-    trainer.model.events_enabled = False                 # a warm-up epoch: no penalty on a silenced gain
-    torch.manual_seed(3)
-    loss_off, texstat_off, *_ = trainer._losses(batch, None)
+    assert isinstance(trainer.loss_fn, TrainingLoss) and trainer.loss_fn.needs_controls
+    x, *feats = trainer.train_set[torch.arange(2)]
     with torch.no_grad():
         torch.manual_seed(3)
-        rate = trainer.model(feats, with_controls=True)[1].rate
-    expected_off = float((texstat_off + 2.5 * rate_supervision(rate, estimate_event_rate(x, 16000))).detach())
-    assert float(loss_off.detach()) == pytest.approx(expected_off, rel=1e-5)
+        y, controls = trainer.model(feats, with_controls=True)
+        terms = trainer.loss_fn.terms(x, y, controls)
+        texstat = build_texstat(cfg)(y.reshape(-1, y.shape[-1]), x.reshape(-1, x.shape[-1]))
+    assert list(terms) == ["texstat", "rate", "gain"]
+    supervision = 2.5 * rate_supervision(controls.rate, estimate_event_rate(x, 16000))
+    assert float(terms["texstat"]) == pytest.approx(float(texstat), rel=1e-5)
+    assert float(terms["rate"]) == pytest.approx(float(supervision), rel=1e-6)
+    assert float(terms["gain"]) == pytest.approx(1.5 * float(controls.gain.mean()), rel=1e-6)
+    assert float(terms["gain"]) == pytest.approx(1.5 * 0.3, abs=0.05)       # the initial share, 0.3
+    total = trainer.loss_fn(x, y, controls)
+    assert float(total) == pytest.approx(float(texstat + supervision + terms["gain"]), rel=1e-5)
+    off = trainer.loss_fn.terms(x, y, controls, events_enabled=False)     # a warm-up epoch: no gain penalty
+    assert list(off) == ["texstat", "rate"]
+
 
 
 def test_event_gain_penalty_switches_off_events_that_do_not_pay(tmp_path):

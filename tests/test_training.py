@@ -248,3 +248,30 @@ def test_thread_policy_order_is_argument_then_environment_then_default(monkeypat
                 set_threads(bad)
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("loss_function, names", [("texstat", ["texstat"]), ("multiscale", ["mss"]),
+                                                  ("texstat+multiscale", ["texstat", "mss"])])
+def test_the_training_loss_has_the_terms_its_config_names(tmp_path, loss_function, names):
+    from ddsp_textures.builders import build_model, build_texstat
+    from ddsp_textures.features import compute_features
+    from ddsp_textures.losses import TrainingLoss
+    from ddsp_textures.spectral import MultiScaleSpectralLoss
+
+    cfg = parse_config(_cfg(tmp_path, loss_function=loss_function, regularizers_list=["band_shapes"],
+                            regularizer_weight=20.0))
+    model = build_model(cfg)
+    loss = TrainingLoss.from_config(cfg, model.bank)
+    x, y = torch.randn(2, 2, cfg.frame_size), torch.randn(2, 2, cfg.frame_size)
+    terms = loss.terms(x, y)
+    assert list(terms) == [*names, "regularizer"] and not loss.needs_controls
+    flat_x, flat_y = x.reshape(-1, cfg.frame_size), y.reshape(-1, cfg.frame_size)
+    if "texstat" in names:
+        assert float(terms["texstat"]) == pytest.approx(float(build_texstat(cfg)(flat_y, flat_x)), rel=1e-6)
+    if "mss" in names:
+        assert float(terms["mss"]) == pytest.approx(float(MultiScaleSpectralLoss()(flat_x, flat_y)), rel=1e-6)
+    fx, fy = (compute_features(v, ["band_shapes"], model.bank)[0] for v in (x, y))
+    assert float(terms["regularizer"]) == pytest.approx(20.0 * float(((fy - fx) ** 2).mean()), rel=1e-5)
+    assert float(loss(x, y)) == pytest.approx(float(sum(terms.values())), rel=1e-6)
+    with pytest.raises(ValueError, match="needs a TexStat term"):
+        TrainingLoss(None, None, model.bank, cfg.sampling_rate)
