@@ -19,6 +19,7 @@ def spectrogram(ax, x: np.ndarray | torch.Tensor, fs: float, title: str = "", n_
     which reads better where the low octaves matter).  librosa is imported here only, off the training path."""
     import librosa
     import librosa.display
+    from matplotlib.ticker import MaxNLocator
 
     x = _np(x).astype(np.float32)
     hop = n_fft // 4
@@ -30,6 +31,7 @@ def spectrogram(ax, x: np.ndarray | torch.Tensor, fs: float, title: str = "", n_
                              else "hz", ax=ax, cmap="magma", vmin=-80, vmax=0)
     top = max_freq or fs / 2
     ax.set(xlabel="time (s)", ylabel="frequency (Hz)", title=title, ylim=(20 if log_freq else 0, top))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))   # readable in narrow panels
 
 
 def plot_filterbank(ax, bank: FilterBank, log_x: bool = True, title: str = "") -> None:
