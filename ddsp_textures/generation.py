@@ -288,9 +288,9 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
 
 
 def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(reference, dtype=np.float32)).reshape(-1)
-    level = x.double().pow(2).mean().sqrt()
-    return x / level.clamp_min(1e-12).float()
+    """A checked reference recording (:func:`~ddsp_textures.framing.as_signal`) scaled to unit RMS."""
+    x = as_signal(reference, "the reference recording")
+    return x / x.double().pow(2).mean().sqrt().clamp_min(1e-12).float()
 
 
 def apply_curves(core: StreamCore, loudness: Curve = 0.0, centroid: Curve | None = None, rate: Curve | None = None,

@@ -39,8 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .features import EVENTS_SCALE, RATE_SCALE, band_loudness, feature_dims
-from .framing import FADE_SECONDS, as_signal, frame_signal, rms, wrap_pad, zscore
+from .features import EVENTS_SCALE, RATE_SCALE, feature_dims
+from .framing import FADE_SECONDS, rms, zscore
+from .generation import BLOCK_FRAMES, LOUDNESS_RANGE_DB, _loudness, _reference_frames, _unit_rms
 from .models import HybridModel, PVAEModel, TexDSP
 from .models.event_head import EventControls
 from .models.pvae import measured_rate
@@ -52,8 +53,6 @@ SEED_STRIDE = 1_000_003      # frame j of seed s draws from a generator seeded w
 MAX_SEED = 2**31 - 1
 MAX_BLOCK = 2**20
 LOUDNESS, CENTROID, RATE, MORPH = 0, 1, 2, 3
-CONTROL_NAMES = ("loudness", "centroid", "rate", "morph")
-LOUDNESS_RANGE_DB = (-120.0, 60.0)
 RATE_RANGE = (0.0, 1000.0)   # events per second
 MIN_CENTROID_HZ = 20.0
 
@@ -184,15 +183,6 @@ class TexDSPRenderer(nn.Module):
         if not self.specific:
             frame = frame * (plan[1].reshape(()) / rms(frame))
         return join_chunk(frame, self.fade, int(plan[3][0]))
-
-    def forward(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
-                generator: torch.Generator) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """All stages at once: the chunk ``(L + fade,)`` and the new state."""
-        plan, state = self.prepare(feats, state, target, generator)
-        frame = torch.zeros(self.frame_size)
-        for k in range(self.parts):
-            frame = frame + self.part(plan, k)
-        return self.finish(plan, frame), state
 
 
 def _event_draws(model: PVAEModel | HybridModel, latent: torch.Tensor, measured: torch.Tensor | None,
@@ -601,11 +591,6 @@ class StreamCore(nn.Module):
 StreamModel = TexDSP | PVAEModel | HybridModel
 
 
-def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
-    x = as_signal(reference, "the reference recording")
-    return x / x.double().pow(2).mean().sqrt().clamp_min(1e-12).float()
-
-
 def _events(x: torch.Tensor, fs: int, transients: str) -> tuple[torch.Tensor, torch.Tensor, float, torch.Tensor]:
     """The reference's clicks (:func:`~ddsp_textures.synths.transients.analyse_transients`): their waveforms
     ``(E, W)``, their intervals (samples; a Poisson process at their rate where there are fewer than 3), their
@@ -624,19 +609,11 @@ def _events(x: torch.Tensor, fs: int, transients: str) -> tuple[torch.Tensor, to
 
 def _trajectory(model: StreamModel, x: torch.Tensor, steps_per_frame: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The reference's encoder inputs ``(R, D)`` (concatenated) and loudness targets ``(R, T)`` per frame, at
-    hop ``L / steps_per_frame``."""
-    length = model.frame_size
-    if x.shape[0] < length:
-        x = wrap_pad(x, length)
-    device = next(model.parameters()).device
-    frames = frame_signal(x, length, length // steps_per_frame).to(device)
+    hop ``L / steps_per_frame`` (P-VAE frames: their RMS; whole TexEnv frames: what
+    :func:`~ddsp_textures.generation._loudness` measures)."""
+    frames = _reference_frames(model, x, hop=model.frame_size // steps_per_frame)
     feats = torch.cat(model.features(zscore(frames)), dim=-1).float().cpu()
-    if isinstance(model, HybridModel):
-        level = band_loudness(frames, model.bank, residuals=True)
-    elif isinstance(model, TexDSP) and "energy_bands" in model.feature_names:
-        level = band_loudness(frames, model.bank)
-    else:
-        level = rms(frames)
+    level = rms(frames) if isinstance(model, PVAEModel) else _loudness(model, frames)
     return feats, level.reshape(frames.shape[0], -1).float().cpu()
 
 
@@ -677,8 +654,6 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
     ``transients``: ``"default"`` (``"clicks"`` for TexDSP, none for P-VAE and hybrid models, which draw their
     own events), a detector name of :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
     """
-    from .generation import BLOCK_FRAMES
-
     renderer = renderer_for(model) if renderer is None else renderer
     if transients == "default":
         transients = "clicks" if isinstance(model, TexDSP) else None
