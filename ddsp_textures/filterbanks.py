@@ -17,6 +17,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .numerics import modulus
+
 Scale = Literal["erb", "log", "linear"]
 
 
@@ -223,7 +225,7 @@ class FilterBank(nn.Module):
         self._check_input(x)
         filters = self.one_sided.to(device=x.device, dtype=x.dtype)
         spectrum = torch.fft.rfft(x, dim=-1).unsqueeze(-2) * filters
-        return torch.fft.ifft(spectrum, n=self.length, dim=-1).abs()
+        return modulus(torch.fft.ifft(spectrum, n=self.length, dim=-1))
 
     def reconstruct(self, bands: torch.Tensor) -> torch.Tensor:
         """Filter each of the ``N + 2`` subbands once more and sum: exact inverse of :meth:`all_bands`."""

