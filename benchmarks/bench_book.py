@@ -1,7 +1,7 @@
 """Build the book several times and report per-chapter execution time (the stall detector of the book build).
 
-    python benchmarks/bench_book.py --runs 5          # full chapters, as `jupyter-book build .` runs them
-    python benchmarks/bench_book.py --runs 3 --quick  # chapters in quick mode (DDSP_TEXTURES_QUICK=1)
+    python -m benchmarks.bench_book --runs 5          # full chapters, as `jupyter-book build .` runs them
+    python -m benchmarks.bench_book --runs 3 --quick  # chapters in quick mode (DDSP_TEXTURES_QUICK=1)
 
 Each run is a fresh ``jupyter-book build`` into a temporary folder (notebooks are always re-executed:
 ``execute_notebooks: force``).  myst-nb prints ``<chapter>: Executed notebook in S seconds``; those lines and
@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
+from .common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 EXECUTED = re.compile(r"book/(\w+)\.md: Executed notebook in ([0-9.]+) seconds")

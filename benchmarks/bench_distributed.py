@@ -1,7 +1,7 @@
 """Training throughput of one process vs two torchrun ranks on this machine, in one run.
 
-    python benchmarks/bench_distributed.py            # ≈ 3 min on 2 CPU cores
-    python benchmarks/bench_distributed.py --quick
+    python -m benchmarks.bench_distributed            # ≈ 3 min on 2 CPU cores
+    python -m benchmarks.bench_distributed --quick
 
 The same run (procedural fire, L = 16384 at 22.05 kHz, sequences of 4, TexDSP) is trained for a few epochs as
 1 process × 1 thread, 1 process × 2 threads and 2 gloo ranks × 1 thread (per-rank batch 4, so the two-rank run
@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_results  # noqa: E402
+from .common import RESULTS, write_results
 
 
 def run(workdir: Path, name: str, ranks: int, threads: int, batch: int, epochs: int, device: str) -> dict:

@@ -7,7 +7,7 @@ loudness).  "After" is the library: band-limited synthesis (``synths/bandlimited
 a short grid, one output FFT per frame), analysis from one inverse FFT of the one-sided band spectra
 (``FilterBank.envelopes``); "fwd+bwd" rows time synthesis with its backward pass, as in training.
 
-    python benchmarks/bench_texenv.py [--quick] [--threads 1]
+    python -m benchmarks.bench_texenv [--quick] [--threads 1]
 
 Real-time factor (RTF) = seconds of audio produced per second of compute (higher is faster).
 """
@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import peak_rss_mb, run_worker, sync, timeit, write_results  # noqa: E402
+from ddsp_textures.envelopes import hilbert_envelope
+from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.synths import make_carriers, overlap_add, texenv_analysis, texenv_resynthesize, texenv_synthesis
+from ddsp_textures.synths.texenv import envelopes_from_coefficients, synthesis_blocks
+from ddsp_textures.textures import make_texture
 
-from ddsp_textures.envelopes import hilbert_envelope  # noqa: E402
-from ddsp_textures.filterbanks import erb_bank  # noqa: E402
-from ddsp_textures.synths import make_carriers, overlap_add, texenv_analysis, texenv_resynthesize, texenv_synthesis  # noqa: E402
-from ddsp_textures.synths.texenv import _modulated_sum  # noqa: E402
-from ddsp_textures.textures import make_texture  # noqa: E402
+from .common import peak_rss_mb, run_worker, sync, timeit, write_results
 
 FS = 44100
 
@@ -47,7 +44,18 @@ def before_analysis(x: torch.Tensor, bank, n_coeffs: int) -> torch.Tensor:
 
 def blocked_synthesis(coeffs: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
     """The second release: cache-sized blocks of items × bands of ``(·, ·, L)`` products."""
-    return _modulated_sum(coeffs, seed, None, bandlimited=False)
+    length, n_bands = seed.shape[-1], seed.shape[0]
+    flat = coeffs.reshape(-1, n_bands, coeffs.shape[-1])
+    item_block, band_block = synthesis_blocks(flat.shape[0], n_bands, length, coeffs.device)
+    outputs = []
+    for i in range(0, flat.shape[0], item_block):
+        acc = None
+        for b in range(0, n_bands, band_block):
+            env = envelopes_from_coefficients(flat[i:i + item_block, b:b + band_block], length)
+            summed = env.mul_(seed[b:b + band_block].to(env.dtype)).sum(-2)
+            acc = summed if acc is None else acc + summed
+        outputs.append(acc)
+    return torch.cat(outputs).reshape(*coeffs.shape[:-2], length)
 
 
 def backward_of(fn):
@@ -135,7 +143,7 @@ def main() -> None:
                     if ppe == 256:
                         times = {name: timeit(lambda c=coeffs, s=seed, f=fn: backward_of(f)(c, s), device, repeat=5)
                                  for name, fn in IMPLEMENTATIONS.items()}
-                        peaks = {impl: run_worker(__file__, {"device": dev, "length": length, "n_bands": n,
+                        peaks = {impl: run_worker(__spec__.name, {"device": dev, "length": length, "n_bands": n,
                                                              "batch": args.batch, "ppe": ppe, "impl": impl}
                                                   ).get("peak_mb", float("nan"))
                                  for impl in IMPLEMENTATIONS}

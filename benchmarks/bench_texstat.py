@@ -9,24 +9,19 @@ variances and correlations by Parseval) — 2 passes.  Both give the same statis
 Each measurement runs in a fresh interpreter, so the reported peak memory (CPU: peak RSS above the inputs;
 CUDA: ``max_memory_allocated``) is its own.
 
-    python benchmarks/bench_texstat.py            # B 1/8/32 × L 65536, N 16/24, M 6, 1 and 2 threads
-    python benchmarks/bench_texstat.py --quick    # smaller sizes for a smoke test
+    python -m benchmarks.bench_texstat            # B 1/8/32 × L 65536, N 16/24, M 6, 1 and 2 threads
+    python -m benchmarks.bench_texstat --quick    # smaller sizes for a smoke test
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import peak_rss_mb, run_worker, timeit, write_results  # noqa: E402
-
-from ddsp_textures.envelopes import downsample, hilbert_envelope  # noqa: E402
-from ddsp_textures.texstat import (  # noqa: E402
+from ddsp_textures.envelopes import downsample, hilbert_envelope
+from ddsp_textures.texstat import (
     TexStat,
     _std,
     _upper_pairs,
@@ -34,6 +29,8 @@ from ddsp_textures.texstat import (  # noqa: E402
     envelope_moments,
     statistics_distances,
 )
+
+from .common import peak_rss_mb, run_worker, timeit, write_results
 
 
 def before_statistics(ts: TexStat, x: torch.Tensor) -> list[torch.Tensor]:
@@ -117,7 +114,7 @@ def main() -> None:
             for batch, n in sizes:
                 row = {"device": device, "threads": threads, "batch": batch, "length": length, "N": n, "M": 6}
                 for impl in ("library", "before"):
-                    res = run_worker(__file__, {"device": device, "batch": batch, "n_bands": n, "length": length,
+                    res = run_worker(__spec__.name, {"device": device, "batch": batch, "n_bands": n, "length": length,
                                                 "impl": impl, "repeat": args.repeat, "threads": threads})
                     if "error" in res:
                         row[impl] = f"failed: {res['error'][:60]}"

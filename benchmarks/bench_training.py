@@ -5,28 +5,26 @@ by the time-domain pipeline on the whole batch (``bench_texstat.before_statistic
 recomputed at every step, and TexEnv synthesis of all ``(B, N, L)`` bands at once.  "After" is the library.
 Both are timed in the same process, alternating, on the same batch.
 
-    python benchmarks/bench_training.py [--steps 5] [--threads 1] [--configs configs/quick_fire.json ...]
+    python -m benchmarks.bench_training [--steps 5] [--threads 1] [--configs configs/quick_fire.json ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_texstat import before_statistics  # noqa: E402
-from common import sync, write_results  # noqa: E402
+import ddsp_textures.synths.texenv as texenv
+from ddsp_textures.config import load_config
+from ddsp_textures.models import count_parameters
+from ddsp_textures.training import Trainer
 
-import ddsp_textures.synths.texenv as texenv  # noqa: E402
-from ddsp_textures.config import load_config  # noqa: E402
-from ddsp_textures.models import count_parameters  # noqa: E402
-from ddsp_textures.training import Trainer, _batches  # noqa: E402
+from .bench_texstat import before_statistics
+from .common import sync, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +45,7 @@ def previous_release(trainer: Trainer):
 def step_time(trainer: Trainer, batch: tuple, targets: list | None) -> float:
     sync(trainer.device)
     t0 = time.perf_counter()
-    loss = trainer._loss(batch, targets)[0]
+    loss = trainer.batch_loss(batch, targets)[0]
     trainer.optimizer.zero_grad()
     loss.backward()
     trainer.optimizer.step()
@@ -73,7 +71,7 @@ def main() -> None:
             start = time.perf_counter()
             trainer = Trainer(cfg, run, progress=False)
             setup = time.perf_counter() - start
-            idx = _batches(len(trainer.train_set), cfg.batch_size, None)[0]
+            idx = torch.arange(min(len(trainer.train_set), cfg.batch_size))   # the first batch, unshuffled
             batch = trainer.train_set[idx]
             before, after = [], []
             for i in range(args.steps + 1):

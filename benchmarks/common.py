@@ -57,10 +57,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_worker(script: str, args: dict, timeout: float = 1800) -> dict:
-    """Run ``script --worker JSON`` in a fresh interpreter (so peak memory is per measurement)."""
-    proc = subprocess.run([sys.executable, script, "--worker", json.dumps(args)], capture_output=True, text=True,
-                          timeout=timeout)
+def run_worker(module: str, args: dict, timeout: float = 1800) -> dict:
+    """Run ``python -m module --worker JSON`` from the repository root in a fresh interpreter (so peak memory is
+    per measurement); ``module`` is the benchmark's ``__spec__.name``, e.g. ``benchmarks.bench_texstat``."""
+    proc = subprocess.run([sys.executable, "-m", module, "--worker", json.dumps(args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         return {"error": tail[0]}

@@ -1,8 +1,8 @@
 """How close can a noise-carrier resynthesis get? The carrier-seed floor of the DSP resynthesis.
 
-    python benchmarks/eval_carrier_floor.py            # the seven textures of eval_quality.py (≈ 7 min, 2 threads:
+    python -m benchmarks.eval_carrier_floor            # the seven textures of eval_quality.py (≈ 7 min, 2 threads:
                                                        # DDSP_TEXTURES_THREADS=2; one thread by default)
-    python benchmarks/eval_carrier_floor.py --quick    # 8-s excerpts, 2 seeds (a smoke test, not a result)
+    python -m benchmarks.eval_carrier_floor --quick    # 8-s excerpts, 2 seeds (a smoke test, not a result)
 
 ``texenv_resynthesize`` keeps each frame's band envelopes and draws the fine structure: noise carriers,
 shifted at random per frame.  Two resyntheses of one recording that differ only in the carrier seed share
@@ -27,26 +27,23 @@ For each texture (the excerpts of ``eval_quality.py``), over ``--seeds`` carrier
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
-from eval_quality import FS, L, excerpts  # noqa: E402
+from ddsp_textures.filterbanks import FilterBank, erb_bank
+from ddsp_textures.framing import half_overlap_frames, overlap_add, zscore
+from ddsp_textures.metrics import frame_audio, frame_distance, frame_distances
+from ddsp_textures.spectral import equalise_to, long_term_spectrum
+from ddsp_textures.synths import make_carriers, texenv_resynthesize
+from ddsp_textures.synths.texenv import texenv_analysis, texenv_synthesis
+from ddsp_textures.texstat import TexStat, statistics_distances
+from ddsp_textures.threads import set_threads
 
-from ddsp_textures.filterbanks import FilterBank, erb_bank  # noqa: E402
-from ddsp_textures.framing import half_overlap_frames, overlap_add, zscore  # noqa: E402
-from ddsp_textures.metrics import frame_audio, frame_distance, frame_distances  # noqa: E402
-from ddsp_textures.spectral import equalise_to, long_term_spectrum  # noqa: E402
-from ddsp_textures.synths import make_carriers, texenv_resynthesize  # noqa: E402
-from ddsp_textures.synths.texenv import texenv_analysis, texenv_synthesis  # noqa: E402
-from ddsp_textures.texstat import TexStat, statistics_distances  # noqa: E402
-from ddsp_textures.threads import set_threads  # noqa: E402
+from .common import write_results
+from .eval_quality import FS, L, excerpts
 
 STATS = ("S1", "S2", "S3", "S4", "S5")
 PARAM_PER_ENV = 256                     # as eval_quality.py's DSP rows

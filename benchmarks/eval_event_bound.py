@@ -1,7 +1,7 @@
 """What can an event layer win?  The input's own events as a bound for the event models.
 
-    python benchmarks/eval_event_bound.py           # the five textures of the event-model table (≈ 5 min, --jobs 2)
-    python benchmarks/eval_event_bound.py --quick   # 6-s excerpts, 1 seed, 2 epochs (a smoke test, not a result)
+    python -m benchmarks.eval_event_bound           # the five textures of the event-model table (≈ 5 min, --jobs 2)
+    python -m benchmarks.eval_event_bound --quick   # 6-s excerpts, 1 seed, 2 epochs (a smoke test, not a result)
 
 ``event_models.py`` scores every model by the frame-aligned TexStat distance of its resynthesis to the
 original — each frame against the same frame of the input.  A P-VAE or hybrid model draws its events from a
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,19 +38,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import event_models  # noqa: E402
-from common import RESULTS, write_results  # noqa: E402
-from eval_quality import event_excerpts  # noqa: E402
-
-from ddsp_textures.data import save_audio  # noqa: E402
-from ddsp_textures.filterbanks import erb_bank  # noqa: E402
-from ddsp_textures.metrics import frame_distance  # noqa: E402
-from ddsp_textures.resynthesis import resynthesize  # noqa: E402
-from ddsp_textures.rundir import load_run  # noqa: E402
-from ddsp_textures.spectral import equalise_to  # noqa: E402
-from ddsp_textures.synths import texenv_resynthesize  # noqa: E402
-from ddsp_textures.synths.transients import (  # noqa: E402
+from ddsp_textures.data import save_audio
+from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.metrics import frame_distance
+from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.rundir import load_run
+from ddsp_textures.spectral import equalise_to
+from ddsp_textures.synths import texenv_resynthesize
+from ddsp_textures.synths.transients import (
     DETECTORS,
     Transients,
     analyse_transients,
@@ -59,9 +53,13 @@ from ddsp_textures.synths.transients import (  # noqa: E402
     segment_gates,
     synthesise_transients,
 )
-from ddsp_textures.texstat import TexStat  # noqa: E402
-from ddsp_textures.threads import set_threads  # noqa: E402
-from ddsp_textures.training import train  # noqa: E402
+from ddsp_textures.texstat import TexStat
+from ddsp_textures.threads import set_threads
+from ddsp_textures.training import train
+
+from . import event_models
+from .common import RESULTS, write_results
+from .eval_quality import event_excerpts
 
 FS, L = event_models.FS, event_models.L
 PARAM_PER_ENV = 128                      # as the models of event_models.py

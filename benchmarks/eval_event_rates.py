@@ -1,8 +1,8 @@
 """Does the P-VAE model's rate control mean something?  Truth vs estimator vs learned rate, with and without
 rate supervision, in one run.
 
-    python benchmarks/eval_event_rates.py            # ≈ 5 min on 2 CPU cores
-    python benchmarks/eval_event_rates.py --quick    # a smoke test, not a result
+    python -m benchmarks.eval_event_rates            # ≈ 5 min on 2 CPU cores
+    python -m benchmarks.eval_event_rates --quick    # a smoke test, not a result
 
 For procedural rain drops at 5, 20 and 80 events/s, a P-VAE model (the book's config: 40 s of audio, L = 16384 at
 22.05 kHz, features energy bands + centroid + events) is trained with ``rate_supervision`` 0 (*before*: TexStat
@@ -13,22 +13,19 @@ alone) and 1 (*after*: the default), and its mean rate control is read on 6 s of
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
+from ddsp_textures.config import parse_config
+from ddsp_textures.features import estimate_event_rate
+from ddsp_textures.framing import frame_signal, zscore
+from ddsp_textures.rundir import load_history, load_run
+from ddsp_textures.textures import make_texture
+from ddsp_textures.training import train
 
-from ddsp_textures.config import parse_config  # noqa: E402
-from ddsp_textures.features import estimate_event_rate  # noqa: E402
-from ddsp_textures.framing import frame_signal, zscore  # noqa: E402
-from ddsp_textures.rundir import load_history, load_run  # noqa: E402
-from ddsp_textures.textures import make_texture  # noqa: E402
-from ddsp_textures.training import train  # noqa: E402
+from .common import write_results
 
 FS, L = 22050, 16384
 

@@ -22,21 +22,21 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from benchmarks.common import RESULTS, write_results  # noqa: E402
-from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
-from ddsp_textures.generation import generate  # noqa: E402
-from ddsp_textures.metrics import Yardstick, meets_targets, relative  # noqa: E402
-from ddsp_textures.plotting import spectrogram  # noqa: E402
-from ddsp_textures.resynthesis import resynthesize  # noqa: E402
-from ddsp_textures.rundir import load_run  # noqa: E402
-from ddsp_textures.synths import texenv_resynthesize  # noqa: E402
-from ddsp_textures.texstat import TexStat  # noqa: E402
-from ddsp_textures.textures import make_texture  # noqa: E402
-from ddsp_textures.training import train  # noqa: E402
+from benchmarks.common import RESULTS, write_results
+from ddsp_textures.data import audio_files, load_audio, save_audio
+from ddsp_textures.generation import generate
+from ddsp_textures.metrics import Yardstick, meets_targets, relative
+from ddsp_textures.plotting import spectrogram
+from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.rundir import load_run
+from ddsp_textures.synths import texenv_resynthesize
+from ddsp_textures.texstat import TexStat
+from ddsp_textures.textures import make_texture
+from ddsp_textures.training import train
 
 FS, L, N_BANDS = 44100, 16384, 16
 RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings"

@@ -1,8 +1,8 @@
 """Which encoder features (and which frame-aligned regulariser) bring a trained TexDSP closer to a recording.
 
-    python benchmarks/eval_model_features.py                    # train.ogg, 30 epochs, 2 training processes
-    python benchmarks/eval_model_features.py --audio water.flac --epochs 60
-    python benchmarks/eval_model_features.py --all              # eval_quality's 7 textures, before/after
+    python -m benchmarks.eval_model_features                    # train.ogg, 30 epochs, 2 training processes
+    python -m benchmarks.eval_model_features --audio water.flac --epochs 60
+    python -m benchmarks.eval_model_features --all              # eval_quality's 7 textures, before/after
 
 Each variant trains ``eval_quality.py``'s short TexDSP config (20-s excerpt from second 10, L = 32768, N = 16,
 param_per_env = 256, 30 epochs) with other ``features_list`` / ``regularizers_list`` and resynthesises the excerpt
@@ -21,7 +21,6 @@ rain drops and wind) and writes ``results/model_features_all.md``.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -31,14 +30,10 @@ import numpy as np
 import torch
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_results  # noqa: E402
-from eval_quality import FS, MODEL_SETTINGS, PROCEDURAL, RECORDINGS, L, short_config  # noqa: E402
-
-from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
-from ddsp_textures.features import band_loudness  # noqa: E402
+from ddsp_textures.data import audio_files, load_audio, save_audio
+from ddsp_textures.features import band_loudness
 from ddsp_textures.framing import (  # noqa: E402,E501
     half_overlap_frames,
     join_model_frames,
@@ -47,17 +42,20 @@ from ddsp_textures.framing import (  # noqa: E402,E501
     wrap_pad,
     zscore,
 )
-from ddsp_textures.metrics import frame_distance, third_octave_deviation_db  # noqa: E402
-from ddsp_textures.models import TexDSP  # noqa: E402
-from ddsp_textures.plotting import spectrogram  # noqa: E402
-from ddsp_textures.resynthesis import resynthesize  # noqa: E402
-from ddsp_textures.rundir import load_run  # noqa: E402
-from ddsp_textures.spectral import long_term_spectrum  # noqa: E402
-from ddsp_textures.synths import texenv_analysis, texenv_resynthesize  # noqa: E402
-from ddsp_textures.texstat import TexStat  # noqa: E402
-from ddsp_textures.textures import make_texture  # noqa: E402
-from ddsp_textures.threads import set_threads  # noqa: E402
-from ddsp_textures.training import train  # noqa: E402
+from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
+from ddsp_textures.models import TexDSP
+from ddsp_textures.plotting import spectrogram
+from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.rundir import load_run
+from ddsp_textures.spectral import long_term_spectrum
+from ddsp_textures.synths import texenv_analysis, texenv_resynthesize
+from ddsp_textures.texstat import TexStat
+from ddsp_textures.textures import make_texture
+from ddsp_textures.threads import set_threads
+from ddsp_textures.training import train
+
+from .common import RESULTS, write_results
+from .eval_quality import FS, MODEL_SETTINGS, PROCEDURAL, RECORDINGS, L, short_config
 
 BASE = ["energy_bands", "centroid", "rate"]
 VARIANTS = {

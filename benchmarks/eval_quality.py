@@ -1,9 +1,9 @@
 """Resynthesis quality on real recordings and procedural textures, before/after in one run.
 
-    python benchmarks/eval_quality.py                 # ../shared/recordings + procedural fire/applause/raindrops/wind
-    python benchmarks/eval_quality.py --audio DIR     # every audio file of a folder instead of the recordings
-    python benchmarks/eval_quality.py --quick         # 8-s excerpts, few epochs (a smoke test, not a result)
-    python benchmarks/eval_quality.py --event-models  # TexDSP vs P-VAE vs hybrid (see event_models.py)
+    python -m benchmarks.eval_quality                 # ../shared/recordings + procedural fire/applause/raindrops/wind
+    python -m benchmarks.eval_quality --audio DIR     # every audio file of a folder instead of the recordings
+    python -m benchmarks.eval_quality --quick         # 8-s excerpts, few epochs (a smoke test, not a result)
+    python -m benchmarks.eval_quality --event-models  # TexDSP vs P-VAE vs hybrid (see event_models.py)
 
 For each texture (a 20-s excerpt from second 10 of a recording, or 20 s of a procedural texture), with
 frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α, β):
@@ -31,7 +31,6 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,31 +38,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import event_models  # noqa: E402
-from common import write_results  # noqa: E402
-from legacy_texenv import legacy_resynthesize, legacy_seed  # noqa: E402
-
-from ddsp_textures import metrics  # noqa: E402
-from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
-from ddsp_textures.filterbanks import erb_bank  # noqa: E402
-from ddsp_textures.framing import frame_signal, zscore  # noqa: E402
-from ddsp_textures.matching import match_statistics  # noqa: E402
-from ddsp_textures.metrics import (  # noqa: E402
+from ddsp_textures import metrics
+from ddsp_textures.data import audio_files, load_audio, save_audio
+from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.framing import frame_signal, zscore
+from ddsp_textures.matching import match_statistics
+from ddsp_textures.metrics import (
     frame_distance,
     frame_repetition,
     frechet_distance,
     texstat_embeddings,
     third_octave_deviation_db,
 )
-from ddsp_textures.resynthesis import resynthesize  # noqa: E402
-from ddsp_textures.rundir import load_run  # noqa: E402
-from ddsp_textures.synths import crossover_ripple, make_carriers, texenv_resynthesize  # noqa: E402
-from ddsp_textures.synths.transients import analyse_transients  # noqa: E402
-from ddsp_textures.texstat import TexStat  # noqa: E402
-from ddsp_textures.textures import make_texture  # noqa: E402
-from ddsp_textures.threads import set_threads  # noqa: E402
-from ddsp_textures.training import train  # noqa: E402
+from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.rundir import load_run
+from ddsp_textures.synths import crossover_ripple, make_carriers, texenv_resynthesize
+from ddsp_textures.synths.transients import analyse_transients
+from ddsp_textures.texstat import TexStat
+from ddsp_textures.textures import make_texture
+from ddsp_textures.threads import set_threads
+from ddsp_textures.training import train
+
+from . import event_models
+from .common import write_results
+from .legacy_texenv import legacy_resynthesize, legacy_seed
 
 FS, L = 44100, 32768
 RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"

@@ -6,8 +6,8 @@ stage its resynthesis is measured with the same frame-aligned TexStat as the DSP
 synthesis, the model's ceiling: what the decoder has to predict).  Resuming is exact (tested), so the stages are
 one run.
 
-    python benchmarks/eval_training_length.py [--epochs 30 60 120] [--threads 1]
-    python benchmarks/eval_training_length.py --train-seconds 60 --epochs 40   # more audio per model
+    python -m benchmarks.eval_training_length [--epochs 30 60 120] [--threads 1]
+    python -m benchmarks.eval_training_length --train-seconds 60 --epochs 40   # more audio per model
 
 With ``--train-seconds`` the model is trained on a longer excerpt (from second 5) that contains the evaluated
 20-s excerpt (from second 10).
@@ -16,7 +16,6 @@ With ``--train-seconds`` the model is trained on a longer excerpt (from second 5
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,17 +23,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
+from ddsp_textures.data import audio_files, load_audio, save_audio
+from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
+from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.rundir import load_history, load_run
+from ddsp_textures.synths import texenv_resynthesize
+from ddsp_textures.texstat import TexStat
+from ddsp_textures.training import retrain, train
 
-from ddsp_textures.data import audio_files, load_audio, save_audio  # noqa: E402
-from ddsp_textures.filterbanks import erb_bank  # noqa: E402
-from ddsp_textures.metrics import frame_distance, third_octave_deviation_db  # noqa: E402
-from ddsp_textures.resynthesis import resynthesize  # noqa: E402
-from ddsp_textures.rundir import load_history, load_run  # noqa: E402
-from ddsp_textures.synths import texenv_resynthesize  # noqa: E402
-from ddsp_textures.texstat import TexStat  # noqa: E402
-from ddsp_textures.training import retrain, train  # noqa: E402
+from .common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT.parent / "shared" / "recordings"

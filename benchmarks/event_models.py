@@ -1,7 +1,7 @@
 """TexDSP vs P-VAE vs hybrid (TexEnv bed + P-VAE events) on event textures and a stationary one.
 
-    python benchmarks/eval_quality.py --event-models           # the table (≈ 25 min on 2 CPU cores, --jobs 2)
-    python benchmarks/eval_quality.py --event-models --quick   # a smoke test, not a result
+    python -m benchmarks.eval_quality --event-models           # the table (≈ 25 min on 2 CPU cores, --jobs 2)
+    python -m benchmarks.eval_quality --event-models --quick   # a smoke test, not a result
 
 Each texture is a 20-s excerpt (recordings from second 10, resampled to 22.05 kHz) or 20 s of a procedural
 texture.  The architectures get the same encoder inputs (energy bands, centroid, onset rate, event rate),
@@ -35,11 +35,11 @@ from ddsp_textures import metrics
 from ddsp_textures.data import load_audio, save_audio
 from ddsp_textures.features import band_rms
 from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.framing import frame_signal, zscore
+from ddsp_textures.framing import frame_signal, join_model_frames, random_shifts, wrap_pad, zscore
 from ddsp_textures.metrics import frame_distance, frechet_distance, texstat_embeddings, third_octave_deviation_db
 from ddsp_textures.models import HybridModel
 from ddsp_textures.models.event_head import EventControls
-from ddsp_textures.resynthesis import _frame_latents, _join, _shifts, resynthesize
+from ddsp_textures.resynthesis import resynthesize
 from ddsp_textures.rundir import load_history, load_run
 from ddsp_textures.synths.pvae import pvae_synthesis
 from ddsp_textures.texstat import TexStat
@@ -79,15 +79,24 @@ def envelope_kurtosis(x: torch.Tensor) -> float:
     return metrics.envelope_kurtosis(x, erb_bank(L, FS, 16))
 
 
+def half_overlap(model: HybridModel, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """What ``resynthesize`` analyses: the wrap-padded signal's frames at hop ``L/2`` (the model's GRU runs over
+    all of them; the even ones, ``L`` apart, are synthesised) and their features ``(1, F, ·)``."""
+    length = model.frame_size
+    frames = wrap_pad(x, max(1, -(-x.shape[0] // length)) * length).unfold(-1, length, length // 2)
+    return frames, [f.unsqueeze(0) for f in model.features(zscore(frames))]
+
+
 @torch.no_grad()
 def legacy_hybrid_resynthesize(model: HybridModel, audio: np.ndarray, seed: int) -> np.ndarray:
     """The hybrid's inference before band equalisation: hard events scaled to ``gain`` times the frame RMS and
     capped at 90 % of any band's power; the bed gets each band's remaining power (at least 1 %) with TexDSP's
     ``"specific"`` loudness.  Same frames, shifts and events as :func:`~ddsp_textures.resynthesis.resynthesize`."""
     x = torch.tensor(np.ascontiguousarray(audio, dtype=np.float32))
-    frames, feats, _, whole = _frame_latents(model, x, "circular", encode=False)
+    frames, feats = half_overlap(model, x)
+    whole = torch.arange(0, frames.shape[0], 2)
     generator = torch.Generator().manual_seed(seed)
-    shifts = _shifts(len(whole), model.frame_size, "circular", generator)
+    shifts = random_shifts(len(whole), model.frame_size, generator, hop=model.frame_size).unsqueeze(0)
     target_power = band_rms(frames[whole], model.bank).unsqueeze(0).pow(2)
     coeffs, c = model.controls(feats)
     coeffs, c = coeffs[:, whole], EventControls(*(t[:, whole] for t in c))
@@ -99,7 +108,7 @@ def legacy_hybrid_resynthesize(model: HybridModel, audio: np.ndarray, seed: int)
     events, event_power = events * cap.sqrt().unsqueeze(-1), event_power * cap.unsqueeze(-1)
     bed_target = torch.maximum(target_power - event_power, 0.01 * target_power).sqrt()
     out = model.synth(coeffs, "specific", bed_target, shifts) + events
-    return _join(out[0], "circular", model.fs, generator, rotate=False)[: x.shape[0]].numpy()   # as before: not rotated
+    return join_model_frames(out[0], model.fs, generator, rotate=False)[: x.shape[0]].numpy()   # as before: not rotated
 
 
 def describe(measure: TexStat, x: torch.Tensor, emb_x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -129,7 +138,7 @@ def run_one(wav: Path, variant: str, epochs: int, seed: int, workdir: Path) -> d
     out[variant]["floor_ratio"] = out[variant]["texstat"] / floor
     if isinstance(model, HybridModel):                 # the events' learned share of the frame RMS
         with torch.no_grad():
-            _, feats, _, _ = _frame_latents(model, x, "circular", encode=False)
+            _, feats = half_overlap(model, x)
             out[variant]["gain"] = float(model.controls(feats)[1].gain.mean())
     if variant == "HYBRID_noise":
         out["HYBRID_before"] = {**describe(measure, x, emb_x, legacy_hybrid_resynthesize(model, audio, seed)),

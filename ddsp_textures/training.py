@@ -117,7 +117,7 @@ class Trainer:
         rows = (idx.reshape(-1, 1) * per_item + torch.arange(per_item)).reshape(-1).to(self.device)
         return [stat[rows] for stat in self._target_statistics[key]]
 
-    def _loss(self, batch: tuple[torch.Tensor, ...], targets: list[torch.Tensor] | None = None
+    def batch_loss(self, batch: tuple[torch.Tensor, ...], targets: list[torch.Tensor] | None = None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training loss of a batch, with the target and output frames it was computed from; ``targets``
         are the TexStat statistics of the target frames when known (:meth:`targets`)."""
@@ -177,7 +177,7 @@ class Trainer:
                    unit="batch")
         for batch in bar:
             idx = distributed.shard(batch, self.ranks)       # this rank's part of the global batch
-            loss = self._loss(self.train_set[idx], self.targets(self.train_set, idx))[0]
+            loss = self.batch_loss(self.train_set[idx], self.targets(self.train_set, idx))[0]
             self.optimizer.zero_grad(set_to_none=True)
             # guard: never let a NaN/inf step reach the weights (all ranks skip together, or DDP would hang)
             if not distributed.all_true(bool(torch.isfinite(loss)), self.ranks, self.device):

@@ -92,3 +92,27 @@ def test_every_chapter_sets_the_thread_policy_before_computing():
         cells = [source for name, _, source in _chapter_code_cells() if name == chapter.name]
         first = next(i for i, source in enumerate(cells) if "set_threads(" in source)
         assert first <= 1 and "set_threads(default=1)" in cells[first], chapter.name
+
+
+def test_benchmarks_are_a_package_of_public_api_clients():
+    # run as ``python -m benchmarks.NAME``: no sys.path inserts, no imports of library privates
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        text = path.read_text()
+        assert "sys.path" not in text, path.name
+        assert not re.search(r"^from ddsp_textures\S* import .*\b_[a-z]", text, flags=re.M), path.name
+        assert not re.search(r"\w\._[a-z]\w*\(", text.replace("self._", "")), path.name
+
+
+def test_book_reads_benchmark_results_through_the_schema_checking_helper(tmp_path):
+    from ddsp_textures.metrics import ResultsError, load_results
+
+    for chapter in sorted((ROOT / "book").glob("0*.md")):
+        assert "json.loads(" not in chapter.read_text() or "results" not in chapter.read_text(), chapter.name
+    rows = load_results(ROOT / "benchmarks" / "results" / "texstat.json", ["batch", "N", "device"]).rows
+    assert len(rows) > 0 and {(r["batch"], r["N"]) for r in rows} >= {(1, 16), (32, 16)}
+    broken = tmp_path / "cut.json"
+    broken.write_text((ROOT / "benchmarks" / "results" / "texstat.json").read_text()[:200])
+    with pytest.raises(ResultsError, match=r"cut\.json: not JSON"):
+        load_results(broken)
+    with pytest.raises(ResultsError, match=r"absent\.json: cannot read it"):
+        load_results(tmp_path / "absent.json")

@@ -178,7 +178,7 @@ def test_cached_target_statistics_give_the_uncached_loss(tmp_path, loss_function
     idx = torch.tensor([2, 0, 3])
     batch = trainer.train_set[idx]
     torch.manual_seed(0)
-    cached, x, y = trainer._loss(batch, trainer.targets(trainer.train_set, idx))
+    cached, x, y = trainer.batch_loss(batch, trainer.targets(trainer.train_set, idx))
     frames_x, frames_y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
     direct = trainer.texstat(frames_y, frames_x)
     if loss_function != "texstat":
@@ -187,7 +187,7 @@ def test_cached_target_statistics_give_the_uncached_loss(tmp_path, loss_function
     torch.testing.assert_close(cached, direct, rtol=1e-5, atol=1e-6)
     assert len(trainer._target_statistics) == 1            # computed once for the whole training set
     trainer.model.forward = lambda feats: torch.full_like(batch[0], float("nan"))
-    assert torch.isnan(trainer._loss(batch, trainer.targets(trainer.train_set, idx))[0])
+    assert torch.isnan(trainer.batch_loss(batch, trainer.targets(trainer.train_set, idx))[0])
 
 
 def test_thread_option_sets_torch_threads_and_rejects_bad_values(tmp_path, capsys, monkeypatch):

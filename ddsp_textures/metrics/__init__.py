@@ -4,7 +4,8 @@
   long-term spectral deviation, envelope kurtosis and frame repetition;
 * :mod:`~ddsp_textures.metrics.mel`: log-mel spectrogram and its Fréchet distance (a measure outside TexStat);
 * :mod:`~ddsp_textures.metrics.events`: onset rate, peak-to-median, inter-onset CV and envelope periodicity;
-* :mod:`~ddsp_textures.metrics.yardstick`: all of them time-free, against a recording and its own floor.
+* :mod:`~ddsp_textures.metrics.yardstick`: all of them time-free, against a recording and its own floor;
+* :mod:`~ddsp_textures.metrics.results`: benchmark result files, read with their columns checked.
 """
 
 from .distances import (
@@ -23,10 +24,11 @@ from .distances import (
 )
 from .events import EventStatistics, envelope_periodicity, event_statistics, onset_times, upper_band_envelope
 from .mel import log_mel_spectrogram, mel_filters, mel_frechet_distance
+from .results import Results, ResultsError, load_results
 from .yardstick import TARGETS, Yardstick, frame_spread, meets_targets, relative
 
-__all__ = ["TARGETS", "EventStatistics", "Yardstick", "closest_candidate", "envelope_kurtosis",
-           "envelope_periodicity", "event_statistics", "fad", "frame_audio", "frame_distance", "frame_distances",
-           "frame_repetition", "frame_spread", "frechet_distance", "kad", "kernel_distance", "log_mel_spectrogram",
-           "meets_targets", "mel_filters", "mel_frechet_distance", "onset_times", "relative", "texstat_embeddings",
-           "third_octave_deviation_db", "upper_band_envelope"]
+__all__ = ["TARGETS", "EventStatistics", "Results", "ResultsError", "Yardstick", "closest_candidate",
+           "envelope_kurtosis", "envelope_periodicity", "event_statistics", "fad", "frame_audio", "frame_distance",
+           "frame_distances", "frame_repetition", "frame_spread", "frechet_distance", "kad", "kernel_distance",
+           "load_results", "log_mel_spectrogram", "meets_targets", "mel_filters", "mel_frechet_distance",
+           "onset_times", "relative", "texstat_embeddings", "third_octave_deviation_db", "upper_band_envelope"]
