@@ -186,7 +186,7 @@ def main() -> None:
         sync(device)
         start = time.perf_counter()
         texenv_resynthesize(x, bank, 256, seed, match_energy=True, generator=torch.Generator().manual_seed(0),
-                            transients=False, equalise=False)
+                            transients=False, equalize=False)
         sync(device)
         t_full = time.perf_counter() - start
         start = time.perf_counter()

@@ -36,7 +36,7 @@ import torch
 from ddsp_textures.filterbanks import FilterBank, erb_bank
 from ddsp_textures.framing import half_overlap_frames, overlap_add, zscore
 from ddsp_textures.metrics import frame_audio, frame_distance, frame_distances
-from ddsp_textures.spectral import equalise_to, long_term_spectrum
+from ddsp_textures.spectral import equalize_to, long_term_spectrum
 from ddsp_textures.synths import make_carriers, texenv_resynthesize
 from ddsp_textures.synths.texenv import texenv_analysis, texenv_synthesis
 from ddsp_textures.texstat import TexStat, statistics_distances
@@ -73,7 +73,7 @@ def searched_resynthesis(x: torch.Tensor, bank: FilterBank, measure: TexStat, ca
         previous = draws[int((statistics_distances(stats, target) * beta).sum(-1).argmin())]
         shifts.append(int(previous))
     out = texenv_synthesis(coeffs, carriers.to(frames.dtype), shifts=torch.tensor(shifts))
-    return equalise_to(overlap_add(out, length // 2, "sqrt_hann")[: x.shape[0]], x, bank.fs)
+    return equalize_to(overlap_add(out, length // 2, "sqrt_hann")[: x.shape[0]], x, bank.fs)
 
 
 def resynthesise(x: torch.Tensor, bank: FilterBank, transients: bool | str, seed: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ measure.  For each texture of that table (the same 20-s excerpts at 22.05 kHz, `
 * **with the input's events** — the most an event layer can know: the DSP resynthesis (analysed TexEnv
   envelopes, 128 parameters per envelope, equalised) and the trained TexDSP model of ``event_models.py``
   (one training seed), both with the input's own transient layer
-  (:func:`~ddsp_textures.synths.transients.analyse_transients`: atoms cut from the input at its event times,
+  (:func:`~ddsp_textures.synths.transients.analyze_transients`: atoms cut from the input at its event times,
   with each event's gain and band energies; the detector — ``clicks`` or ``knocks`` — that gives the DSP
   resynthesis the lower distance); the bed is resynthesised from the residual;
 * **re-timed** — the same layer with the event times redrawn, over a bed whose gate gaps are filled with the
@@ -43,15 +43,15 @@ from ddsp_textures.filterbanks import erb_bank
 from ddsp_textures.metrics import frame_distance
 from ddsp_textures.resynthesis import resynthesize
 from ddsp_textures.rundir import load_run
-from ddsp_textures.spectral import equalise_to
+from ddsp_textures.spectral import equalize_to
 from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.synths.transients import (
     DETECTORS,
     Transients,
-    analyse_transients,
+    analyze_transients,
     detector,
     segment_gates,
-    synthesise_transients,
+    synthesize_transients,
 )
 from ddsp_textures.texstat import TexStat
 from ddsp_textures.threads import set_threads
@@ -79,7 +79,7 @@ def filled_bed(x: torch.Tensor, layer: Transients, residual: torch.Tensor, name:
     half = max(1, int(round(detector(name)["half_ms"] * 1e-3 * FS)))
     _, _, gate = segment_gates(layer.times, x.shape[0], half)
     filled = residual + gate * torch.roll(residual, -int(FILL_DELAY_S * FS))
-    return texenv_resynthesize(filled, erb_bank(L, FS, 16), PARAM_PER_ENV, transients=False, equalise=False,
+    return texenv_resynthesize(filled, erb_bank(L, FS, 16), PARAM_PER_ENV, transients=False, equalize=False,
                                generator=torch.Generator().manual_seed(seed))
 
 
@@ -115,14 +115,14 @@ def run_one(name: str, audio: np.ndarray, seeds: int, epochs: int, workdir: Path
     values: dict[str, list[float]] = {"exact": [], "frame": [], "poisson": []}
     for s in range(seeds):       # one analysis and one bed per seed; each re-timing draws from the same state
         generator = torch.Generator().manual_seed(s)
-        layer, residual = analyse_transients(x, FS, generator=generator, **detector(best))
+        layer, residual = analyze_transients(x, FS, generator=generator, **detector(best))
         bed, state = filled_bed(x, layer, residual, best, s), generator.get_state()
         if s == 0:
             row["rate"] = layer.rate()
         for how, scores in values.items():
             generator.set_state(state)
-            events = synthesise_transients(retimed(layer, how, generator))
-            scores.append(dist(equalise_to(bed + events, x, FS)))
+            events = synthesize_transients(retimed(layer, how, generator))
+            scores.append(dist(equalize_to(bed + events, x, FS)))
     row.update({f"filled_{how}": float(np.mean(scores)) for how, scores in values.items()})
     wav = workdir / f"{name}.wav"
     save_audio(wav, audio, FS)

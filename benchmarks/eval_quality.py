@@ -19,7 +19,7 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
   transient layer (``transients=True``: clicks cut out before the TexEnv analysis, a dictionary of 32 atoms
   from the recording, events added back), *knocks* the same with the ``"knocks"`` detector (sparser, broader
   events), and *default* is what ``texenv_resynthesize``'s ``"auto"`` keeps; every DSP column after *before*
-  includes the long-term-spectrum equaliser (``equalise=True``), shown once without it;
+  includes the long-term-spectrum equaliser (``equalize=True``), shown once without it;
 * **statistics matching** on the first frame (training-free, ``match_statistics`` texenv mode);
 * **trained TexDSP**: a short CPU run on the same excerpt (``--epochs``; :func:`short_config` with
   :data:`MODEL_SETTINGS`), resynthesised with its own features, and with the input's transient layer added to the
@@ -53,7 +53,7 @@ from ddsp_textures.metrics import (
 from ddsp_textures.resynthesis import resynthesize
 from ddsp_textures.rundir import load_run
 from ddsp_textures.synths import crossover_ripple, make_carriers, texenv_resynthesize
-from ddsp_textures.synths.transients import analyse_transients
+from ddsp_textures.synths.transients import analyze_transients
 from ddsp_textures.texstat import TexStat
 from ddsp_textures.textures import make_texture
 from ddsp_textures.threads import set_threads
@@ -126,14 +126,14 @@ def train_short(x: np.ndarray, name: str, epochs: int, workdir: Path
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """A short TexDSP run on ``x``: its resynthesis of ``x``, the same with the input's transient layer
     (``resynthesize(..., transients="auto")``), the plain one equalised to ``x``'s long-term spectrum
-    (``equalise=True``), and the training time."""
+    (``equalize=True``), and the training time."""
     wav = workdir / f"{name}.wav"
     save_audio(wav, x, FS)
     start = time.perf_counter()
     run = train({**short_config(wav, epochs, workdir, f"run_{name}"), **MODEL_SETTINGS}, progress=False)
     seconds = time.perf_counter() - start
     model, _ = load_run(run)
-    return (resynthesize(model, x), resynthesize(model, x, transients="auto"), resynthesize(model, x, equalise=True),
+    return (resynthesize(model, x), resynthesize(model, x, transients="auto"), resynthesize(model, x, equalize=True),
             seconds)
 
 
@@ -176,7 +176,7 @@ def main() -> None:
             before = describe(measure, bank, x, [legacy_resynthesize(x.double(), bank, 256, s) for s in seeds], emb_x)
             row.update({f"{k}_before": v for k, v in before.items()})
             variants = {"after": {"transients": False}, "layer": {"transients": True},
-                        "knocks": {"transients": "knocks"}, "noeq": {"transients": False, "equalise": False}}
+                        "knocks": {"transients": "knocks"}, "noeq": {"transients": False, "equalize": False}}
             results = {tag: describe(measure, bank, x,
                                      [texenv_resynthesize(x.double(), bank, 256, **kwargs,
                                                           generator=torch.Generator().manual_seed(s))
@@ -186,7 +186,7 @@ def main() -> None:
                 row.update({f"{k}_{tag}": v for k, v in results[tag].items()})
             raw = results["noeq"]
             row["texstat_noeq"], row["lts_noeq"] = raw["texstat"], raw["lts"]
-            layer, _ = analyse_transients(x.double(), FS, generator=torch.Generator().manual_seed(0))
+            layer, _ = analyze_transients(x.double(), FS, generator=torch.Generator().manual_seed(0))
             row["events_per_s"], row["atoms"] = layer.rate(FS), int(layer.atoms.shape[0])
             # what texenv_resynthesize's default ("auto") keeps: the closest of the three to the original
             choice = {"TexEnv": "after", "clicks": "layer", "knocks": "knocks"}
@@ -234,21 +234,21 @@ def main() -> None:
                ("model_layer", "trained TexDSP + input's layer (auto)"),
                ("model_layer_ratio", "(model + layer) / DSP default"),
                ("model_lts", "model worst 1/3-oct dB"),
-               ("model_eq", "trained TexDSP, equalise=True"), ("model_eq_lts", "equalised model worst 1/3-oct dB"),
+               ("model_eq", "trained TexDSP, equalize=True"), ("model_eq_lts", "equalised model worst 1/3-oct dB"),
                ("repetition_orig", "frame repetition original"), ("repetition_after", "frame repetition DSP"),
                ("model_repetition", "frame repetition model"), ("train_s", "train s")]
     notes = (f"Excerpts of {args.seconds:g} s at {FS} Hz (recordings from second 10); frames of {L}; "
              f"TexStat(32768, 44100, 16, 6) with default α, β; TexEnv N=16, param_per_env=256 "
              f"(after: transients=False; layer: transients=True, 'clicks' detector, 32 atoms; knocks: the "
              f"'knocks' detector; default: the closest of the three, as transients='auto'; all with the "
-             f"long-term-spectrum equaliser, 'without equaliser': TexEnv with equalise=False); "
+             f"long-term-spectrum equaliser, 'without equaliser': TexEnv with equalize=False); "
              f"DSP rows are means over "
              f"{args.seeds} carrier seeds (± is their standard deviation). Crossover ripple "
              f"of the flat carriers: before {ripple_before:.2f} dB, after {ripple_after:.2f} dB. Trained TexDSP: "
              f"{args.epochs} epochs on the excerpt itself (CPU; short_config + MODEL_SETTINGS: band_shapes "
              f"feature and regulariser ×20, positive_dc), resynthesised with its own features (whole frames "
              f"rotated to random quiet starts; each frame given its input frame's band loudness, measured on the "
-             f"Hann-tapered frame; 'equalise=True': the same filtered to the input's long-term spectrum). "
+             f"Hann-tapered frame; 'equalize=True': the same filtered to the input's long-term spectrum). "
              f"Frame repetition: correlation of band envelopes between "
              f"consecutive frames (metrics.frame_repetition; 1 = a loop of one frame).")
     write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows, columns,

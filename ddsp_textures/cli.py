@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="TexDSP: keep the input's clicks as a transient layer, the model resynthesises the bed "
                         "(detector: clicks, the default, knocks for sparser, broader events, or auto: the one "
                         "closest to the input, or none)")
-    s.add_argument("--equalise", action="store_true",
+    s.add_argument("--equalize", "--equalise", dest="equalize", action="store_true",
                    help="filter the output so that its long-term spectrum follows the input's (within 6 dB): for "
                         "resynthesis; not for timbre transfer, where it would impose the input's spectrum")
     c = sub.add_parser("generate", help="generate a texture of any length from feature curves with a trained run",
@@ -271,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
             check_inference_input(args.input, cfg.sampling_rate)
             audio = load_audio(args.input, cfg.sampling_rate)
             y = resynthesize(model, audio, args.loudness, args.seed, transients=args.transients,
-                             equalise=args.equalise)
+                             equalize=args.equalize)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "generate":
             from .generation import generate

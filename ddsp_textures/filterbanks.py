@@ -12,6 +12,7 @@ Filtering is zero-phase and circular (multiplication of the rfft), as in McDermo
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import torch
@@ -254,6 +255,12 @@ class FilterBank(nn.Module):
         return (power * weights) @ filters.T / self.length**2
 
     def equalise(self, x: torch.Tensor, target_rms: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+        """Deprecated name of :meth:`set_band_rms`."""
+        warnings.warn("FilterBank.equalise is deprecated: use FilterBank.set_band_rms", DeprecationWarning,
+                      stacklevel=2)
+        return self.set_band_rms(x, target_rms, eps)
+
+    def set_band_rms(self, x: torch.Tensor, target_rms: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
         """Give every one of the ``N + 2`` subbands of ``x`` the RMS ``target_rms`` in one zero-phase filter,
         ``X·Σ_b g_b·H_b²`` with ``g_b = target_b / rms_b(x)`` (the squared responses sum to 1, so equal gains
         are a plain gain and the fine structure of ``x`` is kept).  Exact where neighbouring bands get the same
@@ -268,7 +275,7 @@ class FilterBank(nn.Module):
 
         >>> bank = FilterBank(1024, 16000, 6, 50, 8000)
         >>> x = torch.randn(2, 1024, dtype=torch.float64)
-        >>> y = bank.equalise(x, torch.full((2, 8), 0.5, dtype=torch.float64))
+        >>> y = bank.set_band_rms(x, torch.full((2, 8), 0.5, dtype=torch.float64))
         >>> bool(torch.allclose(bank.band_power(y).sqrt(), torch.tensor(0.5, dtype=torch.float64), rtol=0.2))
         True
         """

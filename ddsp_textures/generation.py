@@ -25,7 +25,7 @@ shifts, joined with short circular crossfades as in a resynthesis (:mod:`ddsp_te
 models stream consecutive frames with hard Poisson events drawn from their learned rate.
 
 ``transients`` (TexDSP, default ``"clicks"``): the reference's clicks are taken out first
-(:func:`~ddsp_textures.synths.transients.analyse_transients`); the model generates the bed from the residual's
+(:func:`~ddsp_textures.synths.transients.analyze_transients`); the model generates the bed from the residual's
 features and loudness, and the layer's atoms — each event with its own gain and band spectrum — are placed
 anew, at times whose intervals are drawn from the reference's own inter-onset intervals (so the events come as
 often and as irregularly as in the recording) and scaled by the ``rate`` curve.  A TexEnv envelope cannot render

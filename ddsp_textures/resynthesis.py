@@ -16,12 +16,12 @@ with whole frames).  The ``"overlap_add"`` joining is kept as an option.  Timbre
 recording of another texture.
 
 Hybrid models synthesise the same whole frames as in training — bed plus the z-scored events, circular within
-the frame, with hard events (the straight-through training forward has the same values) — and equalise each
-frame as a whole to the input frame's band loudness, residual bands included
+the frame, with hard events (the straight-through training forward has the same values) — and give each
+frame, as a whole, the input frame's band RMS, residual bands included
 (:meth:`~ddsp_textures.models.HybridModel.synthesize`).
 
 ``transients=True`` (TexDSP): the input's clicks are taken out first
-(:func:`~ddsp_textures.synths.transients.analyse_transients`, book chapter *TexEnv synth*), the model resynthesises
+(:func:`~ddsp_textures.synths.transients.analyze_transients`, book chapter *TexEnv synth*), the model resynthesises
 the residual bed, and the transient layer — atoms cut from the input, at the input's event times — is added back.
 The events then come from the input, not from the model: right for resynthesis, not for timbre transfer.
 ``transients="auto"`` resynthesises without a layer and with each detector and keeps the one closest to the input
@@ -35,6 +35,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ._deprecated import renamed_keywords
 from .features import band_loudness
 from .framing import (
     as_signal,
@@ -48,15 +49,16 @@ from .framing import (
 )
 from .metrics import closest_candidate
 from .models import HybridModel, PVAEModel, TexDSP
-from .spectral import equalise_to
+from .spectral import equalize_to
 from .synths.texenv import Loudness
-from .synths.transients import DETECTORS, analyse_transients, detector, synthesise_transients
+from .synths.transients import DETECTORS, analyze_transients, detector, synthesize_transients
 
 
+@renamed_keywords(equalise="equalize")
 @torch.no_grad()
 def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | torch.Tensor,
                  loudness: Loudness = "specific", seed: int = 0, joining: Joining = "circular",
-                 transients: bool | str = False, rotate: bool = True, equalise: bool = False) -> np.ndarray:
+                 transients: bool | str = False, rotate: bool = True, equalize: bool = False) -> np.ndarray:
     """Resynthesise (or timbre-transfer) a mono signal at the model's sample rate.
 
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
@@ -69,8 +71,8 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     detector name (``"clicks"``, ``"knocks"``: :data:`~ddsp_textures.synths.transients.DETECTORS`), or
     ``"auto"`` (the closest of no layer and each detector's).  ``rotate=False`` joins whole frames without
     rotating them (:func:`~ddsp_textures.framing.rotate_frames`): the model's frames then repeat one envelope
-    timeline every ``L`` samples — to hear what the rotation removes.  ``equalise`` filters the result so that
-    its long-term spectrum follows the input's within ±6 dB (:func:`~ddsp_textures.spectral.equalise_to`, as the
+    timeline every ``L`` samples — to hear what the rotation removes.  ``equalize`` filters the result so that
+    its long-term spectrum follows the input's within ±6 dB (:func:`~ddsp_textures.spectral.equalize_to`, as the
     DSP resynthesis does): a model's envelope modulation spreads each band's energy across the band, which fills
     the valleys between spectral peaks (a rainforest recording: +6 dB at 160–400 Hz, an insect's 800-Hz peak 10 dB
     low; worst 1/3 octave 5.9 → 2.9 dB, frame TexStat +4 %).  Off by default: for a timbre transfer it would
@@ -79,8 +81,8 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     """
     x = as_signal(audio, "audio")
     y = _resynthesize(model, x, loudness, seed, joining, transients, rotate)
-    if equalise:
-        y = equalise_to(torch.from_numpy(y).double(), x.double(), model.fs).numpy().astype(np.float32)
+    if equalize:
+        y = equalize_to(torch.from_numpy(y).double(), x.double(), model.fs).numpy().astype(np.float32)
     return y
 
 
@@ -93,7 +95,7 @@ def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loud
         return _closest_layer(model, x, loudness, seed, joining, rotate)
     layer = None
     if transients:
-        layer, bed = analyse_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed),
+        layer, bed = analyze_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed),
                                         **detector(transients))
         x = bed.float()
     if isinstance(model, PVAEModel):
@@ -113,7 +115,7 @@ def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loud
     out = model.synthesize(feats, loudness, target, shifts, frames=synthesised)[0]     # (F', L)
     y = _join(out.cpu(), joining, model.fs, generator, rotate)[: x.shape[0]]
     if layer is not None:
-        y = y + synthesise_transients(layer).to(y.dtype)
+        y = y + synthesize_transients(layer).to(y.dtype)
     return y.numpy().astype(np.float32)
 
 

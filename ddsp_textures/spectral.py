@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._deprecated import renamed
 from .numerics import safe_log
 
 DEFAULT_SCALES = (4096, 2048, 1024, 512, 256, 128)
@@ -136,7 +137,7 @@ def smoothed_power(power: torch.Tensor, fs: float, octaves: float = 1 / 3, min_b
     return (cumulative[hi + 1] - cumulative[lo]) / (hi - lo + 1)
 
 
-def equalise_to(y: torch.Tensor, x: torch.Tensor, fs: float, max_db: float = 6.0, octaves: float = 1 / 6,
+def equalize_to(y: torch.Tensor, x: torch.Tensor, fs: float, max_db: float = 6.0, octaves: float = 1 / 6,
                 segment: int = 16384) -> torch.Tensor:
     """``y`` filtered (zero phase) so that its long-term spectrum follows ``x``'s, smoothed over ``octaves``
     and within ``±max_db`` (book chapter: *TexEnv synth*).
@@ -158,7 +159,7 @@ def equalise_to(y: torch.Tensor, x: torch.Tensor, fs: float, max_db: float = 6.0
     >>> from ddsp_textures.metrics import third_octave_deviation_db
     >>> float(abs(third_octave_deviation_db(x, tilted, 44100)).max()) > 2
     True
-    >>> float(abs(third_octave_deviation_db(x, equalise_to(tilted, x, 44100), 44100)).max()) < 0.3
+    >>> float(abs(third_octave_deviation_db(x, equalize_to(tilted, x, 44100), 44100)).max()) < 0.3
     True
     """
     if y.dim() != 1 or x.dim() != 1:
@@ -176,3 +177,6 @@ def equalise_to(y: torch.Tensor, x: torch.Tensor, fs: float, max_db: float = 6.0
     fine = np.interp(np.arange(n // 2 + 1) * segment / n, np.arange(segment // 2 + 1), gain_db.numpy())
     gain = torch.tensor(10 ** (fine / 20), dtype=y.dtype, device=y.device)
     return torch.fft.irfft(torch.fft.rfft(y) * gain, n=n)
+
+
+equalise_to = renamed("equalise_to", equalize_to)

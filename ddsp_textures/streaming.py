@@ -45,7 +45,7 @@ from .generation import BLOCK_FRAMES, LOUDNESS_RANGE_DB, _loudness, _reference_f
 from .models import HybridModel, PVAEModel, TexDSP
 from .models.event_head import EventControls
 from .models.pvae import measured_rate
-from .synths.transients import analyse_transients, detector, event_waveforms
+from .synths.transients import analyze_transients, detector, event_waveforms
 
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
 CONTROL_RAMP_S = 0.05        # a control change moves in a linear ramp of this length
@@ -121,7 +121,7 @@ def join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
 def _band_group(coeffs: torch.Tensor, carriers: torch.Tensor, shift: int, target: torch.Tensor, low: int,
                 high: int, specific: bool) -> torch.Tensor:
     """Bands ``low … high − 1`` of a TexEnv frame summed (:func:`~ddsp_textures.synths.texenv.texenv_synthesis`,
-    with per-band loudness where ``specific``, as :func:`~ddsp_textures.synths.texenv.normalise_loudness`):
+    with per-band loudness where ``specific``, as :func:`~ddsp_textures.synths.texenv.normalize_loudness`):
     ``coeffs (N, P)`` complex, ``carriers (N, L)`` → ``(L,)``."""
     length = carriers.shape[-1]
     env = torch.fft.irfft(coeffs[low:high] * math.sqrt(length), n=length, dim=-1)
@@ -218,9 +218,9 @@ def _place_events(rate: torch.Tensor, alpha: torch.Tensor, grains: torch.Tensor,
 
 
 class HybridRenderer(nn.Module):
-    """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, equalised as a whole to the band
+    """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, given as a whole the band RMS
     target (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are.  Stages:
-    the networks and every draw, the events, one per four bed bands, then the mix, its equaliser and the
+    the networks and every draw, the events, one per four bed bands, then the mix, its band-RMS filter and the
     crossfade layout.  A part is ``(2, L)``: bed, events."""
 
     def __init__(self, model: HybridModel, fade: int) -> None:
@@ -260,8 +260,8 @@ class HybridRenderer(nn.Module):
 
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         mix = frame[0] + plan[9] * zscore(frame[1])
-        equalised = self.model.bank.equalise(mix.reshape(1, 1, -1), plan[1].reshape(1, 1, -1)).reshape(-1)
-        return join_chunk(equalised, self.fade, int(plan[3][0]))
+        matched = self.model.bank.set_band_rms(mix.reshape(1, 1, -1), plan[1].reshape(1, 1, -1)).reshape(-1)
+        return join_chunk(matched, self.fade, int(plan[3][0]))
 
 
 class PVAERenderer(nn.Module):
@@ -592,10 +592,10 @@ StreamModel = TexDSP | PVAEModel | HybridModel
 
 
 def _events(x: torch.Tensor, fs: int, transients: str) -> tuple[torch.Tensor, torch.Tensor, float, torch.Tensor]:
-    """The reference's clicks (:func:`~ddsp_textures.synths.transients.analyse_transients`): their waveforms
+    """The reference's clicks (:func:`~ddsp_textures.synths.transients.analyze_transients`): their waveforms
     ``(E, W)``, their intervals (samples; a Poisson process at their rate where there are fewer than 3), their
     rate (events/s), and the bed they leave."""
-    layer, bed = analyse_transients(x.double(), fs, generator=torch.Generator().manual_seed(0), **detector(transients))
+    layer, bed = analyze_transients(x.double(), fs, generator=torch.Generator().manual_seed(0), **detector(transients))
     waves = event_waveforms(layer).float()
     count = layer.times.numel()
     if count == 0:

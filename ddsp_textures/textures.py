@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._deprecated import renamed
+
 Generator = Callable[..., np.ndarray]
 
 
@@ -37,10 +39,12 @@ def poisson_events(n_samples: int, rate: float, fs: int, rng: np.random.Generato
     return np.sort(rng.integers(0, n_samples, size=count))
 
 
-def place_grains(n_samples: int, positions: np.ndarray, grains: np.ndarray) -> np.ndarray:
+def add_tapered_grains(n_samples: int, positions: np.ndarray, grains: np.ndarray) -> np.ndarray:
     """Add ``grains (E, K)`` starting at ``positions (E,)``; tails wrap around (the texture is periodic).
 
-    The last 20 % of every grain is faded out (half cosine) so that truncated tails make no click."""
+    The last 20 % of every grain is faded out (half cosine) so that truncated tails make no click.  (The
+    procedural textures' grains; a P-VAE's grains are placed by
+    :func:`~ddsp_textures.synths.events.place_grains`.)"""
     out = np.zeros(n_samples, dtype=np.float64)
     if len(positions):
         k = grains.shape[1]
@@ -114,7 +118,7 @@ def rain(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 300
     amp = np.exp(rng.uniform(np.log(0.05), 0, e))[:, None]
     grains = amp * (clicks + 0.5 * plinks)
     bed = coloured_noise(n, fs, rng, -1.5, 300 * brightness, min(fs / 2, 16000 * brightness))
-    return _finish(0.08 * bed + intensity * place_grains(n, pos, grains), rng)
+    return _finish(0.08 * bed + intensity * add_tapered_grains(n, pos, grains), rng)
 
 
 def fire(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 15.0, intensity: float = 1.0,
@@ -134,7 +138,7 @@ def fire(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 15.
     crackles = filtered_noise_bursts(e, glen, fs, rng.uniform(1500, 6000, e) * brightness,
                                      rng.uniform(1000, 4000, e) * brightness, rng.uniform(0.0005, 0.003, e), rng)
     amp = np.minimum(rng.pareto(2.0, e) * 0.3 + 0.1, 2.0)[:, None]
-    return _finish(0.12 * roar + 0.02 * hiss + 0.5 * intensity * place_grains(n, pos, amp * crackles), rng)
+    return _finish(0.12 * roar + 0.02 * hiss + 0.5 * intensity * add_tapered_grains(n, pos, amp * crackles), rng)
 
 
 def wind(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 0.5, intensity: float = 1.0,
@@ -173,7 +177,7 @@ def stream(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 1
     grains = np.sin(phase) * np.exp(-t[None, :] / decay[:, None]) * np.sin(np.pi * np.minimum(t / 0.001, 0.5))
     amp = np.exp(rng.uniform(np.log(0.1), 0, e))[:, None]
     bed = coloured_noise(n, fs, rng, -6.0, 60, 2500 * brightness) * (0.5 + smooth_random(n, fs, 8.0, rng))
-    return _finish(0.15 * bed + intensity * place_grains(n, pos, amp * grains), rng)
+    return _finish(0.15 * bed + intensity * add_tapered_grains(n, pos, amp * grains), rng)
 
 
 def applause(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 60.0, intensity: float = 1.0,
@@ -188,7 +192,7 @@ def applause(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float =
                                   rng.uniform(400, 1500, e) * brightness, rng.uniform(0.004, 0.012, e), rng)
     amp = rng.uniform(0.3, 1.0, e)[:, None]
     bed = coloured_noise(n, fs, rng, -2.0, 200, min(fs / 2, 8000 * brightness))
-    return _finish(0.05 * bed + intensity * place_grains(n, pos, amp * claps), rng)
+    return _finish(0.05 * bed + intensity * add_tapered_grains(n, pos, amp * claps), rng)
 
 
 def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float = 20.0, intensity: float = 1.0,
@@ -208,7 +212,7 @@ def raindrops(seconds: float = 5.0, fs: int = 44100, seed: int = 0, rate: float 
                                    rng.uniform(1000, 3000, e) * brightness, np.full(e, 0.0008), rng)
     grains = rng.uniform(0.5, 1.0, e)[:, None] * (0.7 * clicks + plink)
     bed = coloured_noise(n, fs, rng, -3.0, 200, min(fs / 2, 10000 * brightness))
-    return _finish(0.004 * bed + intensity * place_grains(n, pos, grains), rng)
+    return _finish(0.004 * bed + intensity * add_tapered_grains(n, pos, grains), rng)
 
 
 TEXTURES: dict[str, Generator] = {
@@ -243,3 +247,6 @@ def make_texture(name: str, seconds: float = 5.0, fs: int = 44100, seed: int = 0
     if name not in TEXTURES:
         raise ValueError(f"unknown texture {name!r}; choose one of {', '.join(TEXTURES)}")
     return TEXTURES[name](seconds=seconds, fs=fs, seed=seed, **controls)
+
+
+place_grains = renamed("place_grains", add_tapered_grains)   # the procedural one; see synths.events.place_grains

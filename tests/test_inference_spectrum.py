@@ -1,5 +1,5 @@
 """The spectrum of model inference: the band loudness it imposes must not count the circular filter's wrap-around
-click as energy, and ``resynthesize(equalise=True)`` follows the input's long-term spectrum."""
+click as energy, and ``resynthesize(equalize=True)`` follows the input's long-term spectrum."""
 
 import numpy as np
 import torch
@@ -76,7 +76,7 @@ def test_equalised_resynthesis_follows_the_input_spectrum():
     shape = 1 + 30 * np.exp(-0.5 * ((freqs - 700) / 40) ** 2) + 10 * np.exp(-0.5 * ((freqs - 2500) / 150) ** 2)
     x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * np.sqrt(shape), n=n).astype(np.float32)   # two peaks
     plain = resynthesize(model, x, seed=0)
-    equalised = resynthesize(model, x, seed=0, equalise=True)
+    equalised = resynthesize(model, x, seed=0, equalize=True)
     worst_plain = np.abs(third_octave_deviation_db(x, plain, FS, high=6000)).max()
     worst_equalised = np.abs(third_octave_deviation_db(x, equalised, FS, high=6000)).max()
     assert worst_plain > 4.0                    # flat in-band carriers: the peaks are lost

@@ -107,7 +107,7 @@ def test_frame_distances_share_the_originals_statistics_and_equal_per_frame_loss
 def test_equaliser_undoes_a_known_scipy_filter_and_respects_its_bound():
     from scipy.signal import butter, sosfiltfilt
 
-    from ddsp_textures.spectral import equalise_to
+    from ddsp_textures.spectral import equalize_to
 
     fs = 44100
     x = torch.randn(4 * fs, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -116,17 +116,17 @@ def test_equaliser_undoes_a_known_scipy_filter_and_respects_its_bound():
     y = torch.tensor(0.6 * x.numpy() + 0.4 * sosfiltfilt(sos, x.numpy()))
     before = third_octave_deviation_db(x, y, fs, low=100)
     assert before[0] < -2.0                                       # 100 Hz: filtered down
-    after = third_octave_deviation_db(x, equalise_to(y, x, fs), fs, low=100)
+    after = third_octave_deviation_db(x, equalize_to(y, x, fs), fs, low=100)
     assert float(np.abs(after).max()) < 0.5, after
     # a 20-dB notch is only filled up to the ±6 dB bound (no invented energy)
     notch = torch.fft.rfft(x)
     freqs = torch.fft.rfftfreq(x.shape[0], 1 / fs)
     notch[(freqs > 2000) & (freqs < 4000)] *= 0.1
     z = torch.fft.irfft(notch, n=x.shape[0])
-    fixed = third_octave_deviation_db(x, equalise_to(z, x, fs), fs)
+    fixed = third_octave_deviation_db(x, equalize_to(z, x, fs), fs)
     centres = 1000 * 2.0 ** (np.arange(-10, 13) / 3)
     inside = (centres > 2300) & (centres < 3500)
     assert np.all(np.abs(fixed[inside] + 14.0) < 1.0), fixed[inside]     # −20 dB + 6 dB
-    assert torch.equal(equalise_to(y, torch.zeros_like(x), fs), y)       # silent reference: unchanged
+    assert torch.equal(equalize_to(y, torch.zeros_like(x), fs), y)       # silent reference: unchanged
     with pytest.raises(ValueError, match="mono"):
-        equalise_to(y[None], x, fs)
+        equalize_to(y[None], x, fs)

@@ -116,3 +116,32 @@ def test_book_reads_benchmark_results_through_the_schema_checking_helper(tmp_pat
         load_results(broken)
     with pytest.raises(ResultsError, match=r"absent\.json: cannot read it"):
         load_results(tmp_path / "absent.json")
+
+
+def test_renamed_public_names_still_work_and_warn(tmp_path):
+    # one spelling (-ize) and one meaning of "equalize" in the public API; the old names are deprecated aliases
+    import torch
+
+    from ddsp_textures.filterbanks import FilterBank
+    from ddsp_textures.spectral import equalise_to, equalize_to
+    from ddsp_textures.synths import normalise_loudness, normalize_loudness, texenv_resynthesize
+    from ddsp_textures.synths.transients import analyse_transients, analyze_transients
+
+    x = torch.randn(2 * 16000, generator=torch.Generator().manual_seed(0))
+    bands = torch.randn(3, 4, 256, generator=torch.Generator().manual_seed(1))
+    bank = FilterBank(1024, 16000, 6, 50, 8000)
+    target = torch.full((2, 8), 0.5, dtype=torch.float64)
+    frames = torch.randn(2, 1024, dtype=torch.float64)
+    with pytest.warns(DeprecationWarning, match="equalise_to is deprecated: use equalize_to"):
+        torch.testing.assert_close(equalise_to(0.5 * x, x, 16000), equalize_to(0.5 * x, x, 16000))
+    with pytest.warns(DeprecationWarning, match="use normalize_loudness"):
+        torch.testing.assert_close(normalise_loudness(bands, "generic"), normalize_loudness(bands, "generic"))
+    with pytest.warns(DeprecationWarning, match="use analyze_transients"):
+        old = analyse_transients(x, 16000, 4, generator=torch.Generator().manual_seed(2))[0]
+    assert torch.equal(old.times, analyze_transients(x, 16000, 4, generator=torch.Generator().manual_seed(2))[0].times)
+    with pytest.warns(DeprecationWarning, match="use FilterBank.set_band_rms"):
+        torch.testing.assert_close(bank.equalise(frames, target), bank.set_band_rms(frames, target))
+    with pytest.warns(DeprecationWarning, match=r"texenv_resynthesize\(equalise=...\) is deprecated: use equalize="):
+        texenv_resynthesize(x, FilterBank(4096, 16000, 6, 50, 8000), 64, transients=False, equalise=False)
+    with pytest.raises(TypeError, match="both equalise= .deprecated. and equalize="):
+        texenv_resynthesize(x, FilterBank(4096, 16000, 6, 50, 8000), 64, equalise=False, equalize=False)

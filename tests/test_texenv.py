@@ -14,7 +14,7 @@ from ddsp_textures.synths import (
     envelopes_from_coefficients,
     make_carriers,
     match_band_energies,
-    normalise_loudness,
+    normalize_loudness,
     overlap_add,
     texenv_analysis,
     texenv_resynthesize,
@@ -151,7 +151,7 @@ def test_resynthesis_follows_the_long_term_spectrum_of_a_real_recording(recordin
     dev = third_octave_deviation_db(x, y, fs)
     assert float(np.abs(dev).max()) < 2.0, dev     # tonal insects inside 2-kHz-wide bands: 17 dB with flat carriers
     assert float(np.median(np.abs(dev))) < 0.5
-    raw = texenv_resynthesize(x.double(), bank, 256, generator=torch.Generator().manual_seed(0), equalise=False)
+    raw = texenv_resynthesize(x.double(), bank, 256, generator=torch.Generator().manual_seed(0), equalize=False)
     assert float(np.median(np.abs(third_octave_deviation_db(x, raw, fs)))) > float(np.median(np.abs(dev)))
 
 
@@ -162,7 +162,7 @@ def test_resynthesis_keeps_the_steep_low_end_of_a_water_recording(recording):
     x = torch.tensor(recording("water.flac", fs, start=10.0, seconds=8.0)).double()
     bank = erb_bank(length, fs, 16)
     kwargs = {"generator": torch.Generator().manual_seed(0), "transients": False}
-    raw = third_octave_deviation_db(x, texenv_resynthesize(x, bank, 256, equalise=False, **kwargs), fs)
+    raw = third_octave_deviation_db(x, texenv_resynthesize(x, bank, 256, equalize=False, **kwargs), fs)
     kwargs["generator"] = torch.Generator().manual_seed(0)
     dev = third_octave_deviation_db(x, texenv_resynthesize(x, bank, 256, **kwargs), fs)
     assert raw[0] > 2.0, raw
@@ -171,16 +171,16 @@ def test_resynthesis_keeps_the_steep_low_end_of_a_water_recording(recording):
 
 def test_loudness_normalisation_modes():
     bands = torch.randn(2, 4, 1000)
-    generic = normalise_loudness(bands, "generic", torch.tensor([0.5, 2.0]))
+    generic = normalize_loudness(bands, "generic", torch.tensor([0.5, 2.0]))
     np.testing.assert_allclose(generic.pow(2).mean(-1).sqrt().numpy(), [0.5, 2.0], rtol=1e-4)
     target = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.1, 0.2, 0.3, 0.4]])
-    specific = normalise_loudness(bands, "specific", target)
+    specific = normalize_loudness(bands, "specific", target)
     scaled = bands * (target / bands.pow(2).mean(-1).sqrt()).unsqueeze(-1)
     np.testing.assert_allclose(specific.numpy(), scaled.sum(1).numpy(), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="one target per band"):
-        normalise_loudness(bands, "specific", 1.0)
+        normalize_loudness(bands, "specific", 1.0)
     with pytest.raises(ValueError, match="unknown loudness"):
-        normalise_loudness(bands, "loud")
+        normalize_loudness(bands, "loud")
 
 
 def test_overlap_add_has_unit_gain_and_length():
@@ -230,7 +230,7 @@ def test_blockwise_synthesis_equals_all_bands_at_once(monkeypatch, mode):
     # compare output and gradient with the (..., N, L) computation
     import ddsp_textures.synths.texenv as texenv
     from ddsp_textures.framing import random_shifts
-    from ddsp_textures.synths.texenv import normalise_loudness
+    from ddsp_textures.synths.texenv import normalize_loudness
 
     monkeypatch.setattr(texenv, "CPU_BLOCK_ELEMENTS", 2**14)
     assert texenv.synthesis_blocks(15, 12, 8192, torch.device("cpu")) == (2, 1)
@@ -240,7 +240,7 @@ def test_blockwise_synthesis_equals_all_bands_at_once(monkeypatch, mode):
     shifts = random_shifts(15, 8192, torch.Generator().manual_seed(1)).reshape(3, 5)
     target = {"none": 1.0, "generic": torch.rand(3, 5) + 0.1, "specific": torch.rand(3, 5, 12) + 0.1}[mode]
     bands = texenv.texenv_synthesis(coeffs, synth.carriers, return_bands=True, shifts=shifts)
-    want = normalise_loudness(bands, mode, target)
+    want = normalize_loudness(bands, mode, target)
     got = synth(coeffs, mode, target, shifts)
     assert got.shape == (3, 5, 8192) and float(want.detach().abs().max()) > 0.1
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

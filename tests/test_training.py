@@ -136,7 +136,7 @@ def test_folder_dataset_and_resynthesis_cli(tmp_path, capsys):
     y, fs = sf.read(out)
     assert fs == 16000 and len(y) == 4 * 16000 and np.isfinite(y).all() and np.abs(y).max() > 0.01
     equalised = tmp_path / "equalised.wav"
-    assert main(["resynth", str(run), str(audio_dir / "fire2.flac"), str(equalised), "--equalise"]) == 0
+    assert main(["resynth", str(run), str(audio_dir / "fire2.flac"), str(equalised), "--equalize"]) == 0
     from ddsp_textures.metrics import third_octave_deviation_db
 
     x, _ = sf.read(audio_dir / "fire2.flac")

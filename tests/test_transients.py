@@ -9,11 +9,11 @@ from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
 from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.synths.transients import (
     Transients,
-    analyse_transients,
+    analyze_transients,
     detect_transients,
     detector,
     segment_gates,
-    synthesise_transients,
+    synthesize_transients,
     transient_parameters,
 )
 from ddsp_textures.texstat import TexStat
@@ -58,11 +58,11 @@ def test_gates_partition_the_signal_and_never_exceed_one():
 
 def test_layer_plus_residual_is_the_signal_when_every_event_has_its_atom():
     x = clicks_on_noise([3000, 20000, 20300, 50000])
-    layer, residual = analyse_transients(x, FS, n_atoms=8, generator=torch.Generator().manual_seed(0))
+    layer, residual = analyze_transients(x, FS, n_atoms=8, generator=torch.Generator().manual_seed(0))
     assert layer.times.numel() == 4 and layer.atoms.shape == (4, 4 * round(3e-3 * FS) + 1)
     assert layer.rate() == pytest.approx(4 / 3.0) == layer.rate(FS)            # events/s at the layer's fs
     np.testing.assert_allclose(layer.atoms.pow(2).sum(-1).numpy(), 1.0, rtol=1e-9)   # unit-energy atoms
-    np.testing.assert_allclose((residual + synthesise_transients(layer)).numpy(), x.numpy(), atol=1e-12)
+    np.testing.assert_allclose((residual + synthesize_transients(layer)).numpy(), x.numpy(), atol=1e-12)
     assert transient_parameters(layer) == layer.atoms.numel() + 4 * 3 + 4 * 18      # 16 bands + 2 residuals
     np.testing.assert_allclose(layer.band_gains.numpy(), 1.0, rtol=1e-6)          # own atoms: no correction
     # the residual bed has lost the clicks: its peak is the noise's, not a click's
@@ -71,9 +71,9 @@ def test_layer_plus_residual_is_the_signal_when_every_event_has_its_atom():
 
 def test_fewer_atoms_than_events_keep_event_energies():
     x = clicks_on_noise(np.arange(2000, 60000, 1500).tolist(), seconds=3.0)
-    layer, _ = analyse_transients(x, FS, n_atoms=3, generator=torch.Generator().manual_seed(0))
+    layer, _ = analyze_transients(x, FS, n_atoms=3, generator=torch.Generator().manual_seed(0))
     assert layer.atoms.shape[0] <= 3 and int(layer.index.max()) < layer.atoms.shape[0]
-    y = synthesise_transients(layer)
+    y = synthesize_transients(layer)
     np.testing.assert_allclose(float(y.pow(2).sum()), float(layer.gains.pow(2).sum()), rtol=0.05)
 
 
@@ -89,7 +89,7 @@ def test_band_gains_give_each_atom_the_events_own_spectrum():
         x[t] += 1.0
         if k % 2:
             x[t: t + 100] += thump
-    layers = {c: analyse_transients(x, FS, n_atoms=1, band_correction=c, generator=torch.Generator().manual_seed(0))
+    layers = {c: analyze_transients(x, FS, n_atoms=1, band_correction=c, generator=torch.Generator().manual_seed(0))
               for c in (False, True)}
     layer = layers[True][0]
     weights = band_weights(layer.atoms.shape[-1], FS)
@@ -98,7 +98,7 @@ def test_band_gains_give_each_atom_the_events_own_spectrum():
     want = band_energies(x[idx] * share, weights)
     errors = {}
     for c, (lay, _) in layers.items():
-        got = band_energies(synthesise_transients(lay)[idx], weights)
+        got = band_energies(synthesize_transients(lay)[idx], weights)
         db = (10 * torch.log10(got / want))[:, 1:-1].abs()                   # the 16 ERB bands
         errors[c] = (float(db.mean()), float(db.amax()))
     assert layer.times.numel() == len(times)
@@ -110,15 +110,15 @@ def test_band_gains_give_each_atom_the_events_own_spectrum():
 
 def test_no_events_gives_an_empty_layer_and_the_signal_back():
     x = torch.randn(2 * FS, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 0.1
-    layer, residual = analyse_transients(x, FS, threshold=1e6)
+    layer, residual = analyze_transients(x, FS, threshold=1e6)
     assert layer.times.numel() == 0 and torch.equal(residual, x)
-    assert torch.equal(synthesise_transients(layer), torch.zeros_like(x))
+    assert torch.equal(synthesize_transients(layer), torch.zeros_like(x))
 
 
 def test_atoms_cut_at_the_ends_of_the_output():
     layer = Transients(torch.ones(1, 5, dtype=torch.float64), torch.tensor([1, 8]), torch.tensor([0, 0]),
                        torch.tensor([1.0, 2.0], dtype=torch.float64), 10)
-    assert synthesise_transients(layer).tolist() == [1, 1, 1, 1, 0, 0, 2, 2, 2, 2]
+    assert synthesize_transients(layer).tolist() == [1, 1, 1, 1, 0, 0, 2, 2, 2, 2]
 
 
 def test_bad_arguments_are_refused():
@@ -126,9 +126,9 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="threshold"):
         detect_transients(x, FS, threshold=1.0)
     with pytest.raises(ValueError, match="n_atoms"):
-        analyse_transients(x, FS, n_atoms=0)
+        analyze_transients(x, FS, n_atoms=0)
     with pytest.raises(ValueError, match="mono"):
-        analyse_transients(x[None], FS)
+        analyze_transients(x[None], FS)
     with pytest.raises(ValueError, match="transients"):
         texenv_resynthesize(x, erb_bank(8192, FS, 8), 64, transients="yes")
     with pytest.raises(ValueError, match="unknown transient detector 'yes'.*clicks.*knocks"):
@@ -192,7 +192,7 @@ def test_auto_keeps_the_plain_resynthesis_where_there_are_no_events():
     y_auto = texenv_resynthesize(x, bank, 64, generator=torch.Generator().manual_seed(0))
     y_plain = texenv_resynthesize(x, bank, 64, generator=torch.Generator().manual_seed(0), transients=False)
     assert y_auto.shape == x.shape and torch.isfinite(y_auto).all()
-    layer, _ = analyse_transients(x, FS)
+    layer, _ = analyze_transients(x, FS)
     assert layer.times.numel() == 0
     assert torch.equal(y_auto, y_plain)
 
@@ -205,8 +205,8 @@ def test_model_resynthesis_keeps_the_input_transients_on_the_models_bed():
     model = TexDSP(["energy_bands", "centroid"], 4096, FS, 8, 32, hidden_enc=16, hidden_dec=16, seed=3).eval()
     x = clicks_on_noise([5000, 21000, 40000], seconds=2.5, level=0.05).float()
     y = resynthesize(model, x, seed=1, transients=True)
-    layer, bed = analyse_transients(x.double(), FS, generator=torch.Generator().manual_seed(1))
-    expected = resynthesize(model, bed.float(), seed=1) + synthesise_transients(layer).float().numpy()
+    layer, bed = analyze_transients(x.double(), FS, generator=torch.Generator().manual_seed(1))
+    expected = resynthesize(model, bed.float(), seed=1) + synthesize_transients(layer).float().numpy()
     np.testing.assert_allclose(y, expected, atol=1e-5)
     assert layer.times.tolist() == [5000, 21000, 40000]
     for t in layer.times.tolist():                  # each click is back, at its time, above the model's bed

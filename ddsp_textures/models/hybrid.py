@@ -133,12 +133,12 @@ class HybridModel(nn.Module):
         resynthesis measures on the Hann-tapered input frame).
 
         Each frame is the training forward with hard events — ``bed + gain · zscore(events)``, the mix that
-        the loss saw — then equalised as a whole to the target band RMS in one zero-phase filter
-        (:meth:`~ddsp_textures.filterbanks.FilterBank.equalise`), so bed and events keep their learned balance
+        the loss saw — then given, as a whole, the target band RMS in one zero-phase filter
+        (:meth:`~ddsp_textures.filterbanks.FilterBank.set_band_rms`), so bed and events keep their learned balance
         and the long-term spectrum follows the input.  Measured on 20-s excerpts (``benchmarks/event_models.py``,
         grain dictionary decoder): scaling the bed and the events separately (events capped at 90 % of each
-        band, the bed the rest) gave frame TexStat 18.2 on procedural rain drops against 10.5 for the equalised
-        mix (training validation: 10.5), and 1–4 % more on applause, fire and the train clatter; scaling the mix
+        band, the bed the rest) gave frame TexStat 18.2 on procedural rain drops against 10.5 for the band-RMS
+        matched mix (training validation: 10.5), and 1–4 % more on applause, fire and the train clatter; scaling the mix
         to the frame RMS alone left the long-term spectrum 10–18 dB off.
         ``frames`` (indices along ``S``) synthesises only those frames (the GRU still runs over all of them);
         ``target`` and ``shifts (B, S')`` refer to the selected frames."""
@@ -146,4 +146,4 @@ class HybridModel(nn.Module):
         if frames is not None:
             coeffs, c = coeffs[:, frames], EventControls(*(t[:, frames] for t in c))
         mix = self.render(coeffs, c, shifts, relaxed=False, generator=generator)
-        return self.bank.equalise(mix, target)
+        return self.bank.set_band_rms(mix, target)

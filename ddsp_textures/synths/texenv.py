@@ -20,13 +20,14 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .._deprecated import renamed, renamed_keywords
 from ..filterbanks import FilterBank, erb_number, one_sided_weights, rfft_frequencies
 from ..framing import half_overlap_frames, overlap_add, random_shifts, rms
 from ..metrics import closest_candidate
 from ..numerics import modulus, safe_divide
-from ..spectral import equalise_to, long_term_spectrum
+from ..spectral import equalize_to, long_term_spectrum
 from .bandlimited import bandlimited_sum
-from .transients import DETECTORS, analyse_transients, detector, synthesise_transients
+from .transients import DETECTORS, analyze_transients, detector, synthesize_transients
 
 Loudness = Literal["none", "generic", "specific"]
 
@@ -354,7 +355,7 @@ def coefficients_from_logits(magnitude: torch.Tensor, phase: torch.Tensor, n_ban
     return torch.polar(mag, angle)
 
 
-def normalise_loudness(bands: torch.Tensor, mode: Loudness, target: torch.Tensor | float = 1.0) -> torch.Tensor:
+def normalize_loudness(bands: torch.Tensor, mode: Loudness, target: torch.Tensor | float = 1.0) -> torch.Tensor:
     """Sum bands ``(..., N, L)`` with a loudness rule.
 
     ``"none"`` sums as is; ``"generic"`` scales the sum to RMS ``target`` (scalar or ``(...,)``);
@@ -414,7 +415,7 @@ class TexEnvSynth(nn.Module):
         if loudness == "none":
             return texenv_synthesis(coeffs, self.carriers, shifts=shifts)
         if loudness == "generic":
-            return normalise_loudness(texenv_synthesis(coeffs, self.carriers, shifts=shifts).unsqueeze(-2),
+            return normalize_loudness(texenv_synthesis(coeffs, self.carriers, shifts=shifts).unsqueeze(-2),
                                       "generic", target)
         if loudness != "specific":
             raise ValueError(f"unknown loudness mode {loudness!r}; use 'none', 'generic' or 'specific'")
@@ -432,10 +433,11 @@ def compression_ratio(frame_size: int, n_bands: int, param_per_env: int) -> floa
     return frame_size / (n_bands * param_per_env)
 
 
+@renamed_keywords(equalise="equalize")
 def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None = None,
                         match_energy: bool = False, generator: torch.Generator | None = None,
                         max_gain_db: float = 12.0, transients: bool | str = "auto",
-                        n_atoms: int = 32, equalise: bool = True) -> torch.Tensor:
+                        n_atoms: int = 32, equalize: bool = True) -> torch.Tensor:
     """DSP analysis→synthesis of a whole signal (no network), book chapter *TexEnv synth*.
 
     Frames of ``L = bank.length`` with hop ``L/2`` are analysed to ``param_per_env // 2`` coefficients per
@@ -446,7 +448,7 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
     bounded band-energy fit (:func:`match_band_energies`); measured on real recordings it did not help TexStat
     or the long-term spectrum once the carriers sum flat, so it is off by default.
 
-    ``transients=True`` first takes the clicks out (:func:`~ddsp_textures.synths.transients.analyse_transients`,
+    ``transients=True`` first takes the clicks out (:func:`~ddsp_textures.synths.transients.analyze_transients`,
     a dictionary of ``n_atoms`` atoms cut from ``x``): the TexEnv analysis, and the carriers' spectrum, see only
     the residual bed, and the events are added back as waveforms.  A detector name (``"clicks"``, the same as
     ``True``, or ``"knocks"``: sparser, broader events, see
@@ -455,8 +457,8 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
     TexStat (:func:`~ddsp_textures.metrics.closest_candidate`, with the bank's bands): "clicks" wins on crackles,
     drops and claps, "knocks" on a train's clatter, no layer on steady noise.
 
-    ``equalise`` (default) filters the result so that its long-term spectrum follows ``x``'s within ±6 dB
-    (:func:`~ddsp_textures.spectral.equalise_to`, 1/6-octave smoothing): envelope modulation spreads each band's
+    ``equalize`` (default) filters the result so that its long-term spectrum follows ``x``'s within ±6 dB
+    (:func:`~ddsp_textures.spectral.equalize_to`, 1/6-octave smoothing): envelope modulation spreads each band's
     energy over its neighbours, which tilts the spectrum by up to 3 dB at a steep low end or at the top.
 
     Shape:
@@ -482,15 +484,15 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
         return _resynthesize_bed(signal, bank, param_per_env, carriers, match_energy, generator, max_gain_db)
 
     def finish(y: torch.Tensor) -> torch.Tensor:
-        return equalise_to(y, x, bank.fs) if equalise else y
+        return equalize_to(y, x, bank.fs) if equalize else y
 
     def layered(name: str | bool) -> torch.Tensor | None:
         if start is not None:              # every candidate draws what its own call would: "auto" == that call
             generator.set_state(start)
-        layer, residual = analyse_transients(x, bank.fs, n_atoms, generator=generator, **detector(name))
+        layer, residual = analyze_transients(x, bank.fs, n_atoms, generator=generator, **detector(name))
         if layer.times.numel() == 0:
             return None
-        return finish(bed(residual.to(x.device, x.dtype)) + synthesise_transients(layer).to(x.device, x.dtype))
+        return finish(bed(residual.to(x.device, x.dtype)) + synthesize_transients(layer).to(x.device, x.dtype))
 
     if transients is False:
         return finish(bed(x))
@@ -516,3 +518,6 @@ def _resynthesize_bed(x: torch.Tensor, bank: FilterBank, param_per_env: int, car
     shifts = random_shifts(frames.shape[0], length, generator, hop=length // 2)
     out = texenv_synthesis(coeffs, carriers.to(frames.device, frames.dtype), shifts=shifts)
     return overlap_add(out, length // 2, "sqrt_hann")[: x.shape[0]]
+
+
+normalise_loudness = renamed("normalise_loudness", normalize_loudness)

@@ -12,7 +12,7 @@ P-VAE, with grains taken from the recording instead of a VAE:
 
 1. :func:`detect_transients`: peaks of the summed envelopes of the bands above ``low_hz`` that stand
    ``threshold`` times above their frame's median (local, so loud passages do not hide quiet ones);
-2. :func:`analyse_transients`: each event's segment is the signal under a Hann gate of ``4·half + 1`` samples
+2. :func:`analyze_transients`: each event's segment is the signal under a Hann gate of ``4·half + 1`` samples
    centred on the peak; the gates are normalised where they overlap, so ``residual + Σ segments = x``
    exactly; segments are clustered by the shape of their band spectrum (k-means on log band energies) and
    each cluster is represented by its medoid — a real segment, so the atom keeps a click's phase coherence,
@@ -20,7 +20,7 @@ P-VAE, with grains taken from the recording instead of a VAE:
    rain drops *worse*);
 3. per event, 18 band gains (16 ERB bands and the two residuals, within ±20 dB) give its atom the event's own
    band energies: the atom keeps the waveform's fine structure, the gains its spectrum;
-4. :func:`synthesise_transients`: ``Σ_e gain_e · (band-corrected atom_{index_e})`` placed at the event times.
+4. :func:`synthesize_transients`: ``Σ_e gain_e · (band-corrected atom_{index_e})`` placed at the event times.
 
 The bed (the residual) goes to the TexEnv analysis as before (:func:`~ddsp_textures.synths.texenv_resynthesize`
 with ``transients``).  Parameters: ``K·W`` atom samples per signal plus 21 numbers per event.
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from scipy.signal import find_peaks
 
+from .._deprecated import renamed
 from ..filterbanks import erb_bank
 from ..framing import overlap_add
 from ..numerics import modulus
@@ -53,7 +54,7 @@ DETECTORS: dict[str, dict[str, float]] = {
 
 
 def detector(name: str | bool) -> dict[str, float]:
-    """Keyword arguments of :func:`analyse_transients` for a named detector (``True``: ``"clicks"``).
+    """Keyword arguments of :func:`analyze_transients` for a named detector (``True``: ``"clicks"``).
 
     >>> detector("knocks")["threshold"]
     5.0
@@ -69,7 +70,7 @@ class Transients:
     """A transient layer: atoms ``(K, W)`` (unit energy, centred), and per event its centre sample, atom index
     and gain (the segment's L2 norm); optionally per event the amplitude gains ``(E, B + 2)`` that give its atom
     the event's own band energies (``B`` ERB bands at ``fs`` plus the two residual bands, see
-    :func:`analyse_transients`)."""
+    :func:`analyze_transients`)."""
 
     atoms: torch.Tensor
     times: torch.Tensor
@@ -188,11 +189,11 @@ def segment_gates(times: torch.Tensor, n: int, half: int, dtype: torch.dtype = t
     return idx, share, gate
 
 
-def analyse_transients(x: torch.Tensor, fs: float, n_atoms: int = 32, half_ms: float = 3.0,
+def analyze_transients(x: torch.Tensor, fs: float, n_atoms: int = 32, half_ms: float = 3.0,
                        threshold: float = 3.0, min_gap_s: float = 0.005, low_hz: float = 2000.0,
                        generator: torch.Generator | None = None, band_correction: bool = True
                        ) -> tuple[Transients, torch.Tensor]:
-    """Split ``x`` into a transient layer and the residual bed: ``x == residual + synthesise_transients(layer)``
+    """Split ``x`` into a transient layer and the residual bed: ``x == residual + synthesize_transients(layer)``
     up to the replacement of each segment by its cluster's atom (exact for ``n_atoms >= events``).
 
     Args:
@@ -211,8 +212,8 @@ def analyse_transients(x: torch.Tensor, fs: float, n_atoms: int = 32, half_ms: f
 
     >>> x = 0.01 * torch.randn(44100, generator=torch.Generator().manual_seed(0))
     >>> x[[10000, 30000]] += 1.0
-    >>> layer, residual = analyse_transients(x, 44100, generator=torch.Generator().manual_seed(0))
-    >>> layer.times.tolist(), bool(torch.allclose(residual + synthesise_transients(layer), x.double()))
+    >>> layer, residual = analyze_transients(x, 44100, generator=torch.Generator().manual_seed(0))
+    >>> layer.times.tolist(), bool(torch.allclose(residual + synthesize_transients(layer), x.double()))
     ([10000, 30000], True)
     """
     if x.dim() != 1:
@@ -270,13 +271,13 @@ def band_energies(segments: torch.Tensor, weights: torch.Tensor) -> torch.Tensor
     return power @ weights.T
 
 
-def synthesise_transients(layer: Transients, length: int | None = None) -> torch.Tensor:
+def synthesize_transients(layer: Transients, length: int | None = None) -> torch.Tensor:
     """Place ``gain · atom`` at every event centre: ``Transients -> (length,)`` (default ``layer.length``);
     events whose atom would cross the end are cut there.
 
     >>> layer = Transients(torch.tensor([[0.0, 1.0, 0.0]]), torch.tensor([2, 5]), torch.tensor([0, 0]),
     ...                    torch.tensor([1.0, 2.0]), 8)
-    >>> synthesise_transients(layer).tolist()
+    >>> synthesize_transients(layer).tolist()
     [0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0]
     """
     length = layer.length if length is None else length
@@ -291,7 +292,7 @@ def synthesise_transients(layer: Transients, length: int | None = None) -> torch
 
 
 def event_waveforms(layer: Transients) -> torch.Tensor:
-    """Each event's waveform as :func:`synthesise_transients` places it: ``gain · atom``, filtered to the event's
+    """Each event's waveform as :func:`synthesize_transients` places it: ``gain · atom``, filtered to the event's
     band gains where the layer has them.
 
     Shape:
@@ -315,6 +316,9 @@ def transient_parameters(layer: Transients) -> int:
     return layer.atoms.numel() + 3 * layer.times.numel() + extra
 
 
-__all__ = ["Transients", "analyse_transients", "band_energies", "band_weights", "detect_transients",
-           "detection_function", "event_waveforms", "segment_gates", "synthesise_transients", "transient_parameters"]
+__all__ = ["Transients", "analyze_transients", "band_energies", "band_weights", "detect_transients",
+           "detection_function", "event_waveforms", "segment_gates", "synthesize_transients", "transient_parameters"]
 
+
+analyse_transients = renamed("analyse_transients", analyze_transients)
+synthesise_transients = renamed("synthesise_transients", synthesize_transients)
