@@ -45,8 +45,8 @@ def run(workdir: Path, name: str, ranks: int, threads: int, batch: int, epochs: 
 
 def _items(cfg: dict) -> int:
     """Sequences per epoch (train + validation) of a config."""
-    from ddsp_textures.builders import build_datasets, build_model
-    from ddsp_textures.config import parse_config
+    from ddsp_textures.training.builders import build_datasets, build_model
+    from ddsp_textures.training.config import parse_config
 
     parsed = parse_config(cfg)
     train_set, val_set = build_datasets(parsed, build_model(parsed))

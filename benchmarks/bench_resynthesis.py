@@ -18,8 +18,8 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.synths.texenv import texenv_resynthesize
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.synths.analysis import texenv_resynthesize
 
 from .common import RESULTS, machine
 from .legacy_resynthesis import legacy_resynthesis

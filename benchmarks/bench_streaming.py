@@ -1,5 +1,5 @@
 """Streaming speed on one thread: the shipped configs' models streamed at their sample rates, block by block,
-through the library (:class:`ddsp_textures.streaming.TextureStream`) and the exported TorchScript file, beside
+through the library (:class:`ddsp_textures.inference.streaming.TextureStream`) and the exported TorchScript file, beside
 offline ``generate`` of the same length (the "before": audio only as one whole render); plus the DSP
 resynthesis with the library's defaults.
 
@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddsp_textures.builders import build_model
-from ddsp_textures.config import parse_config
-from ddsp_textures.export import export_stream
-from ddsp_textures.generation import generate
-from ddsp_textures.streaming import TextureStream
-from ddsp_textures.synths.texenv import texenv_resynthesize
+from ddsp_textures.inference.export import export_stream
+from ddsp_textures.inference.generation import generate
+from ddsp_textures.inference.streaming import TextureStream
+from ddsp_textures.synths.analysis import texenv_resynthesize
 from ddsp_textures.textures import make_texture
+from ddsp_textures.training.builders import build_model
+from ddsp_textures.training.config import parse_config
 
 from .common import RESULTS, machine
 
@@ -73,7 +73,7 @@ def _stream(stream, block: int, total: int, fs: int) -> dict[str, float]:  # noq
 def _dsp_resynthesis(seconds: float) -> list[dict[str, object]]:
     import soundfile as sf
 
-    from ddsp_textures.filterbanks import erb_bank
+    from ddsp_textures.dsp.filterbanks import erb_bank
 
     rows = []
     for name in ("water.flac", "train.ogg"):

@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from ddsp_textures.envelopes import hilbert_envelope
-from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.dsp.envelopes import hilbert_envelope
+from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.synths import make_carriers, overlap_add, texenv_analysis, texenv_resynthesize, texenv_synthesis
 from ddsp_textures.synths.texenv import envelopes_from_coefficients, synthesis_blocks
 from ddsp_textures.textures import make_texture

@@ -20,8 +20,8 @@ import json
 
 import torch
 
-from ddsp_textures.envelopes import downsample, hilbert_envelope
-from ddsp_textures.texstat import (
+from ddsp_textures.dsp.envelopes import downsample, hilbert_envelope
+from ddsp_textures.stats.texstat import (
     TexStat,
     _std,
     _upper_pairs,

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 import ddsp_textures.synths.texenv as texenv
-from ddsp_textures.config import load_config
 from ddsp_textures.models import count_parameters
-from ddsp_textures.training import Trainer
+from ddsp_textures.training.config import load_config
+from ddsp_textures.training.trainer import Trainer
 
 from .bench_texstat import before_statistics
 from .common import sync, write_results

@@ -33,13 +33,14 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from ddsp_textures.filterbanks import FilterBank, erb_bank
-from ddsp_textures.framing import half_overlap_frames, overlap_add, zscore
+from ddsp_textures.dsp.filterbanks import FilterBank, erb_bank
+from ddsp_textures.dsp.framing import half_overlap_frames, overlap_add, zscore
+from ddsp_textures.dsp.spectral import equalize_to, long_term_spectrum
 from ddsp_textures.metrics import frame_audio, frame_distance, frame_distances
-from ddsp_textures.spectral import equalize_to, long_term_spectrum
+from ddsp_textures.stats.texstat import TexStat, statistics_distances
 from ddsp_textures.synths import make_carriers, texenv_resynthesize
-from ddsp_textures.synths.texenv import texenv_analysis, texenv_synthesis
-from ddsp_textures.texstat import TexStat, statistics_distances
+from ddsp_textures.synths.analysis import texenv_analysis
+from ddsp_textures.synths.texenv import texenv_synthesis
 from ddsp_textures.threads import set_threads
 
 from .common import write_results

@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddsp_textures.data import save_audio
-from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.dsp.audio import save_audio
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.dsp.spectral import equalize_to
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import frame_distance
-from ddsp_textures.resynthesis import resynthesize
-from ddsp_textures.rundir import load_run
-from ddsp_textures.spectral import equalize_to
+from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.synths.transients import (
     DETECTORS,
@@ -53,9 +53,9 @@ from ddsp_textures.synths.transients import (
     segment_gates,
     synthesize_transients,
 )
-from ddsp_textures.texstat import TexStat
 from ddsp_textures.threads import set_threads
-from ddsp_textures.training import train
+from ddsp_textures.training.rundir import load_run
+from ddsp_textures.training.trainer import train
 
 from . import event_models
 from .common import RESULTS, write_results

@@ -18,12 +18,12 @@ import time
 
 import torch
 
-from ddsp_textures.config import parse_config
-from ddsp_textures.features import estimate_event_rate
-from ddsp_textures.framing import frame_signal, zscore
-from ddsp_textures.rundir import load_history, load_run
+from ddsp_textures.dsp.framing import frame_signal, zscore
+from ddsp_textures.stats.features import estimate_event_rate
 from ddsp_textures.textures import make_texture
-from ddsp_textures.training import train
+from ddsp_textures.training.config import parse_config
+from ddsp_textures.training.rundir import load_history, load_run
+from ddsp_textures.training.trainer import train
 
 from .common import write_results
 

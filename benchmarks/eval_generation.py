@@ -27,16 +27,16 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, write_results
-from ddsp_textures.data import audio_files, load_audio, save_audio
-from ddsp_textures.generation import generate
+from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
+from ddsp_textures.inference.generation import generate
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import Yardstick, meets_targets, relative
 from ddsp_textures.plotting import spectrogram
-from ddsp_textures.resynthesis import resynthesize
-from ddsp_textures.rundir import load_run
+from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
-from ddsp_textures.texstat import TexStat
 from ddsp_textures.textures import make_texture
-from ddsp_textures.training import train
+from ddsp_textures.training.rundir import load_run
+from ddsp_textures.training.trainer import train
 
 FS, L, N_BANDS = 44100, 16384, 16
 RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings"

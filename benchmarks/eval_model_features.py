@@ -32,9 +32,8 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from ddsp_textures.data import audio_files, load_audio, save_audio
-from ddsp_textures.features import band_loudness
-from ddsp_textures.framing import (  # noqa: E402,E501
+from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
+from ddsp_textures.dsp.framing import (  # noqa: E402,E501
     half_overlap_frames,
     join_model_frames,
     overlap_add,
@@ -42,17 +41,18 @@ from ddsp_textures.framing import (  # noqa: E402,E501
     wrap_pad,
     zscore,
 )
+from ddsp_textures.dsp.spectral import long_term_spectrum
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
 from ddsp_textures.models import TexDSP
 from ddsp_textures.plotting import spectrogram
-from ddsp_textures.resynthesis import resynthesize
-from ddsp_textures.rundir import load_run
-from ddsp_textures.spectral import long_term_spectrum
+from ddsp_textures.stats.features import band_loudness
+from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_analysis, texenv_resynthesize
-from ddsp_textures.texstat import TexStat
 from ddsp_textures.textures import make_texture
 from ddsp_textures.threads import set_threads
-from ddsp_textures.training import train
+from ddsp_textures.training.rundir import load_run
+from ddsp_textures.training.trainer import train
 
 from .common import RESULTS, write_results
 from .eval_quality import FS, MODEL_SETTINGS, PROCEDURAL, RECORDINGS, L, short_config

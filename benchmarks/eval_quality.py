@@ -39,10 +39,10 @@ import numpy as np
 import torch
 
 from ddsp_textures import metrics
-from ddsp_textures.data import audio_files, load_audio, save_audio
-from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.framing import frame_signal, zscore
-from ddsp_textures.matching import match_statistics
+from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.dsp.framing import frame_signal, zscore
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import (
     frame_distance,
     frame_repetition,
@@ -50,14 +50,14 @@ from ddsp_textures.metrics import (
     texstat_embeddings,
     third_octave_deviation_db,
 )
-from ddsp_textures.resynthesis import resynthesize
-from ddsp_textures.rundir import load_run
+from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import crossover_ripple, make_carriers, texenv_resynthesize
+from ddsp_textures.synths.matching import match_statistics
 from ddsp_textures.synths.transients import analyze_transients
-from ddsp_textures.texstat import TexStat
 from ddsp_textures.textures import make_texture
 from ddsp_textures.threads import set_threads
-from ddsp_textures.training import train
+from ddsp_textures.training.rundir import load_run
+from ddsp_textures.training.trainer import train
 
 from . import event_models
 from .common import write_results

@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddsp_textures.data import audio_files, load_audio, save_audio
-from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
-from ddsp_textures.resynthesis import resynthesize
-from ddsp_textures.rundir import load_history, load_run
+from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
-from ddsp_textures.texstat import TexStat
-from ddsp_textures.training import retrain, train
+from ddsp_textures.training.rundir import load_history, load_run
+from ddsp_textures.training.trainer import retrain, train
 
 from .common import write_results
 

@@ -32,19 +32,19 @@ import numpy as np
 import torch
 
 from ddsp_textures import metrics
-from ddsp_textures.data import load_audio, save_audio
-from ddsp_textures.features import band_rms
-from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.framing import frame_signal, join_model_frames, random_shifts, wrap_pad, zscore
+from ddsp_textures.dsp.audio import load_audio, save_audio
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.dsp.framing import frame_signal, join_model_frames, random_shifts, wrap_pad, zscore
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import frame_distance, frechet_distance, texstat_embeddings, third_octave_deviation_db
 from ddsp_textures.models import HybridModel
 from ddsp_textures.models.event_head import EventControls
-from ddsp_textures.resynthesis import resynthesize
-from ddsp_textures.rundir import load_history, load_run
+from ddsp_textures.stats.features import band_rms
+from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths.pvae import pvae_synthesis
-from ddsp_textures.texstat import TexStat
 from ddsp_textures.threads import set_threads
-from ddsp_textures.training import train
+from ddsp_textures.training.rundir import load_history, load_run
+from ddsp_textures.training.trainer import train
 
 FS, L = 22050, 16384
 ARCHITECTURES = {"TexDSP": ("TexDSP", {}), "PVAE": ("PVAE", {}), "HYBRID": ("HYBRID", {}),
@@ -91,7 +91,8 @@ def half_overlap(model: HybridModel, x: torch.Tensor) -> tuple[torch.Tensor, lis
 def legacy_hybrid_resynthesize(model: HybridModel, audio: np.ndarray, seed: int) -> np.ndarray:
     """The hybrid's inference before band equalisation: hard events scaled to ``gain`` times the frame RMS and
     capped at 90 % of any band's power; the bed gets each band's remaining power (at least 1 %) with TexDSP's
-    ``"specific"`` loudness.  Same frames, shifts and events as :func:`~ddsp_textures.resynthesis.resynthesize`."""
+    ``"specific"`` loudness.  Same frames, shifts and events as
+    :func:`~ddsp_textures.inference.resynthesis.resynthesize`."""
     x = torch.tensor(np.ascontiguousarray(audio, dtype=np.float32))
     frames, feats = half_overlap(model, x)
     whole = torch.arange(0, frames.shape[0], 2)

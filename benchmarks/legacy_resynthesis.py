@@ -12,11 +12,11 @@ from unittest import mock
 
 import torch
 
-from ddsp_textures.filterbanks import FilterBank, erb_bank
-from ddsp_textures.framing import overlap_add
-from ddsp_textures.numerics import safe_divide
-from ddsp_textures.synths import texenv, transients
-from ddsp_textures.synths.texenv import carrier_magnitudes
+from ddsp_textures.dsp.filterbanks import FilterBank, erb_bank
+from ddsp_textures.dsp.framing import overlap_add
+from ddsp_textures.dsp.numerics import safe_divide
+from ddsp_textures.synths import analysis, transients
+from ddsp_textures.synths.carriers import carrier_magnitudes
 
 
 def legacy_make_carriers(bank: FilterBank, generator: torch.Generator | None = None,
@@ -63,7 +63,7 @@ def legacy_detection_function(x: torch.Tensor, fs: float, low_hz: float = 2000.0
 @contextlib.contextmanager
 def legacy_resynthesis() -> Iterator[None]:
     """Within the block, the DSP resynthesis runs its earlier carriers, detection function and envelopes."""
-    with mock.patch.object(texenv, "make_carriers", legacy_make_carriers), \
+    with mock.patch.object(analysis, "make_carriers", legacy_make_carriers), \
             mock.patch.object(transients, "detection_function", legacy_detection_function), \
             mock.patch.object(FilterBank, "envelopes", legacy_envelopes):
         yield

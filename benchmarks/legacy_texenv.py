@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import torch
 
-from ddsp_textures.envelopes import hilbert_envelope
-from ddsp_textures.filterbanks import FilterBank
-from ddsp_textures.framing import half_overlap_frames
-from ddsp_textures.numerics import safe_divide
-from ddsp_textures.synths.texenv import texenv_analysis, texenv_synthesis
+from ddsp_textures.dsp.envelopes import hilbert_envelope
+from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.dsp.framing import half_overlap_frames
+from ddsp_textures.dsp.numerics import safe_divide
+from ddsp_textures.synths.analysis import texenv_analysis
+from ddsp_textures.synths.texenv import texenv_synthesis
 
 
 def legacy_seed(bank: FilterBank, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from ddsp_textures.app.cli import main
 
 sys.exit(main())

@@ -2,7 +2,7 @@
 
 The public API spells ``-ize`` (``resynthesize``, ``analyze_transients``, ``equalize_to``), and *equalize* means
 one thing: filtering a signal so that its long-term spectrum follows a reference.  Setting each band's RMS is
-:meth:`~ddsp_textures.filterbanks.FilterBank.set_band_rms`.
+:meth:`~ddsp_textures.dsp.filterbanks.FilterBank.set_band_rms`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .filterbanks import FilterBank, rfft_frequencies
+from ddsp_textures.dsp.filterbanks import FilterBank, rfft_frequencies
 
 
 def _np(x: np.ndarray | torch.Tensor) -> np.ndarray:

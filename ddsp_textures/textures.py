@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._deprecated import renamed
+from ddsp_textures._deprecated import renamed
 
 Generator = Callable[..., np.ndarray]
 

@@ -17,7 +17,7 @@ RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
 @pytest.fixture
 def recording():
     """Load an excerpt of a real recording from ``../shared/recordings`` (mono, resampled); skip if absent."""
-    from ddsp_textures.data import load_audio
+    from ddsp_textures.dsp.audio import load_audio
 
     def load(name: str, fs: int, start: float = 0.0, seconds: float = 5.0) -> np.ndarray:
         path = RECORDINGS / name

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.filterbanks import FilterBank, erb_bank
+from ddsp_textures.dsp.filterbanks import FilterBank, erb_bank
 from ddsp_textures.synths import TexEnvSynth, make_carriers, texenv_synthesis
 from ddsp_textures.synths.bandlimited import bandlimited_sum
 

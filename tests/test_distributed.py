@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from ddsp_textures.distributed import Ranks, shard
+from ddsp_textures.training.distributed import Ranks, shard
 
 CONFIG = {"audio_path": "procedural:rain?seconds=8", "sampling_rate": 16000, "frame_size": 4096, "hop_size": 2048,
           "sequence_length": 2, "features_list": ["energy_bands", "centroid"], "hidden_size_enc": 16,

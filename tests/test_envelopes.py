@@ -3,7 +3,7 @@ import pytest
 import scipy.signal
 import torch
 
-from ddsp_textures.envelopes import analytic_signal, downsample, hilbert_envelope
+from ddsp_textures.dsp.envelopes import analytic_signal, downsample, hilbert_envelope
 
 
 @pytest.mark.parametrize("n", [1000, 1001])

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.features import (
+from ddsp_textures.dsp.filterbanks import erb_bank, erb_number
+from ddsp_textures.stats.features import (
     SHAPE_STEPS,
     SPECTRUM_BINS,
     band_shapes,
@@ -15,7 +16,6 @@ from ddsp_textures.features import (
     spectrum_shape,
     statistics_dim,
 )
-from ddsp_textures.filterbanks import erb_bank, erb_number
 
 
 def test_energy_bands_is_log_rms_of_subbands():
@@ -44,7 +44,7 @@ def test_band_shapes_are_segment_log_rms_relative_to_the_band():
 def test_frame_statistics_against_scipy_envelopes():
     from scipy.signal import hilbert
 
-    from ddsp_textures.texstat import TexStat
+    from ddsp_textures.stats.texstat import TexStat
 
     n, length = 8, 8192
     bank = erb_bank(length, 16000, n).double()
@@ -137,7 +137,7 @@ def test_event_rate_estimate_agrees_with_librosas_onset_detector_where_events_ar
     closer than its peak-picking windows it merges them, and the dead-time-corrected estimate stays nearer the
     true rate."""
     librosa = pytest.importorskip("librosa")
-    from ddsp_textures.features import estimate_event_rate
+    from ddsp_textures.stats.features import estimate_event_rate
     from ddsp_textures.textures import make_texture
 
     fs, seconds = 22050, 30.0

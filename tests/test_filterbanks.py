@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.filterbanks import FilterBank, band_cutoffs, erb_bank, filterbank_matrix, modulation_bank
+from ddsp_textures.dsp.filterbanks import FilterBank, band_cutoffs, erb_bank, filterbank_matrix, modulation_bank
 from tests.reference_numpy import bank_matrix, subbands
 
 # cutoff tables computed from the ERB/log formulas of the original code

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.framing import join_circular, rotate_frames
+from ddsp_textures.dsp.framing import join_circular, rotate_frames
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.models import TexDSP
-from ddsp_textures.resynthesis import resynthesize
 
 FS, L = 16000, 4096
 
@@ -73,7 +73,7 @@ def test_texdsp_resynthesis_does_not_loop_a_decoded_timeline():
 def test_frame_repetition_against_scipy_envelopes_and_numpy_correlations():
     from scipy.signal import hilbert
 
-    from ddsp_textures.filterbanks import erb_bank
+    from ddsp_textures.dsp.filterbanks import erb_bank
     from ddsp_textures.metrics import frame_repetition
 
     n, length, frames = 6, 2048, 4

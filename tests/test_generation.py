@@ -3,11 +3,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from ddsp_textures.cli import main
-from ddsp_textures.generation import LOOP_FADE_S, curve_values, generate, parse_curve
-from ddsp_textures.rundir import load_run
+from ddsp_textures.app.cli import main
+from ddsp_textures.inference.generation import LOOP_FADE_S, curve_values, generate, parse_curve
 from ddsp_textures.textures import make_texture
-from ddsp_textures.training import train
+from ddsp_textures.training.rundir import load_run
+from ddsp_textures.training.trainer import train
 
 TINY = {"audio_path": "procedural:rain?seconds=8", "frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000,
         "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"], "hidden_size_enc": 16,
@@ -132,7 +132,7 @@ def test_generated_crackles_keep_the_reference_event_rate_and_the_rate_curve_ste
 
 
 def test_replace_events_draws_the_layer_intervals_and_follows_the_rate_curve():
-    from ddsp_textures.generation import replace_events
+    from ddsp_textures.inference.generation import replace_events
     from ddsp_textures.synths.transients import Transients
 
     times = torch.tensor([1000, 1500, 3500, 4000, 6000, 6500])          # intervals 500 and 2000 samples
@@ -210,8 +210,8 @@ def _write(tmp_path):
 
 
 def test_a_rate_curve_needs_something_it_can_steer():
-    from ddsp_textures.builders import build_model
-    from ddsp_textures.config import parse_config
+    from ddsp_textures.training.builders import build_model
+    from ddsp_textures.training.config import parse_config
 
     model = build_model(parse_config({**TINY, "features_list": ["energy_bands"]})).eval()
     reference = _clicks(4.0, 4.0)

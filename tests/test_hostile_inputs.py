@@ -23,9 +23,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ddsp_textures.cli import main
-from ddsp_textures.config import ConfigError, TrainConfig, parse_config
-from ddsp_textures.training import train
+from ddsp_textures.app.cli import main
+from ddsp_textures.training.config import ConfigError, TrainConfig, parse_config
+from ddsp_textures.training.trainer import train
 
 TINY = {
     "audio_path": "procedural:rain?seconds=6", "frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000,
@@ -340,9 +340,9 @@ def test_generated_procedural_specs_give_a_config_error_or_a_texture(query):
 
 
 def test_library_refuses_bad_signals_with_value_errors():
-    from ddsp_textures.filterbanks import erb_bank
+    from ddsp_textures.dsp.filterbanks import erb_bank
+    from ddsp_textures.stats.texstat import TexStat
     from ddsp_textures.synths import texenv_resynthesize
-    from ddsp_textures.texstat import TexStat
 
     bank = erb_bank(4096, 16000, 8)
     bad = [(lambda: texenv_resynthesize(torch.ones(8192, dtype=torch.int32), bank, 32), "floating-point"),

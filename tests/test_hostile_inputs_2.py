@@ -4,6 +4,7 @@ Each case asserts: exit code (2 for bad input), exactly one ``error:`` line nami
 traceback, no hang (subprocesses run under a timeout), nothing left half-written.
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -14,13 +15,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ddsp_textures.cli import main
-from ddsp_textures.training import train
+from ddsp_textures.app.cli import main
+from ddsp_textures.training.trainer import train
 
 TINY = {"audio_path": "procedural:rain?seconds=6", "frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000,
         "sequence_length": 2, "features_list": ["energy_bands", "centroid", "rate"], "hidden_size_enc": 16,
         "hidden_size_dec": 16, "deepness_enc": 1, "deepness_dec": 1, "param_per_env": 32, "N_filter_bank": 8,
         "M_filter_bank": 4, "batch_size": 4, "epochs": 1, "learning_rate": 0.003, "seed": 1, "run_name": "tiny"}
+
+
+def _inference(name):
+    return importlib.import_module(f"ddsp_textures.inference.{name}")
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +165,7 @@ def test_sigterm_before_the_first_checkpoint_removes_the_run(tmp_path):
 def test_ctrl_c_after_a_checkpoint_names_the_run_to_resume(tmp_path):
     import signal
 
-    proc, run_dir = _start_training(tmp_path, epochs=50, seconds=6)
+    proc, run_dir = _start_training(tmp_path, epochs=5000, seconds=6)   # cannot finish before the signal
     _wait_for(run_dir / "checkpoint.pt", proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -229,7 +234,7 @@ def _full_disk_after(calls: int, monkeypatch) -> None:
 
     import torch
 
-    import ddsp_textures.rundir as rundir
+    import ddsp_textures.training.rundir as rundir
 
     usage = shutil.disk_usage
     monkeypatch.setattr(rundir.shutil, "disk_usage", lambda path: usage(path)._replace(free=4096))
@@ -246,7 +251,7 @@ def _full_disk_after(calls: int, monkeypatch) -> None:
 
 
 def test_a_full_disk_during_a_checkpoint_is_one_line_and_leaves_a_loadable_run(tmp_path, monkeypatch, capsys):
-    from ddsp_textures.rundir import load_run
+    from ddsp_textures.training.rundir import load_run
 
     cfg = {**TINY, "models_directory": str(tmp_path / "runs"), "epochs": 3}
     (tmp_path / "c.json").write_text(json.dumps(cfg))
@@ -267,7 +272,7 @@ def test_a_full_disk_during_a_checkpoint_is_one_line_and_leaves_a_loadable_run(t
 def test_a_read_only_run_directory_is_named_as_such(run, monkeypatch, capsys):
     import errno
 
-    import ddsp_textures.rundir as rundir
+    import ddsp_textures.training.rundir as rundir
 
     real = os.open
 
@@ -336,7 +341,7 @@ def test_a_checkpoint_cannot_send_the_cache_or_the_run_elsewhere(tmp_path, monke
 
 def test_inputs_too_long_for_memory_or_with_a_nonsense_rate_are_refused_naming_the_file(run, tmp_path, monkeypatch,
                                                                                          capsys):
-    import ddsp_textures.config as config
+    import ddsp_textures.training.config as config
 
     one_hz = tmp_path / "one_hz.wav"
     sf.write(one_hz, np.random.default_rng(0).standard_normal(20000).astype(np.float32) * 0.1, 1, subtype="FLOAT")
@@ -352,24 +357,24 @@ def test_inputs_too_long_for_memory_or_with_a_nonsense_rate_are_refused_naming_t
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda m: __import__("ddsp_textures.resynthesis").resynthesis.resynthesize(m, np.zeros(0, np.float32)),
+    (lambda m: _inference("resynthesis").resynthesize(m, np.zeros(0, np.float32)),
      ["audio", "empty"]),
-    (lambda m: __import__("ddsp_textures.resynthesis").resynthesis.resynthesize(m, np.ones(8000, np.int64)),
+    (lambda m: _inference("resynthesis").resynthesize(m, np.ones(8000, np.int64)),
      ["audio", "int64", "32768"]),
-    (lambda m: __import__("ddsp_textures.resynthesis").resynthesis.resynthesize(m, np.ones((2, 8000), np.float32)),
+    (lambda m: _inference("resynthesis").resynthesize(m, np.ones((2, 8000), np.float32)),
      ["audio", "mono"]),
-    (lambda m: __import__("ddsp_textures.generation").generation.generate(m, 1.0, np.ones(8000, np.int16)),
+    (lambda m: _inference("generation").generate(m, 1.0, np.ones(8000, np.int16)),
      ["reference", "int16"]),
-    (lambda m: __import__("ddsp_textures.generation").generation.generate(m, 1.0, np.zeros(0), variation="mean"),
+    (lambda m: _inference("generation").generate(m, 1.0, np.zeros(0), variation="mean"),
      ["reference", "empty"]),
-    (lambda m: __import__("ddsp_textures.streaming").streaming.TextureStream(m, np.full(8000, np.nan)),
+    (lambda m: _inference("streaming").TextureStream(m, np.full(8000, np.nan)),
      ["reference", "NaN"]),
-    (lambda m: __import__("ddsp_textures.streaming").streaming.TextureStream(m, np.ones(8000)).read(2**21),
+    (lambda m: _inference("streaming").TextureStream(m, np.ones(8000)).read(2**21),
      ["block"]),
 ], ids=["resynth empty", "resynth int64", "resynth stereo", "generate int16", "generate empty", "stream nan",
         "stream huge block"])
 def test_model_calls_validate_their_audio(run, call, words):
-    from ddsp_textures.rundir import load_run
+    from ddsp_textures.training.rundir import load_run
 
     model, _ = load_run(run)
     with pytest.raises(ValueError) as caught:

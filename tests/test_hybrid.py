@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.config import ConfigError, parse_config
-from ddsp_textures.features import band_rms, estimate_event_rate
-from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.framing import frame_signal, join_circular
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.dsp.framing import frame_signal, join_circular
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.models import HybridModel
 from ddsp_textures.models.event_head import rate_supervision
-from ddsp_textures.resynthesis import resynthesize
-from ddsp_textures.rundir import load_history, load_run
+from ddsp_textures.stats.features import band_rms, estimate_event_rate
 from ddsp_textures.synths.events import relaxed_events
 from ddsp_textures.synths.pvae import GrainVAE
 from ddsp_textures.textures import make_texture
-from ddsp_textures.training import Trainer, retrain, train
+from ddsp_textures.training.config import ConfigError, parse_config
+from ddsp_textures.training.rundir import load_history, load_run
+from ddsp_textures.training.trainer import Trainer, retrain, train
 
 
 def _vae(fs: float = 16000) -> GrainVAE:
@@ -81,8 +81,8 @@ def test_hybrid_forward_shapes_gain_bounds_and_gradients_reach_both_layers():
 
 
 def test_the_training_loss_adds_the_weighted_rate_supervision_and_event_gain_penalty(tmp_path):
-    from ddsp_textures.builders import build_texstat
-    from ddsp_textures.losses import TrainingLoss
+    from ddsp_textures.training.builders import build_texstat
+    from ddsp_textures.training.losses import TrainingLoss
 
     cfg = parse_config(_hybrid_config(tmp_path, rate_supervision=2.5, event_gain_penalty=1.5))
     trainer = Trainer(cfg, tmp_path, progress=False)

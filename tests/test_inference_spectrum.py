@@ -4,11 +4,11 @@ click as energy, and ``resynthesize(equalize=True)`` follows the input's long-te
 import numpy as np
 import torch
 
-from ddsp_textures.features import band_loudness, band_rms
-from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import third_octave_deviation_db
 from ddsp_textures.models import TexDSP
-from ddsp_textures.resynthesis import resynthesize
+from ddsp_textures.stats.features import band_loudness, band_rms
 
 FS, L = 16000, 4096
 

@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from ddsp_textures.data import LazyTextureDataset, TextureDataset, cached_sources, load_audio
-from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.dsp.audio import load_audio
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.training.data import LazyTextureDataset, TextureDataset, cached_sources
 
 
 def _corpus(folder, seconds=(3.0, 2.0), fs=22050):
@@ -61,7 +62,7 @@ def test_a_corpus_larger_than_the_memory_budget_trains_lazily(tmp_path):
         from pathlib import Path
         import torch
         torch.set_num_threads(1)
-        from ddsp_textures.training import train
+        from ddsp_textures.training.trainer import train
         tmp, lazy = Path({str(tmp_path)!r}), sys.argv[1] == "1"
         base = dict(sampling_rate=16000, frame_size=4096, hop_size=2048, sequence_length=2,
                     features_list=["energy_bands"], hidden_size_enc=16, hidden_size_dec=16, param_per_env=16,
@@ -90,7 +91,7 @@ def test_a_corpus_larger_than_the_memory_budget_trains_lazily(tmp_path):
 def test_event_models_train_from_the_memory_mapped_corpus_without_warnings(tmp_path):
     import warnings
 
-    from ddsp_textures.training import train
+    from ddsp_textures.training.trainer import train
 
     folder = _corpus(tmp_path / "audio", seconds=(4.0, 3.0), fs=16000)
     cfg = {"architecture": "HYBRID", "audio_path": str(folder), "sampling_rate": 16000, "frame_size": 4096,

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.matching import match_statistics
 from ddsp_textures.metrics import (
     fad,
     frame_audio,
@@ -12,7 +11,8 @@ from ddsp_textures.metrics import (
     texstat_embeddings,
     third_octave_deviation_db,
 )
-from ddsp_textures.texstat import TexStat
+from ddsp_textures.stats.texstat import TexStat
+from ddsp_textures.synths.matching import match_statistics
 from ddsp_textures.textures import make_texture
 
 
@@ -89,7 +89,7 @@ def test_statistics_matching_lowers_the_loss(mode):
 
 
 def test_frame_distances_share_the_originals_statistics_and_equal_per_frame_losses():
-    from ddsp_textures.framing import zscore
+    from ddsp_textures.dsp.framing import zscore
     from ddsp_textures.metrics import frame_distances
 
     ts = TexStat(4096, 16000, 8, 4)
@@ -107,7 +107,7 @@ def test_frame_distances_share_the_originals_statistics_and_equal_per_frame_loss
 def test_equaliser_undoes_a_known_scipy_filter_and_respects_its_bound():
     from scipy.signal import butter, sosfiltfilt
 
-    from ddsp_textures.spectral import equalize_to
+    from ddsp_textures.dsp.spectral import equalize_to
 
     fs = 44100
     x = torch.randn(4 * fs, generator=torch.Generator().manual_seed(0), dtype=torch.float64)

@@ -84,9 +84,9 @@ def test_bf16_networks_stay_close_to_float32_and_feed_float32_synths():
 def test_positive_dc_fixes_the_envelope_mean_sign():
     import math
 
-    from ddsp_textures.builders import build_model
-    from ddsp_textures.config import TrainConfig
     from ddsp_textures.synths.texenv import coefficients_from_logits, envelopes_from_coefficients
+    from ddsp_textures.training.builders import build_model
+    from ddsp_textures.training.config import TrainConfig
 
     length, n, p = 1024, 3, 8
     magnitude = torch.randn(2, n * p)

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.cli import main
-from ddsp_textures.config import load_config
-from ddsp_textures.features import estimate_event_rate
-from ddsp_textures.grain_training import extract_grains, train_grain_vae
+from ddsp_textures.app.cli import main
 from ddsp_textures.models import PVAEModel
+from ddsp_textures.stats.features import estimate_event_rate
 from ddsp_textures.synths.events import hard_events, join_frames, place_grains, relaxed_events
 from ddsp_textures.synths.pvae import GrainVAE, pvae_synthesis
 from ddsp_textures.textures import make_texture
-from ddsp_textures.training import retrain, train
+from ddsp_textures.training.config import load_config
+from ddsp_textures.training.grain_training import extract_grains, train_grain_vae
+from ddsp_textures.training.trainer import retrain, train
 from tests.test_training import ROOT
 
 

@@ -1,4 +1,4 @@
-"""RUN/samples/ and RUN/report.html: written by train, retrain and the report command (ddsp_textures.report)."""
+"""RUN/samples/ and RUN/report.html: written by train, retrain and the report command (ddsp_textures.app.report)."""
 
 import json
 import re
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ddsp_textures.cli import main
+from ddsp_textures.app.cli import main
 
 TINY = {"frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000, "sequence_length": 2,
         "features_list": ["energy_bands", "centroid", "rate"], "hidden_size_enc": 16, "hidden_size_dec": 16,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ddsp_textures.config import load_config
+from ddsp_textures.training.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,8 +122,8 @@ def test_renamed_public_names_still_work_and_warn(tmp_path):
     # one spelling (-ize) and one meaning of "equalize" in the public API; the old names are deprecated aliases
     import torch
 
-    from ddsp_textures.filterbanks import FilterBank
-    from ddsp_textures.spectral import equalise_to, equalize_to
+    from ddsp_textures.dsp.filterbanks import FilterBank
+    from ddsp_textures.dsp.spectral import equalise_to, equalize_to
     from ddsp_textures.synths import normalise_loudness, normalize_loudness, texenv_resynthesize
     from ddsp_textures.synths.transients import analyse_transients, analyze_transients
 
@@ -145,3 +145,33 @@ def test_renamed_public_names_still_work_and_warn(tmp_path):
         texenv_resynthesize(x, FilterBank(4096, 16000, 6, 50, 8000), 64, transients=False, equalise=False)
     with pytest.raises(TypeError, match="both equalise= .deprecated. and equalize="):
         texenv_resynthesize(x, FilterBank(4096, 16000, 6, 50, 8000), 64, equalise=False, equalize=False)
+
+
+FLOORS = {"dsp": 1, "stats": 2, "metrics": 3, "synths": 4, "models": 5, "training": 6, "inference": 7, "app": 8}
+BESIDE = {"_deprecated": 0, "nn": 0, "threads": 0, "textures": 0, "plotting": 1}   # top-level modules
+
+
+def _floor(module):
+    parts = module.split(".")
+    if len(parts) == 1:
+        return 9                                          # the package's own __init__ re-exports
+    return FLOORS.get(parts[1], BESIDE.get(parts[1]))
+
+
+def test_library_floors_import_only_downwards():
+    import ast
+
+    package = ROOT / "ddsp_textures"
+    top_level = [p.name for p in package.glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    assert len(top_level) <= 8, top_level
+    upward = []
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        if module.endswith("__main__"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):              # function-level imports included
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ddsp_textures"):
+                assert node.level == 0, f"{module}: relative import"
+                if _floor(node.module) > _floor(module):
+                    upward.append((module, node.module))
+    assert not upward, upward

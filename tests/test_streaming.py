@@ -9,12 +9,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from ddsp_textures.cli import main
-from ddsp_textures.generation import generate
-from ddsp_textures.rundir import load_run
-from ddsp_textures.streaming import CONTROL_RAMP_S, StreamCore, TextureStream
+from ddsp_textures.app.cli import main
+from ddsp_textures.inference.generation import generate
+from ddsp_textures.inference.streaming import CONTROL_RAMP_S, StreamCore, TextureStream
 from ddsp_textures.textures import make_texture
-from ddsp_textures.training import train
+from ddsp_textures.training.rundir import load_run
+from ddsp_textures.training.trainer import train
 
 FS = 16000
 TINY = {"audio_path": "procedural:rain?seconds=8", "frame_size": 4096, "hop_size": 2048, "sampling_rate": FS,
@@ -161,7 +161,7 @@ def test_the_exported_file_streams_without_the_library_and_plays_what_the_librar
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     model, _ = load_run(runs["TexDSP"])
-    from ddsp_textures.data import load_audio
+    from ddsp_textures.dsp.audio import load_audio
 
     stream = TextureStream(model, load_audio(str(reference), FS), seed=3)
     assert result.stdout.split() == ["16000", "1024", str(stream.latency)]
@@ -178,7 +178,7 @@ def test_export_refuses_event_models_damaged_weights_and_bad_arguments(runs, tmp
     assert "block size must be" in capsys.readouterr().err
     assert main(["export", str(runs["TexDSP"]), str(tmp_path / "x.wav")]) == 2
     assert "must end in .ts" in capsys.readouterr().err
-    from ddsp_textures.export import scripted_stream
+    from ddsp_textures.inference.export import scripted_stream
 
     model, _ = load_run(runs["TexDSP"])
     with torch.no_grad():
@@ -227,8 +227,8 @@ def test_ctrl_c_stops_the_stream_and_leaves_a_valid_wav(runs, tmp_path, monkeypa
 
 
 def test_a_streamed_texdsp_frame_is_the_models_own_synthesis(runs):
-    from ddsp_textures.features import feature_dims
-    from ddsp_textures.streaming import renderer_for
+    from ddsp_textures.inference.streaming import renderer_for
+    from ddsp_textures.stats.features import feature_dims
 
     model, _ = load_run(runs["TexDSP"])
     renderer = renderer_for(model)
@@ -245,8 +245,8 @@ def test_a_streamed_texdsp_frame_is_the_models_own_synthesis(runs):
 
 
 def test_streamed_event_frames_are_the_models_own_synthesis(runs):
-    from ddsp_textures.features import feature_dims
-    from ddsp_textures.streaming import join_chunk, renderer_for
+    from ddsp_textures.inference.streaming import join_chunk, renderer_for
+    from ddsp_textures.stats.features import feature_dims
 
     for arch in ("PVAE", "HYBRID"):
         model, _ = load_run(runs[arch])

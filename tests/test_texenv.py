@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.envelopes import hilbert_envelope
-from ddsp_textures.filterbanks import erb_bank
-from ddsp_textures.framing import half_overlap_frames
+from ddsp_textures.dsp.envelopes import hilbert_envelope
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.dsp.framing import half_overlap_frames
 from ddsp_textures.metrics import third_octave_deviation_db
 from ddsp_textures.synths import (
     TexEnvSynth,
@@ -64,7 +64,7 @@ def test_vectorised_synthesis_equals_per_band_loop():
 
 def _centre_levels_db(y: torch.Tensor, bank) -> torch.Tensor:
     """Power spectrum averaged over ±1/8 band spacing (ERB number) around every band centre, in dB."""
-    from ddsp_textures.filterbanks import erb_number, rfft_frequencies
+    from ddsp_textures.dsp.filterbanks import erb_number, rfft_frequencies
 
     power = torch.fft.rfft(y.double(), dim=-1).abs().pow(2)
     erb = erb_number(rfft_frequencies(bank.length, bank.fs))
@@ -229,7 +229,7 @@ def test_blockwise_synthesis_equals_all_bands_at_once(monkeypatch, mode):
     # texenv_synthesis and TexEnvSynth accumulate blocks of items × bands; force many small blocks and
     # compare output and gradient with the (..., N, L) computation
     import ddsp_textures.synths.texenv as texenv
-    from ddsp_textures.framing import random_shifts
+    from ddsp_textures.dsp.framing import random_shifts
     from ddsp_textures.synths.texenv import normalize_loudness
 
     monkeypatch.setattr(texenv, "CPU_BLOCK_ELEMENTS", 2**14)
@@ -264,7 +264,7 @@ def _overlap_comb(y, length):
 
 
 def test_neighbouring_frames_never_mix_nearly_the_same_carrier():
-    from ddsp_textures.framing import random_shifts
+    from ddsp_textures.dsp.framing import random_shifts
 
     fs, length = 16000, 4096
     bank = erb_bank(length, fs, 8)
@@ -287,7 +287,7 @@ def test_specific_loudness_keeps_a_quiet_top_band_quiet():
     # leakage (≈ +31 dB here, unavoidable), but the top band itself must land on its target; a rule with gains
     # bounded to ±12 dB around the model's own balance left such bands 20 dB too loud (a bright hiss that
     # TexStat on z-scored frames rewarded) and was dropped
-    from ddsp_textures.features import band_rms
+    from ddsp_textures.stats.features import band_rms
 
     bank = erb_bank(8192, 22050, 12)
     synth = TexEnvSynth(bank, 64, torch.Generator().manual_seed(0))

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.spectral import multiscale_spectral_loss
-from ddsp_textures.texstat import TexStat, statistics, texstat_loss
+from ddsp_textures.dsp.spectral import multiscale_spectral_loss
+from ddsp_textures.stats.texstat import TexStat, statistics, texstat_loss
 from ddsp_textures.textures import make_texture
 from tests.reference_numpy import texstat_numpy
 
@@ -46,7 +46,7 @@ def test_float32_statistics_agree_with_float64():
 
 def test_moments_are_right_for_known_distributions():
     # an exponential envelope has skewness 2 and kurtosis 9; check S1 slots directly
-    from ddsp_textures.texstat import envelope_moments
+    from ddsp_textures.stats.texstat import envelope_moments
 
     e = torch.distributions.Exponential(1.0).sample((1, 400_000)).double()
     m = envelope_moments(e, (1, 1, 1, 1))[0]
@@ -134,7 +134,7 @@ def test_mss_zero_for_identical_and_grows_with_noise():
 
 def test_eps_regularises_the_moments_as_in_the_published_package():
     # envelope with known mean and variance: the CV² slot is var / (mu² + eps) exactly
-    from ddsp_textures.texstat import envelope_moments
+    from ddsp_textures.stats.texstat import envelope_moments
 
     env = torch.tensor([[1e-5, 3e-5] * 50], dtype=torch.float64)   # mu = 2e-5, var ≈ 1e-10
     var = float(env.var())
@@ -154,8 +154,8 @@ def test_eps_regularises_the_moments_as_in_the_published_package():
 def test_spectral_pipeline_and_chunks_equal_the_time_domain_pipeline(length, n_bands):
     # statistics() works on spectra (one-sided analytic signal, Parseval for S3–S5) and in batch chunks;
     # the time-domain pipeline (subbands → Hilbert → decimation → modulation bands) must give the same numbers
-    from ddsp_textures.envelopes import downsample, hilbert_envelope
-    from ddsp_textures.texstat import _std, _upper_pairs, correlation_matrix, envelope_moments
+    from ddsp_textures.dsp.envelopes import downsample, hilbert_envelope
+    from ddsp_textures.stats.texstat import _std, _upper_pairs, correlation_matrix, envelope_moments
 
     ts = TexStat(length, 44100, n_bands, 6).double()
     x = torch.randn(5, length, dtype=torch.float64, generator=torch.Generator().manual_seed(1))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddsp_textures.features import onset_rate
+from ddsp_textures.stats.features import onset_rate
 from ddsp_textures.textures import TEXTURES, make_texture, poisson_events
 
 

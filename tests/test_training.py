@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from ddsp_textures.cli import main
-from ddsp_textures.config import ConfigError, load_config, parse_config
-from ddsp_textures.training import retrain, train
+from ddsp_textures.app.cli import main
+from ddsp_textures.training.config import ConfigError, load_config, parse_config
+from ddsp_textures.training.trainer import retrain, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def test_constructor_rules_become_config_errors_naming_the_key(tmp_path, change,
     # one-argument rules live in the constructors; the config only parses them (no duplicate rule) ...
     cfg = parse_config({**_cfg(tmp_path), **change})
     # ... and building the objects names the config key, before any run directory exists
-    from ddsp_textures.builders import build_model, build_texstat
+    from ddsp_textures.training.builders import build_model, build_texstat
 
     with pytest.raises(ConfigError, match=rf"config key\(s\) [^:]*\b{key}\b[^:]*:.*{rule}"):
         build_model(cfg)
@@ -170,8 +170,8 @@ def test_shipped_quick_config_lowers_validation_texstat(tmp_path, monkeypatch):
 def test_cached_target_statistics_give_the_uncached_loss(tmp_path, loss_function):
     # the trainer computes the statistics of its (fixed) target frames once; the loss must be the one that
     # recomputes them at every step, and a diverged (non-finite) output must give a NaN loss, not an error
-    from ddsp_textures.spectral import MultiScaleSpectralLoss
-    from ddsp_textures.training import Trainer
+    from ddsp_textures.dsp.spectral import MultiScaleSpectralLoss
+    from ddsp_textures.training.trainer import Trainer
 
     cfg = parse_config(_cfg(tmp_path, loss_function=loss_function))
     trainer = Trainer(cfg, tmp_path, progress=False)
@@ -207,7 +207,7 @@ def test_thread_option_sets_torch_threads_and_rejects_bad_values(tmp_path, capsy
 def test_checkpoints_of_the_previous_layout_still_load(tmp_path):
     # before the shared FeatureEncoder and the carrier rename, weights were saved as encoders.*, gru.* and
     # synth.seed; load_run maps them onto today's modules and gives the same output
-    from ddsp_textures.rundir import load_run
+    from ddsp_textures.training.rundir import load_run
 
     run = train(_cfg(tmp_path, run_name="new", epochs=1), progress=False)
     model, _ = load_run(run, "last")
@@ -224,8 +224,9 @@ def test_checkpoints_of_the_previous_layout_still_load(tmp_path):
 
 
 def test_inference_does_not_import_the_trainer():
-    code = ("import sys, ddsp_textures.resynthesis, ddsp_textures.rundir, ddsp_textures.generation; "
-            "bad = [m for m in ('ddsp_textures.training', 'ddsp_textures.grain_training') "
+    code = ("import sys, ddsp_textures.inference.resynthesis, ddsp_textures.training.rundir, "
+            "ddsp_textures.inference.generation; "
+            "bad = [m for m in ('ddsp_textures.training.trainer', 'ddsp_textures.training.grain_training') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -253,10 +254,10 @@ def test_thread_policy_order_is_argument_then_environment_then_default(monkeypat
 @pytest.mark.parametrize("loss_function, names", [("texstat", ["texstat"]), ("multiscale", ["mss"]),
                                                   ("texstat+multiscale", ["texstat", "mss"])])
 def test_the_training_loss_has_the_terms_its_config_names(tmp_path, loss_function, names):
-    from ddsp_textures.builders import build_model, build_texstat
-    from ddsp_textures.features import compute_features
-    from ddsp_textures.losses import TrainingLoss
-    from ddsp_textures.spectral import MultiScaleSpectralLoss
+    from ddsp_textures.dsp.spectral import MultiScaleSpectralLoss
+    from ddsp_textures.stats.features import compute_features
+    from ddsp_textures.training.builders import build_model, build_texstat
+    from ddsp_textures.training.losses import TrainingLoss
 
     cfg = parse_config(_cfg(tmp_path, loss_function=loss_function, regularizers_list=["band_shapes"],
                             regularizer_weight=20.0))

@@ -4,8 +4,9 @@ import scipy.signal
 import scipy.stats
 import torch
 
-from ddsp_textures.filterbanks import erb_bank
+from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
+from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.synths.transients import (
     Transients,
@@ -16,7 +17,6 @@ from ddsp_textures.synths.transients import (
     synthesize_transients,
     transient_parameters,
 )
-from ddsp_textures.texstat import TexStat
 from ddsp_textures.textures import make_texture
 
 FS = 22050
@@ -198,8 +198,8 @@ def test_auto_keeps_the_plain_resynthesis_where_there_are_no_events():
 
 
 def test_model_resynthesis_keeps_the_input_transients_on_the_models_bed():
+    from ddsp_textures.inference.resynthesis import resynthesize
     from ddsp_textures.models import TexDSP
-    from ddsp_textures.resynthesis import resynthesize
 
     torch.manual_seed(0)
     model = TexDSP(["energy_bands", "centroid"], 4096, FS, 8, 32, hidden_enc=16, hidden_dec=16, seed=3).eval()

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 pytest.importorskip("ipywidgets")
-from ddsp_textures.widgets import UPLOAD, TrainingForm  # noqa: E402
+from ddsp_textures.app.widgets import UPLOAD, TrainingForm  # noqa: E402
 
 BASE = {"sampling_rate": 16000, "frame_size": 4096, "hop_size": 2048, "sequence_length": 2,
         "hidden_size_enc": 16, "hidden_size_dec": 16, "param_per_env": 32, "N_filter_bank": 8,

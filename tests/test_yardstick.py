@@ -16,7 +16,7 @@ from ddsp_textures.metrics import (
     relative,
     upper_band_envelope,
 )
-from ddsp_textures.texstat import TexStat
+from ddsp_textures.stats.texstat import TexStat
 
 FS = 22050
 

@@ -8,24 +8,30 @@
 * :mod:`~ddsp_textures.metrics.results`: benchmark result files, read with their columns checked.
 """
 
-from .distances import (
-    closest_candidate,
-    envelope_kurtosis,
-    fad,
-    frame_audio,
-    frame_distance,
-    frame_distances,
-    frame_repetition,
-    frechet_distance,
-    kad,
-    kernel_distance,
-    texstat_embeddings,
-    third_octave_deviation_db,
+from ddsp_textures.metrics.distances import (
+           closest_candidate,
+           envelope_kurtosis,
+           fad,
+           frame_audio,
+           frame_distance,
+           frame_distances,
+           frame_repetition,
+           frechet_distance,
+           kad,
+           kernel_distance,
+           texstat_embeddings,
+           third_octave_deviation_db,
 )
-from .events import EventStatistics, envelope_periodicity, event_statistics, onset_times, upper_band_envelope
-from .mel import log_mel_spectrogram, mel_filters, mel_frechet_distance
-from .results import Results, ResultsError, load_results
-from .yardstick import TARGETS, Yardstick, frame_spread, meets_targets, relative
+from ddsp_textures.metrics.events import (
+           EventStatistics,
+           envelope_periodicity,
+           event_statistics,
+           onset_times,
+           upper_band_envelope,
+)
+from ddsp_textures.metrics.mel import log_mel_spectrogram, mel_filters, mel_frechet_distance
+from ddsp_textures.metrics.results import Results, ResultsError, load_results
+from ddsp_textures.metrics.yardstick import TARGETS, Yardstick, frame_spread, meets_targets, relative
 
 __all__ = ["TARGETS", "EventStatistics", "Results", "ResultsError", "Yardstick", "closest_candidate",
            "envelope_kurtosis", "envelope_periodicity", "event_statistics", "fad", "frame_audio", "frame_distance",

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..filterbanks import FilterBank
-from ..framing import frame_signal, zscore
-from ..spectral import long_term_spectrum
-from ..texstat import TexStat
+from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.dsp.framing import frame_signal, zscore
+from ddsp_textures.dsp.spectral import long_term_spectrum
+from ddsp_textures.stats.texstat import TexStat
 
 
 def frame_audio(x: np.ndarray | torch.Tensor, frame_size: int, hop: int | None = None) -> torch.Tensor:
@@ -191,7 +191,7 @@ def envelope_kurtosis(x: np.ndarray | torch.Tensor, bank: FilterBank) -> float:
     how peaky a texture is — 3 for Gaussian-like envelopes of steady noise, tens to hundreds for drops and
     crackles, whose sharp events a band-limited TexEnv envelope smears.  A silent band counts as 0.
 
-    >>> from ddsp_textures.filterbanks import erb_bank
+    >>> from ddsp_textures.dsp.filterbanks import erb_bank
     >>> bank = erb_bank(4096, 16000, 8)
     >>> clicks = 0.01 * torch.randn(3 * 4096); clicks[::1000] += 1.0
     >>> envelope_kurtosis(torch.randn(3 * 4096), bank) < 10 < envelope_kurtosis(clicks, bank)
@@ -208,9 +208,9 @@ def frame_repetition(x: np.ndarray | torch.Tensor, bank: FilterBank, block: int 
     """How much consecutive frames repeat one envelope timeline: the correlation between the band envelopes of
     neighbouring non-overlapping frames (frames of ``bank.length``, envelopes averaged over ``block`` samples,
     mean over bands and frame pairs) — about 0 for a recording, 1 for a loop of one frame (book chapter
-    *DDSP training*: what :func:`~ddsp_textures.framing.rotate_frames` removes from a model's output).
+    *DDSP training*: what :func:`~ddsp_textures.dsp.framing.rotate_frames` removes from a model's output).
 
-    >>> from ddsp_textures.filterbanks import erb_bank
+    >>> from ddsp_textures.dsp.filterbanks import erb_bank
     >>> bank = erb_bank(4096, 16000, 8)
     >>> g = torch.Generator().manual_seed(0)
     >>> loop = (1 + torch.sin(torch.arange(4096) / 300)).repeat(6) * torch.randn(6 * 4096, generator=g)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .distances import frechet_distance
+from ddsp_textures.metrics.distances import frechet_distance
 
 N_MELS, N_FFT, HOP = 64, 2048, 512
 FLOOR_DB = -60.0     # log-mel floor of mel_frechet_distance, for signals at unit RMS (white noise: ≈ +18 dB)

@@ -25,10 +25,10 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..texstat import TexStat
-from .distances import frame_audio, kernel_distance, texstat_embeddings
-from .events import event_statistics
-from .mel import mel_frechet_distance
+from ddsp_textures.metrics.distances import frame_audio, kernel_distance, texstat_embeddings
+from ddsp_textures.metrics.events import event_statistics
+from ddsp_textures.metrics.mel import mel_frechet_distance
+from ddsp_textures.stats.texstat import TexStat
 
 # the issue-29 targets, relative to the floor or to the reference's own value
 TARGETS = {"kad_ratio": 1.5, "mel_fd_ratio": 2.0, "rate_tolerance": 0.25, "periodicity_margin": 0.1,

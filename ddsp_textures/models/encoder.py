@@ -13,16 +13,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..features import FEATURES, compute_features, feature_dims
-from ..filterbanks import FilterBank, erb_bank
-from ..nn import mlp, networks_autocast
+from ddsp_textures.dsp.filterbanks import FilterBank, erb_bank
+from ddsp_textures.nn import mlp, networks_autocast
+from ddsp_textures.stats.features import FEATURES, compute_features, feature_dims
 
 
 class FeatureEncoder(nn.Module):
     """Features of audio frames → per-feature MLPs → GRU over frames → latent ``[h_1, …, h_F, z]``.
 
     Args:
-        features: names of the encoder inputs (see :mod:`ddsp_textures.features`).
+        features: names of the encoder inputs (see :mod:`ddsp_textures.stats.features`).
         frame_size, fs: frame length and sample rate.
         n_bands: cochlear bands ``N`` of the features' filterbank; ``low``/``high`` its limits.
         hidden, depth: size and depth of each feature's MLP (the GRU has ``hidden`` units too).

@@ -6,7 +6,7 @@ Per frame it emits the event rate (events/s), an amplitude exponent ``α = exp(1
 for the hybrid, the share of the frame's RMS given to the events, ``gain = sigmoid(·)`` ∈ (0, 1).
 
 Event rate: given the *measured* rate of the input frame (the ``events`` feature, i.e.
-:func:`ddsp_textures.features.estimate_event_rate`) the rate is that measurement times a learned factor in
+:func:`ddsp_textures.stats.features.estimate_event_rate`) the rate is that measurement times a learned factor in
 ``[1/2, 2]``; without it the rate is ``max_rate·sigmoid(·)``.  For a TexStat loss rate and ``α`` trade off
 (many quiet events have statistics close to those of fewer loud ones), so the trainer adds a rate supervision
 term, :func:`rate_supervision`, that ties the rate to the estimator measured on the target frame.
@@ -20,7 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..nn import mlp, networks_autocast
+from ddsp_textures.nn import mlp, networks_autocast
 
 MIN_RATE = 0.5          # events/s: the floor of measured and supervised rates
 

@@ -24,15 +24,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..filterbanks import FilterBank
-from ..framing import zscore
-from ..nn import mlp, networks_autocast
-from ..synths.pvae import GrainVAE, pvae_synthesis
-from ..synths.texenv import TexEnvSynth, coefficients_from_logits
-from .encoder import FeatureEncoder
-from .event_head import EventControls, EventHead
-from .pvae import measured_rate
-from .texdsp import random_carrier_shifts
+from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.dsp.framing import zscore
+from ddsp_textures.models.encoder import FeatureEncoder
+from ddsp_textures.models.event_head import EventControls, EventHead
+from ddsp_textures.models.pvae import measured_rate
+from ddsp_textures.models.texdsp import random_carrier_shifts
+from ddsp_textures.nn import mlp, networks_autocast
+from ddsp_textures.synths.pvae import GrainVAE, pvae_synthesis
+from ddsp_textures.synths.texenv import TexEnvSynth, coefficients_from_logits
 
 
 class HybridModel(nn.Module):
@@ -129,12 +129,12 @@ class HybridModel(nn.Module):
     def synthesize(self, features: Sequence[torch.Tensor], target: torch.Tensor, shifts: torch.Tensor,
                    frames: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Inference on whole frames with the input's band loudness ``target (B, S', N + 2)`` (RMS of all bands,
-        residuals included: :func:`~ddsp_textures.features.band_loudness` with ``residuals=True``, which
+        residuals included: :func:`~ddsp_textures.stats.features.band_loudness` with ``residuals=True``, which
         resynthesis measures on the Hann-tapered input frame).
 
         Each frame is the training forward with hard events — ``bed + gain · zscore(events)``, the mix that
         the loss saw — then given, as a whole, the target band RMS in one zero-phase filter
-        (:meth:`~ddsp_textures.filterbanks.FilterBank.set_band_rms`), so bed and events keep their learned balance
+        (:meth:`~ddsp_textures.dsp.filterbanks.FilterBank.set_band_rms`), so bed and events keep their learned balance
         and the long-term spectrum follows the input.  Measured on 20-s excerpts (``benchmarks/event_models.py``,
         grain dictionary decoder): scaling the bed and the events separately (events capped at 90 % of each
         band, the bed the rest) gave frame TexStat 18.2 on procedural rain drops against 10.5 for the band-RMS

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..features import EVENTS_SCALE
-from ..filterbanks import FilterBank
-from ..framing import rms, zscore
-from ..synths.events import join_frames
-from ..synths.pvae import GrainVAE, pvae_synthesis
-from .encoder import FeatureEncoder
-from .event_head import EventControls, EventHead
+from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.dsp.framing import rms, zscore
+from ddsp_textures.models.encoder import FeatureEncoder
+from ddsp_textures.models.event_head import EventControls, EventHead
+from ddsp_textures.stats.features import EVENTS_SCALE
+from ddsp_textures.synths.events import join_frames
+from ddsp_textures.synths.pvae import GrainVAE, pvae_synthesis
 
 
 def measured_rate(feature_names: Sequence[str], features: Sequence[torch.Tensor]) -> torch.Tensor | None:

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..filterbanks import FilterBank
-from ..nn import mlp, networks_autocast
-from ..synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
-from .encoder import FeatureEncoder
+from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.models.encoder import FeatureEncoder
+from ddsp_textures.nn import mlp, networks_autocast
+from ddsp_textures.synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
 
 
 def random_carrier_shifts(coeffs: torch.Tensor, length: int, enabled: bool = True) -> torch.Tensor | None:
@@ -25,7 +25,7 @@ class TexDSP(nn.Module):
     """DDSP model with a TexEnv synth.
 
     Args:
-        features: names of the encoder inputs (see :mod:`ddsp_textures.features`).
+        features: names of the encoder inputs (see :mod:`ddsp_textures.stats.features`).
         frame_size, fs: frame length and sample rate.
         n_bands: cochlear bands ``N``; ``low``/``high`` their limits (shared by features, seed and loss).
         param_per_env: real parameters per band envelope (``P = param_per_env // 2`` coefficients).

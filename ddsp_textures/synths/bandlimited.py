@@ -104,7 +104,7 @@ def bandlimited_sum(coeffs: torch.Tensor, carriers: torch.Tensor, shifts: torch.
         ``coeffs (..., N, P)`` complex, ``carriers (N, L)``, ``shifts (...)`` integer → ``(..., L)``.
 
     >>> import torch
-    >>> from ddsp_textures.filterbanks import erb_bank
+    >>> from ddsp_textures.dsp.filterbanks import erb_bank
     >>> from ddsp_textures.synths import make_carriers, texenv_synthesis
     >>> carriers = make_carriers(erb_bank(4096, 16000, 8), torch.Generator().manual_seed(0)).double()
     >>> c = torch.randn(2, 8, 16, dtype=torch.complex128, generator=torch.Generator().manual_seed(1))

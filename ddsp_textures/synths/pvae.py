@@ -29,12 +29,13 @@ import math
 import torch
 from torch import nn
 
-from ..features import energy_bands
-from ..filterbanks import erb_bank
-from ..nn import mlp
-from .events import hard_events, place_grains, relaxed_events
-from .texenv import coefficients_from_logits, make_carriers, texenv_synthesis
-from .transients import _kmeans
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.nn import mlp
+from ddsp_textures.stats.features import energy_bands
+from ddsp_textures.synths.carriers import make_carriers
+from ddsp_textures.synths.events import hard_events, place_grains, relaxed_events
+from ddsp_textures.synths.texenv import coefficients_from_logits, texenv_synthesis
+from ddsp_textures.synths.transients import _kmeans
 
 DECODERS = ("noise", "dictionary")
 GAIN_RANGE_DB = 20.0            # the dictionary decoder's band gains stay within ± this
@@ -53,7 +54,7 @@ class GrainVAE(nn.Module):
     """Variational autoencoder of grains ``(m,)`` through their log band energies.
 
     ``decoder``: ``"dictionary"`` (mixture of ``dictionary_size`` real grains with band gains; the dictionary
-    is filled by :meth:`set_dictionary`, which :func:`~ddsp_textures.grain_training.train_grain_vae` calls on
+    is filled by :meth:`set_dictionary`, which :func:`~ddsp_textures.training.grain_training.train_grain_vae` calls on
     its grains when the dictionary is still empty) or ``"noise"`` (TexEnv envelopes on noise carriers,
     ``param_per_env`` coefficients per band; the only decoder of runs saved before the choice existed).
 

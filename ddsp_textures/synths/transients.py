@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from scipy.signal import find_peaks
 
-from .._deprecated import renamed
-from ..filterbanks import erb_bank
-from ..framing import overlap_add
-from ..numerics import modulus
+from ddsp_textures._deprecated import renamed
+from ddsp_textures.dsp.filterbanks import erb_bank
+from ddsp_textures.dsp.framing import overlap_add
+from ddsp_textures.dsp.numerics import modulus
 
 DETECTION_FRAME = 2**15          # frames of the detection function (about 0.74 s at 44.1 kHz)
 SMOOTHING_S = 0.0005             # moving average of the detection function

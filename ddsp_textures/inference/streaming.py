@@ -4,21 +4,25 @@ with controls that move while it plays (book chapter: *DDSP training*, section *
 :class:`StreamCore` does the work, one model frame at a time:
 
 1. the model's encoder inputs come from a *reference* recording's own feature trajectory, in runs of
-   :data:`~ddsp_textures.generation.BLOCK_FRAMES` consecutive half-overlap frames with random starts (the block
-   bootstrap of :func:`~ddsp_textures.generation.generate`), steered by the controls at the frame's centre —
+   :data:`~ddsp_textures.inference.generation.BLOCK_FRAMES` consecutive half-overlap frames with random starts
+   (the block bootstrap of :func:`~ddsp_textures.inference.generation.generate`), steered by the controls at the
+   frame's centre —
    loudness (dB, added to ``energy_bands``), centroid (Hz, the ``centroid`` input) and rate (events/s, the
    ``rate``/``events`` inputs) — and, with a second reference, interpolated between the two (``morph`` 0…1);
 2. the frame renderer (:class:`TexDSPRenderer`, :class:`HybridRenderer`, :class:`PVAERenderer`) runs the model's
    GRU over the frame's steps with its state carried from the previous frame and synthesises one frame; whole
    TexEnv frames are rotated and joined with short circular crossfades (as
-   :func:`~ddsp_textures.framing.join_model_frames`), P-VAE frames carry their grain tails into the next one;
-3. TexDSP streams place the reference's clicks anew (:func:`~ddsp_textures.generation.replace_events`: intervals
-   drawn from the reference's own, scaled by the rate control);
+   :func:`~ddsp_textures.dsp.framing.join_model_frames`), P-VAE frames carry their grain tails into the next
+   one;
+3. TexDSP streams place the reference's clicks anew
+   (:func:`~ddsp_textures.inference.generation.replace_events`: intervals drawn from the reference's own,
+   scaled by the rate control);
 4. the output is multiplied by the loudness control, sample by sample.
 
+
 Every frame draws its random numbers from its own generator, seeded with ``(seed, frame index)``: the audio does
-not depend on the block size, and offline :func:`~ddsp_textures.generation.generate` is this stream read in one
-piece.
+not depend on the block size, and offline :func:`~ddsp_textures.inference.generation.generate` is this stream read
+in one piece.
 
 **Latency.**  A control set between two blocks reaches the audio exactly :attr:`StreamCore.latency` samples after
 the first sample of the next block — the model's frame length, plus half a click atom where the stream has
@@ -39,13 +43,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .features import EVENTS_SCALE, RATE_SCALE, feature_dims
-from .framing import FADE_SECONDS, rms, zscore
-from .generation import BLOCK_FRAMES, LOUDNESS_RANGE_DB, _loudness, _reference_frames, _unit_rms
-from .models import HybridModel, PVAEModel, TexDSP
-from .models.event_head import EventControls
-from .models.pvae import measured_rate
-from .synths.transients import analyze_transients, detector, event_waveforms
+from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
+from ddsp_textures.inference.generation import BLOCK_FRAMES, LOUDNESS_RANGE_DB, _loudness, _reference_frames, _unit_rms
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
+from ddsp_textures.models.event_head import EventControls
+from ddsp_textures.models.pvae import measured_rate
+from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, feature_dims
+from ddsp_textures.synths.transients import analyze_transients, detector, event_waveforms
 
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
 CONTROL_RAMP_S = 0.05        # a control change moves in a linear ramp of this length
@@ -58,7 +62,7 @@ MIN_CENTROID_HZ = 20.0
 
 
 def _erb(hz: float) -> float:
-    """:func:`~ddsp_textures.filterbanks.erb_number` of one frequency (TorchScript)."""
+    """:func:`~ddsp_textures.dsp.filterbanks.erb_number` of one frequency (TorchScript)."""
     return 9.265 * math.log1p(hz / (24.7 * 9.265))
 
 
@@ -91,7 +95,7 @@ def _interp_samples(times: list[float], values: list[float], start: int, n: int)
 
 def _next_shift(previous: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
     """The next whole frame's carrier shift: uniform for the first frame, then the previous one moved by a delay
-    in ``[L/4, 3L/4)`` minus the hop ``L`` (:func:`~ddsp_textures.framing.random_shifts`)."""
+    in ``[L/4, 3L/4)`` minus the hop ``L`` (:func:`~ddsp_textures.dsp.framing.random_shifts`)."""
     if int(previous[0]) < 0:
         return torch.randint(0, length, (1,), generator=generator)
     delay = torch.randint(length // 4, length - length // 4, (1,), generator=generator)
@@ -100,8 +104,8 @@ def _next_shift(previous: torch.Tensor, length: int, generator: torch.Generator)
 
 def join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
     """An L-periodic frame rotated to start near ``start``, at the quietest of 32 points within ``±L/16``
-    (:func:`~ddsp_textures.framing.rotate_frames`), then laid out for overlap-add as
-    :func:`~ddsp_textures.framing.join_circular` joins frames: ``(L + fade,)`` — faded in over its first
+    (:func:`~ddsp_textures.dsp.framing.rotate_frames`), then laid out for overlap-add as
+    :func:`~ddsp_textures.dsp.framing.join_circular` joins frames: ``(L + fade,)`` — faded in over its first
     ``fade`` samples, followed by its own periodic continuation faded out."""
     length = frame.shape[0]
     power = frame.double().pow(2)
@@ -610,7 +614,7 @@ def _events(x: torch.Tensor, fs: int, transients: str) -> tuple[torch.Tensor, to
 def _trajectory(model: StreamModel, x: torch.Tensor, steps_per_frame: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The reference's encoder inputs ``(R, D)`` (concatenated) and loudness targets ``(R, T)`` per frame, at
     hop ``L / steps_per_frame`` (P-VAE frames: their RMS; whole TexEnv frames: what
-    :func:`~ddsp_textures.generation._loudness` measures)."""
+    :func:`~ddsp_textures.inference.generation._loudness` measures)."""
     frames = _reference_frames(model, x, hop=model.frame_size // steps_per_frame)
     feats = torch.cat(model.features(zscore(frames)), dim=-1).float().cpu()
     level = rms(frames) if isinstance(model, PVAEModel) else _loudness(model, frames)

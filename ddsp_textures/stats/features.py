@@ -24,7 +24,8 @@ name                 dim    definition
 only how loud.  Measured once, a TexDSP trained 30 epochs on 20 s of a train's clatter
 (``benchmarks/eval_quality.py``'s short config) came 6 % closer to the recording in frame TexStat (13.6 → 12.8,
 worst 1/3-octave deviation 5.7 → 5.8 dB).  ``generate`` gives every frame the reference's time course averaged
-over its frames (:func:`~ddsp_textures.generation.reference_features`), nearly flat for a long steady reference.
+over its frames (:func:`~ddsp_textures.inference.generation.reference_features`), nearly flat for a long steady
+reference.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import math
 
 import torch
 
-from .filterbanks import FilterBank, erb_number
-from .numerics import safe_divide
-from .texstat import STAT_NAMES, TexStat
+from ddsp_textures.dsp.filterbanks import FilterBank, erb_number
+from ddsp_textures.dsp.numerics import safe_divide
+from ddsp_textures.stats.texstat import STAT_NAMES, TexStat
 
 FEATURES = ("energy_bands", "centroid", "rate", "events", "band_shapes", "statistics", "spectrum_shape")
 SHAPE_STEPS = 32
@@ -64,12 +65,12 @@ def band_loudness(x: torch.Tensor, bank: FilterBank, residuals: bool = False) ->
     that of :func:`band_rms`.  Its price: the frame's middle counts more than its edges, so a loud event near an
     edge is under-counted (a rainforest excerpt whose strongest 727-Hz energy is one call at a frame's start: that
     band 7.9 dB low over the excerpt; benchmarks/README.md, *Sound quality*).  ``residuals`` adds the two residual bands
-    (``N + 2`` values, as :meth:`~ddsp_textures.filterbanks.FilterBank.band_power`).
+    (``N + 2`` values, as :meth:`~ddsp_textures.dsp.filterbanks.FilterBank.band_power`).
 
     Shape:
         ``(..., L) -> (..., N)`` (``(..., N + 2)`` with ``residuals``).
 
-    >>> from ddsp_textures.filterbanks import erb_bank
+    >>> from ddsp_textures.dsp.filterbanks import erb_bank
     >>> bank = erb_bank(8192, 16000, 8)
     >>> t = torch.arange(8192, dtype=torch.float64) / 16000
     >>> ramp = torch.sin(2 * torch.pi * 1000 * t) + t          # a sine plus a slow ramp: one jump per frame
@@ -92,7 +93,7 @@ def energy_bands(x: torch.Tensor, bank: FilterBank) -> torch.Tensor:
 def spectral_centroid(x: torch.Tensor, bank: FilterBank) -> torch.Tensor:
     """Normalised centroid of the band powers on the ERB scale, in [0, 1]: ``(..., L) -> (..., 1)``.
 
-    >>> from ddsp_textures.filterbanks import erb_bank
+    >>> from ddsp_textures.dsp.filterbanks import erb_bank
     >>> bank = erb_bank(4096, 16000, 16)
     >>> t = torch.arange(4096) / 16000
     >>> low = spectral_centroid(torch.sin(2 * torch.pi * 200 * t), bank)

@@ -4,11 +4,11 @@ TexDSP: the input is cut in frames of ``L`` samples with hop ``L/2`` (wrap-padde
 ``L``), each frame is z-scored and described by the model's features, and the GRU runs over **all** frames in order,
 as in training.  Every other frame — consecutive, non-overlapping frames of ``L`` — is synthesised with the loudness
 of the input frame (``"generic"``: frame RMS, ``"specific"``: RMS of every band of the Hann-tapered frame,
-:func:`~ddsp_textures.features.band_loudness`, so that the circular filter's wrap-around click does not count as
+:func:`~ddsp_textures.stats.features.band_loudness`, so that the circular filter's wrap-around click does not count as
 band energy) and with carriers shifted by a random offset per frame (the model trains with such shifts); each frame
-is rotated circularly to start near a random point, at a quiet one (:func:`~ddsp_textures.framing.rotate_frames`: a
+is rotated circularly to start near a random point, at a quiet one (:func:`~ddsp_textures.dsp.framing.rotate_frames`: a
 model decodes nearly the same envelope timeline for every frame, which would otherwise repeat every ``L`` samples),
-and the frames are joined with short circular crossfades (:func:`~ddsp_textures.framing.join_circular`).  Whole
+and the frames are joined with short circular crossfades (:func:`~ddsp_textures.dsp.framing.join_circular`).  Whole
 frames are what the model was trained to produce: overlap-adding all half-overlapping frames with a long window, as
 the DSP resynthesis does with time-aligned analysed envelopes, mixes *pieces* of model frames whose envelope peaks
 need not be where the input's were (measured on procedural rain drops: frame TexStat 15.7 with the overlap-add, 14.3
@@ -35,9 +35,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ._deprecated import renamed_keywords
-from .features import band_loudness
-from .framing import (
+from ddsp_textures._deprecated import renamed_keywords
+from ddsp_textures.dsp.framing import (
     as_signal,
     half_overlap_frames,
     join_model_frames,
@@ -47,11 +46,12 @@ from .framing import (
     wrap_pad,
     zscore,
 )
-from .metrics import closest_candidate
-from .models import HybridModel, PVAEModel, TexDSP
-from .spectral import equalize_to
-from .synths.texenv import Loudness
-from .synths.transients import DETECTORS, analyze_transients, detector, synthesize_transients
+from ddsp_textures.dsp.spectral import equalize_to
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
+from ddsp_textures.stats.features import band_loudness
+from ddsp_textures.synths.analysis import choose_transients
+from ddsp_textures.synths.texenv import Loudness
+from ddsp_textures.synths.transients import analyze_transients, detector, synthesize_transients
 
 
 @renamed_keywords(equalise="equalize")
@@ -64,15 +64,15 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     P-VAE models take consecutive non-overlapping frames, hard Poisson events and the frame RMS of the input
     (``loudness`` is ignored); grain tails are carried across frames.  Hybrid models give each frame the band
     loudness of the input frame, residual bands included (``loudness`` is ignored; :meth:`HybridModel.synthesize`;
-    :func:`~ddsp_textures.features.band_loudness`).
+    :func:`~ddsp_textures.stats.features.band_loudness`).
     ``joining``: ``"circular"`` (whole frames of ``L`` with short circular crossfades, the default) or
     ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).  ``transients`` (TexDSP only): keep the
     input's transient layer and let the model resynthesise the bed (see the module docstring); ``True`` or a
     detector name (``"clicks"``, ``"knocks"``: :data:`~ddsp_textures.synths.transients.DETECTORS`), or
     ``"auto"`` (the closest of no layer and each detector's).  ``rotate=False`` joins whole frames without
-    rotating them (:func:`~ddsp_textures.framing.rotate_frames`): the model's frames then repeat one envelope
+    rotating them (:func:`~ddsp_textures.dsp.framing.rotate_frames`): the model's frames then repeat one envelope
     timeline every ``L`` samples — to hear what the rotation removes.  ``equalize`` filters the result so that
-    its long-term spectrum follows the input's within ±6 dB (:func:`~ddsp_textures.spectral.equalize_to`, as the
+    its long-term spectrum follows the input's within ±6 dB (:func:`~ddsp_textures.dsp.spectral.equalize_to`, as the
     DSP resynthesis does): a model's envelope modulation spreads each band's energy across the band, which fills
     the valleys between spectral peaks (a rainforest recording: +6 dB at 160–400 Hz, an insect's 800-Hz peak 10 dB
     low; worst 1/3 octave 5.9 → 2.9 dB, frame TexStat +4 %).  Off by default: for a timbre transfer it would
@@ -124,11 +124,10 @@ Joining = Literal["circular", "overlap_add"]
 
 def _closest_layer(model: TexDSP, x: torch.Tensor, loudness: Loudness, seed: int, joining: Joining,
                    rotate: bool) -> np.ndarray:
-    """``transients="auto"``: the resynthesis (no layer, or each detector's) closest to ``x`` in frame TexStat."""
-    candidates = [_resynthesize(model, x, loudness, seed, joining, name, rotate) for name in (False, *DETECTORS)]
-    if x.shape[0] < model.frame_size:                 # no whole frame to compare: no layer
-        return candidates[0]
-    return closest_candidate(x, candidates, model.bank)
+    """``transients="auto"``: the resynthesis (no layer, or each detector's) closest to ``x`` in frame TexStat
+    (:func:`~ddsp_textures.synths.analysis.choose_transients`, the DSP resynthesis's chooser)."""
+    return choose_transients(x, lambda name: _resynthesize(model, x, loudness, seed, joining, name, rotate),
+                             model.bank)
 
 
 def _frame_latents(model: TexDSP | HybridModel, x: torch.Tensor, joining: Joining, encode: bool = True
@@ -150,7 +149,7 @@ def _frame_latents(model: TexDSP | HybridModel, x: torch.Tensor, joining: Joinin
 
 def _shifts(n: int, length: int, joining: Joining, generator: torch.Generator) -> torch.Tensor:
     """Carrier shifts ``(1, n)`` of the synthesised frames, spread so that neighbours never mix nearly the same
-    carrier (a comb filter; :func:`~ddsp_textures.framing.random_shifts`): the frames are ``L`` apart when joined
+    carrier (a comb filter; :func:`~ddsp_textures.dsp.framing.random_shifts`): the frames are ``L`` apart when joined
     circularly, ``L/2`` when overlap-added."""
     hop = length if joining == "circular" else length // 2
     return random_shifts(n, length, generator, hop=hop).unsqueeze(0)
@@ -158,7 +157,7 @@ def _shifts(n: int, length: int, joining: Joining, generator: torch.Generator) -
 
 def _join(frames: torch.Tensor, joining: Joining, fs: float, generator: torch.Generator, rotate: bool = True
           ) -> torch.Tensor:
-    """Whole frames rotated to random quiet starts (:func:`~ddsp_textures.framing.rotate_frames`: no loop of
+    """Whole frames rotated to random quiet starts (:func:`~ddsp_textures.dsp.framing.rotate_frames`: no loop of
     ``L`` samples; not if ``rotate`` is false) and joined circularly, or half-overlapping frames overlap-added."""
     if joining == "circular":
         return join_model_frames(frames, fs, generator, rotate)

@@ -106,7 +106,7 @@ ERROR_MARK = "\x00error:"       # a broadcast text that carries rank 0's error i
 
 @contextlib.contextmanager
 def errors_to_ranks(ranks: Ranks, device: torch.device):  # noqa: ANN201
-    """On rank 0: a :class:`~ddsp_textures.config.ConfigError` (or ``ValueError``/``OSError``) raised inside is
+    """On rank 0: a :class:`~ddsp_textures.training.config.ConfigError` (or ``ValueError``/``OSError``) raised inside is
     sent to the other ranks (:func:`receive_or_raise`) before it propagates, so that they stop with the same
     one-line error instead of waiting for a rank that is gone."""
     try:
@@ -119,8 +119,8 @@ def errors_to_ranks(ranks: Ranks, device: torch.device):  # noqa: ANN201
 
 def receive_or_raise(ranks: Ranks, device: torch.device) -> str:
     """On the other ranks: rank 0's text, or its error raised here as a
-    :class:`~ddsp_textures.config.ConfigError` with the same message."""
-    from .config import ConfigError
+    :class:`~ddsp_textures.training.config.ConfigError` with the same message."""
+    from ddsp_textures.training.config import ConfigError
 
     text = broadcast_text("", ranks, device)
     if text.startswith(ERROR_MARK):

@@ -9,17 +9,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .features import onset_candidates
-from .framing import float_tensor
-from .spectral import multiscale_spectral_loss
-from .synths.pvae import GrainVAE
+from ddsp_textures.dsp.framing import float_tensor
+from ddsp_textures.dsp.spectral import multiscale_spectral_loss
+from ddsp_textures.stats.features import onset_candidates
+from ddsp_textures.synths.pvae import GrainVAE
 
 
 def extract_grains(audio: np.ndarray | torch.Tensor, fs: float, grain_size: int, max_grains: int = 512,
                    pre_onset: float = 0.002) -> torch.Tensor:
     """Onset-aligned grains of a recording, each normalised to unit peak: ``(n,) -> (G, grain_size)``.
 
-    Onsets are :func:`ddsp_textures.features.onset_candidates` (6 dB energy jumps within 2 ms, within 30 dB of
+    Onsets are :func:`ddsp_textures.stats.features.onset_candidates` (6 dB energy jumps within 2 ms, within 30 dB of
     the loudest hop) more than 5 ms apart; grains start ``pre_onset``
     seconds before the onset.  If fewer than 8 onsets are found, evenly spaced grains are taken instead.
     """

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .envelopes import downsample
-from .filterbanks import FilterBank, erb_bank, modulation_bank
-from .numerics import EPS, safe_sqrt
+from ddsp_textures.dsp.envelopes import downsample
+from ddsp_textures.dsp.filterbanks import FilterBank, erb_bank, modulation_bank
+from ddsp_textures.dsp.numerics import EPS, safe_sqrt
 
 DEFAULT_ALPHA = (10.0, 1.0, 0.1, 0.01)
 DEFAULT_BETA = (1.0, 20.0, 20.0, 20.0, 20.0)
@@ -227,7 +227,7 @@ class TexStat(nn.Module):
 
         Two FFT passes over ``(B, N, L)`` data: one inverse FFT of each band's one-sided spectrum gives the
         analytic signal directly, and the rfft of the envelope gives the decimated envelope's spectrum
-        (its first ``T/2 + 1`` bins, as :func:`~ddsp_textures.envelopes.downsample` computes it).
+        (its first ``T/2 + 1`` bins, as :func:`~ddsp_textures.dsp.envelopes.downsample` computes it).
         """
         length, t = self.frame_size, self.frame_size // self.factor
         env = self.cochlear.envelopes(x)                                              # (B, N, L)

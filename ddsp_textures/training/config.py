@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .features import FEATURES
-from .synths.pvae import DECODERS
-from .texstat import DEFAULT_ALPHA, DEFAULT_BETA
+from ddsp_textures.stats.features import FEATURES
+from ddsp_textures.stats.texstat import DEFAULT_ALPHA, DEFAULT_BETA
+from ddsp_textures.synths.pvae import DECODERS
 
 
 class ConfigError(ValueError):
@@ -214,8 +214,9 @@ def validate(cfg: TrainConfig) -> None:
 
     Rules of one argument belong to the constructor that takes it (e.g. an even ``param_per_env``:
     :class:`~ddsp_textures.synths.TexEnvSynth`; ``alpha``/``beta`` lengths and at least 2 bands:
-    :class:`~ddsp_textures.texstat.TexStat`; feature names: the feature encoder), and
-    :mod:`ddsp_textures.builders` turns their ``ValueError`` into a :class:`ConfigError` naming the key — before
+    :class:`~ddsp_textures.stats.texstat.TexStat`; feature names: the feature encoder), and
+    :mod:`ddsp_textures.training.builders` turns their ``ValueError`` into a :class:`ConfigError` naming the key —
+    before
     anything is written.  What stays here: types and sizes the memory estimate needs (:func:`check_resources`),
     relations between keys, and the keys no constructor sees (training-loop settings, run names, devices).
     """
@@ -274,7 +275,7 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.run_name is not None:
         check_run_name(cfg.run_name)
     if cfg.audio_path.startswith("procedural:"):
-        from .data import parse_procedural
+        from ddsp_textures.training.data import parse_procedural
 
         try:
             parse_procedural(cfg.audio_path, cfg.sampling_rate)

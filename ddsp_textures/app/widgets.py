@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, TrainConfig, parse_config
-from .data import AUDIO_SUFFIXES, load_audio
-from .plotting import audio, history_figure, spectrogram
-from .textures import make_texture
+from ddsp_textures.dsp.audio import AUDIO_SUFFIXES, load_audio
+from ddsp_textures.plotting import audio, history_figure, spectrogram
+from ddsp_textures.textures import make_texture
+from ddsp_textures.training.config import ConfigError, TrainConfig, parse_config
 
 UPLOAD = "your own file (upload below)"
 
@@ -119,8 +119,8 @@ class TrainingForm:
 
     def train(self) -> Path | None:
         """Train with the current settings; returns the run directory (``None`` after an error)."""
-        from .rundir import load_history, load_run
-        from .training import train
+        from ddsp_textures.training.rundir import load_history, load_run
+        from ddsp_textures.training.trainer import train
 
         self.button.disabled = True
         try:
@@ -142,7 +142,7 @@ class TrainingForm:
 
     def _resynthesis(self, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
         """A 4-s excerpt of the chosen texture (another one for procedural textures) and its resynthesis."""
-        from .resynthesis import resynthesize
+        from ddsp_textures.inference.resynthesis import resynthesize
 
         fs, seconds = cfg.sampling_rate, 4.0
         if cfg.audio_path.startswith("procedural:"):

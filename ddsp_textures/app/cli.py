@@ -1,6 +1,6 @@
 """Command line: ``python -m ddsp_textures {train,retrain,report,resynth,generate,stream,export,textures}``;
 ``train`` and ``retrain`` also run under ``torchrun --nproc_per_node=K -m ddsp_textures ...``
-(:mod:`ddsp_textures.distributed`)."""
+(:mod:`ddsp_textures.training.distributed`)."""
 
 from __future__ import annotations
 
@@ -130,8 +130,8 @@ def _check_output(path: str) -> None:
 def _check_textures_args(args: argparse.Namespace) -> None:
     import math
 
-    from .config import LIMITS
-    from .data import MAX_PROCEDURAL_SECONDS
+    from ddsp_textures.training.config import LIMITS
+    from ddsp_textures.training.data import MAX_PROCEDURAL_SECONDS
 
     out = Path(args.output_dir)
     if out.exists() and not out.is_dir():
@@ -149,7 +149,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _reference(like: str | None, cfg):  # noqa: ANN001, ANN202
     """The recording given with ``--like``, else the run's training audio."""
-    from .data import check_inference_input, load_audio, load_sources
+    from ddsp_textures.dsp.audio import load_audio
+    from ddsp_textures.training.data import check_inference_input, load_sources
 
     if like:
         check_inference_input(like, cfg.sampling_rate)
@@ -165,7 +166,7 @@ def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
     """Write model output as a WAV, scaled down (with a warning) only if its peak would clip; non-finite output
     is refused, never written."""
 
-    from .data import save_audio
+    from ddsp_textures.dsp.audio import save_audio
 
     if not np.isfinite(y).all():
         raise ValueError(f"the output has NaN or inf samples (input or curves out of range?); {path} not written")
@@ -181,7 +182,7 @@ def _write_limited(path: str, y: np.ndarray, fs: int) -> None:
 def _finish_ranks(message: str, run=None, report: bool = False) -> None:  # noqa: ANN001
     """Leave a torchrun process group (a no-op in one process); only rank 0 reports, and writes the run's
     samples and report page if ``report``."""
-    from .distributed import cleanup, environment_ranks
+    from ddsp_textures.training.distributed import cleanup, environment_ranks
 
     cleanup()
     if environment_ranks().is_main:
@@ -191,7 +192,7 @@ def _finish_ranks(message: str, run=None, report: bool = False) -> None:  # noqa
 
 
 def _report(run, weights: str = "best", seed: int = 0) -> None:  # noqa: ANN001
-    from .report import write_report
+    from ddsp_textures.app.report import write_report
 
     path = write_report(run, weights, seed,
                         started=lambda: print("writing samples and report ...", file=sys.stderr, flush=True))
@@ -243,28 +244,29 @@ def _catch_sigterm():  # noqa: ANN202
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .config import ConfigError
-    from .threads import set_threads
+    from ddsp_textures.threads import set_threads
+    from ddsp_textures.training.config import ConfigError
 
     try:
         set_threads(args.threads)
         if args.command == "train":
-            from .config import load_config
-            from .training import train
+            from ddsp_textures.training.config import load_config
+            from ddsp_textures.training.trainer import train
 
             run = train(load_config(args.config), progress=not args.quiet)
             _finish_ranks(f"trained: {run}", run, report=not args.no_report)
         elif args.command == "retrain":
-            from .training import retrain
+            from ddsp_textures.training.trainer import retrain
 
             run = retrain(args.run_dir, epochs=args.epochs, progress=not args.quiet)
             _finish_ranks(f"trained: {run}", run, report=not args.no_report)
         elif args.command == "report":
             _report(args.run_dir, args.weights, args.seed)
         elif args.command == "resynth":
-            from .data import check_inference_input, load_audio
-            from .resynthesis import resynthesize
-            from .rundir import load_run
+            from ddsp_textures.dsp.audio import load_audio
+            from ddsp_textures.inference.resynthesis import resynthesize
+            from ddsp_textures.training.data import check_inference_input
+            from ddsp_textures.training.rundir import load_run
 
             _check_output(args.output)
             model, cfg = load_run(args.run_dir, args.weights)
@@ -274,8 +276,8 @@ def _run(args: argparse.Namespace) -> int:
                              equalize=args.equalize)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "generate":
-            from .generation import generate
-            from .rundir import load_run
+            from ddsp_textures.inference.generation import generate
+            from ddsp_textures.training.rundir import load_run
 
             _check_output(args.output)
             model, cfg = load_run(args.run_dir, args.weights)
@@ -286,12 +288,12 @@ def _run(args: argparse.Namespace) -> int:
             y = y * float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))   # the reference's level
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "stream":
-            from .stream_command import stream_to
+            from ddsp_textures.app.stream_command import stream_to
 
             stream_to(args)
         elif args.command == "export":
-            from .export import export_stream
-            from .rundir import load_run
+            from ddsp_textures.inference.export import export_stream
+            from ddsp_textures.training.rundir import load_run
 
             if not args.output.endswith((".ts", ".pt")):
                 raise ValueError(f"output {args.output} must end in .ts (a TorchScript file)")
@@ -302,8 +304,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; torch.jit.load it, then reset(seed), "
                   f"set_controls(loudness_db, centroid_hz, rate), block())")
         elif args.command == "textures":
-            from .data import save_audio
-            from .textures import TEXTURES, make_texture
+            from ddsp_textures.dsp.audio import save_audio
+            from ddsp_textures.textures import TEXTURES, make_texture
 
             _check_textures_args(args)
             out = Path(args.output_dir)
@@ -319,7 +321,7 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     except RuntimeError as err:
-        from .distributed import environment_ranks, lost_peer
+        from ddsp_textures.training.distributed import environment_ranks, lost_peer
 
         if not lost_peer(err):
             raise

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .config import SAVED_BEFORE, ConfigError, TrainConfig, check_run_name, parse_config
+from ddsp_textures.training.config import SAVED_BEFORE, ConfigError, TrainConfig, check_run_name, parse_config
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best_model.pt"
@@ -250,7 +250,7 @@ def checkpoint_config(state: dict[str, Any], path: Path) -> TrainConfig:
 
 def load_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
     """``model.load_state_dict`` with a one-line error naming the file when the weights do not fit."""
-    from .models.upgrade import upgrade_state_dict
+    from ddsp_textures.models.upgrade import upgrade_state_dict
 
     try:
         model.load_state_dict(upgrade_state_dict(state["model"]))
@@ -291,7 +291,7 @@ def load_run(run_dir: str | Path, which: str = "best"):
 
     Returns ``(model in eval mode, TrainConfig)``.
     """
-    from .builders import build_model
+    from ddsp_textures.training.builders import build_model
 
     run_dir = Path(run_dir)
     if which not in ("best", "last"):

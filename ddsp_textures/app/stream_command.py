@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from .export import MAX_EXPORT_BLOCK, MIN_BLOCK
+from ddsp_textures.inference.export import MAX_EXPORT_BLOCK, MIN_BLOCK
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -30,11 +30,12 @@ def _check(args: argparse.Namespace) -> None:
 
 def stream_to(args: argparse.Namespace) -> None:
     """Run the ``stream`` command (see the module docstring)."""
-    from .cli import _check_output, _reference
-    from .data import check_inference_input, load_audio
-    from .generation import apply_curves, parse_curve
-    from .rundir import load_run
-    from .streaming import stream_core
+    from ddsp_textures.app.cli import _check_output, _reference
+    from ddsp_textures.dsp.audio import load_audio
+    from ddsp_textures.inference.generation import apply_curves, parse_curve
+    from ddsp_textures.inference.streaming import stream_core
+    from ddsp_textures.training.data import check_inference_input
+    from ddsp_textures.training.rundir import load_run
 
     _check(args)
     for curve, name in ((args.loudness, "loudness"), (args.centroid, "centroid"), (args.rate, "rate"),

@@ -1,11 +1,9 @@
-"""Audio loading, framing and the training dataset (book chapter: *DDSP training*)."""
+"""Training data: file, folder and procedural sources, framing, the dataset and its lazy on-disk cache (book chapter:
+*DDSP training*).  Audio files are read and written by :mod:`ddsp_textures.dsp.audio`."""
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import tempfile
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -17,69 +15,27 @@ import torch
 from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
-from .features import compute_features
-from .filterbanks import FilterBank
-from .framing import frame_signal, zscore
-from .textures import make_texture
+from ddsp_textures.dsp.audio import (  # noqa: F401  (audio I/O moved to dsp.audio; importable here too)
+    AUDIO_SUFFIXES,
+    MAX_SAMPLE,
+    MIN_FILE_RATE,
+    audio_files,
+    load_audio,
+    resample,
+    save_audio,
+)
+from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.dsp.framing import frame_signal, zscore
+from ddsp_textures.stats.features import compute_features
+from ddsp_textures.textures import make_texture
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
-
-
-def resample(x: np.ndarray, from_fs: int, to_fs: int) -> np.ndarray:
-    """Polyphase resampling (anti-aliased) of a mono signal."""
-    if from_fs == to_fs:
-        return x
-    ratio = Fraction(int(to_fs), int(from_fs)).limit_denominator(1000)
-    return resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
-
-
-MAX_SAMPLE = 1e4          # larger float samples are refused: their powers overflow float32 downstream
-
-
-def load_audio(path: str | Path, fs: int) -> np.ndarray:
-    """Read an audio file as mono float32 at ``fs`` (channels averaged, any rate resampled)."""
-    path = Path(path)
-    if path.exists() and not path.is_file():
-        raise ValueError(f"{path} is not a regular file (a folder, FIFO or device cannot be read as audio)")
-    if not path.is_file():
-        raise FileNotFoundError(f"audio file not found: {path}")
-    try:
-        info = sf.info(str(path))
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise ValueError(f"cannot read {path} as audio: {err}") from None
-    if info.samplerate < MIN_FILE_RATE:
-        raise ValueError(f"{path}: its header says {info.samplerate} Hz, which is not an audio sample rate (below "
-                         f"{MIN_FILE_RATE} Hz; a damaged header?)")
-    try:
-        data, file_fs = sf.read(str(path), dtype="float32", always_2d=True)
-        header = info.extra_info
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise ValueError(f"cannot read {path} as audio: {err}") from None
-    if "(should be" in header:     # libsndfile's note when chunk sizes disagree with the file's length
-        warnings.warn(f"{path} looks truncated (its header promises more data than the file holds); "
-                      f"using the {len(data)} samples present", stacklevel=2)
-    mono = data.mean(axis=1)
-    if mono.size == 0:
-        raise ValueError(f"{path} contains no audio samples")
-    if not np.isfinite(mono).all():
-        raise ValueError(f"{path} contains NaN or inf samples")
-    peak = float(np.abs(mono).max())
-    if peak > MAX_SAMPLE:
-        raise ValueError(f"{path} has samples up to {peak:.3g}; audio is expected within about ±1 (a float file "
-                         f"beyond ±{MAX_SAMPLE:g} is not sound at any level)")
-    if not np.any(mono):
-        warnings.warn(f"{path} is silent (all samples are 0)", stacklevel=2)
-    return resample(mono, file_fs, fs)
-
-
-MIN_FILE_RATE = 1000             # Hz: a file whose header says less is damaged, not audio
 INFERENCE_BYTES_PER_SAMPLE = 160  # working memory of resynthesis / generation per input sample (measured: 30–95)
 
 
 def check_inference_input(path: str | Path, fs: int) -> None:
     """Refuse an input that resynthesis or generation could not hold in memory at ``fs``, naming the file, before
     it is read (a 2000-sample file whose header says 1 Hz is 5.6 hours at 44.1 kHz)."""
-    from .config import physical_memory
+    from ddsp_textures.training.config import physical_memory
 
     try:
         info = sf.info(str(path))
@@ -95,41 +51,13 @@ def check_inference_input(path: str | Path, fs: int) -> None:
                          f"shorter files")
 
 
-def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
-    """Write mono audio as 16-bit PCM (WAV, or FLAC for a ``.flac`` name), clipped to [-1, 1].
-
-    The file is written next to ``path`` under a temporary name and renamed over it when complete, so a full
-    disk or a kill never leaves a partial file, and a ``path`` that is a symbolic link is replaced, not followed
-    (the file it pointed to is untouched).  An existing ``path`` that is not a regular file (a directory, a
-    device such as ``/dev/full``, a FIFO) is refused.  Errors are :class:`OSError` naming ``path``.
-    """
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    path = Path(path)
-    if path.exists() and not path.is_file():       # exists() follows links: a dangling one is replaced
-        raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = np.clip(np.asarray(x, dtype=np.float32), -1, 1)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        kind = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
-        sf.write(temporary, data, int(fs), subtype="PCM_16", format=kind)
-        os.replace(temporary, path)
-    except (OSError, RuntimeError, sf.LibsndfileError) as err:
-        reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
-        raise OSError(getattr(err, "errno", None) or errno.EIO, reason, str(path)) from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)      # gone after the rename; a partial file otherwise
-
-
 MAX_PROCEDURAL_SECONDS = 3600.0
 
 
 def parse_procedural(spec: str, fs: int) -> tuple[str, float, dict[str, float]]:
     """Check ``procedural:NAME?seconds=30&rate=20`` and return ``(name, seconds, controls)``; every problem is
     one ``ValueError`` naming the parameter."""
-    from .textures import MAX_EVENTS, MAX_RATE, TEXTURES, check_arguments, controls_of
+    from ddsp_textures.textures import MAX_EVENTS, MAX_RATE, TEXTURES, check_arguments, controls_of
 
     body = spec.removeprefix("procedural:")
     name, _, query = body.partition("?")
@@ -167,11 +95,6 @@ def procedural_source(spec: str, fs: int, seed: int) -> list[np.ndarray]:
     """``procedural:NAME?seconds=30&rate=20`` → one generated texture (default 30 s)."""
     name, seconds, params = parse_procedural(spec, fs)
     return [make_texture(name, seconds=seconds, fs=fs, seed=seed, **params)]
-
-
-def audio_files(folder: Path) -> list[Path]:
-    """The audio files (:data:`AUDIO_SUFFIXES`) of a folder, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def source_seconds(audio_path: str) -> float | None:

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._deprecated import renamed
-from .numerics import safe_log
+from ddsp_textures._deprecated import renamed
+from ddsp_textures.dsp.numerics import safe_log
 
 DEFAULT_SCALES = (4096, 2048, 1024, 512, 256, 128)
 

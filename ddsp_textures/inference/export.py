@@ -1,7 +1,8 @@
 """One portable file: a trained TexDSP run as a TorchScript stream (book chapter: *DDSP training*, section *Play
 it live*).
 
-``python -m ddsp_textures export RUN OUT.ts`` writes the :class:`~ddsp_textures.streaming.StreamCore` of the run
+``python -m ddsp_textures export RUN OUT.ts`` writes the :class:`~ddsp_textures.inference.streaming.StreamCore` of
+the run
 — its networks traced for one frame, the TexEnv synth, the reference's feature trajectory and clicks as buffers, the
 stream logic scripted — to one file that loads with ``torch.jit.load`` alone::
 
@@ -10,7 +11,7 @@ stream logic scripted — to one file that loads with ``torch.jit.load`` alone::
     stream.set_controls(-6.0, float("nan"), float("nan"))     # loudness dB, centroid Hz, rate events/s
     block = stream.block()                                     # (stream.block_size,) float32
 
-It plays what :class:`~ddsp_textures.streaming.TextureStream` plays, sample for sample.
+It plays what :class:`~ddsp_textures.inference.streaming.TextureStream` plays, sample for sample.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models import HybridModel, PVAEModel, TexDSP
-from .streaming import TexDSPNetwork, renderer_for, stream_core
+from ddsp_textures.inference.streaming import TexDSPNetwork, renderer_for, stream_core
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 
 MIN_BLOCK, MAX_EXPORT_BLOCK = 256, 16384
 

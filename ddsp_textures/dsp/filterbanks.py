@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .numerics import modulus
+from ddsp_textures.dsp.numerics import modulus
 
 Scale = Literal["erb", "log", "linear"]
 
@@ -217,7 +217,7 @@ class FilterBank(nn.Module):
         Shape:
             ``(..., L) -> (..., N, L)``.
 
-        >>> from ddsp_textures.envelopes import hilbert_envelope
+        >>> from ddsp_textures.dsp.envelopes import hilbert_envelope
         >>> bank = FilterBank(1024, 16000, 6, 50, 8000)
         >>> x = torch.randn(2, 1024, dtype=torch.float64)
         >>> bool(torch.allclose(bank.envelopes(x), hilbert_envelope(bank(x))))

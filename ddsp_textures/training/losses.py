@@ -3,9 +3,9 @@ config and returns its named terms, so the trainer stays generic and every term 
 
 Terms (each present only where the config asks for it):
 
-* ``"texstat"``: TexStat between output and target frames (:class:`~ddsp_textures.texstat.TexStat`), or against
+* ``"texstat"``: TexStat between output and target frames (:class:`~ddsp_textures.stats.texstat.TexStat`), or against
   the target frames' cached statistics;
-* ``"mss"``: the multi-scale spectral loss (:class:`~ddsp_textures.spectral.MultiScaleSpectralLoss`);
+* ``"mss"``: the multi-scale spectral loss (:class:`~ddsp_textures.dsp.spectral.MultiScaleSpectralLoss`);
 * ``"rate"``: ``rate_supervision`` × the squared log-ratio between the event-rate control and the rate measured
   on the target frames (:func:`~ddsp_textures.models.event_head.rate_supervision`; P-VAE and hybrid);
 * ``"gain"``: ``event_gain_penalty`` × the hybrid's mean event gain (events must lower TexStat by more than
@@ -20,12 +20,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import TrainConfig
-from .features import compute_features, estimate_event_rate
-from .filterbanks import FilterBank
-from .models.event_head import EventControls, rate_supervision
-from .spectral import MultiScaleSpectralLoss
-from .texstat import TexStat
+from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.dsp.spectral import MultiScaleSpectralLoss
+from ddsp_textures.models.event_head import EventControls, rate_supervision
+from ddsp_textures.stats.features import compute_features, estimate_event_rate
+from ddsp_textures.stats.texstat import TexStat
+from ddsp_textures.training.config import TrainConfig
 
 
 def frames_of(x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +55,7 @@ class TrainingLoss(nn.Module):
         """The objective ``cfg`` describes (``loss_function``, ``rate_supervision``, ``event_gain_penalty``,
         ``regularizers_list``, ``regularizer_weight``); ``bank`` is the model's, for the regularisers'
         features; ``texstat`` the configured TexStat (built from ``cfg`` if not given)."""
-        from .builders import build_texstat
+        from ddsp_textures.training.builders import build_texstat
 
         uses_texstat, uses_mss = cfg.loss_function != "multiscale", cfg.loss_function != "texstat"
         if uses_texstat and texstat is None:

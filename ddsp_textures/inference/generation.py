@@ -21,7 +21,7 @@ The curves steer the result —
 
 A curve is a number (constant) or breakpoints ``"t0:v0,t1:v1,..."`` (seconds: value), linearly interpolated
 and held constant outside the given times.  TexDSP and hybrid models synthesise whole frames with random carrier
-shifts, joined with short circular crossfades as in a resynthesis (:mod:`ddsp_textures.resynthesis`); P-VAE
+shifts, joined with short circular crossfades as in a resynthesis (:mod:`ddsp_textures.inference.resynthesis`); P-VAE
 models stream consecutive frames with hard Poisson events drawn from their learned rate.
 
 ``transients`` (TexDSP, default ``"clicks"``): the reference's clicks are taken out first
@@ -42,14 +42,14 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from .features import EVENTS_SCALE, RATE_SCALE, band_loudness
-from .filterbanks import erb_number
-from .framing import as_signal, frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
-from .models import HybridModel, PVAEModel, TexDSP
-from .synths.transients import Transients
+from ddsp_textures.dsp.filterbanks import erb_number
+from ddsp_textures.dsp.framing import as_signal, frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
+from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, band_loudness
+from ddsp_textures.synths.transients import Transients
 
 if TYPE_CHECKING:
-    from .streaming import StreamCore
+    from ddsp_textures.inference.streaming import StreamCore
 
 Curve = float | int | str | Sequence[tuple[float, float]]
 GenerativeModel = TexDSP | PVAEModel | HybridModel
@@ -167,7 +167,7 @@ def _band_target(model: TexDSP | HybridModel) -> bool:
 def _loudness(model: TexDSP | HybridModel, frames: torch.Tensor) -> torch.Tensor:
     """The loudness each whole frame is synthesised at, measured on ``frames (F, L)``: the band RMS of all bands,
     residuals included (hybrid), the band loudness (TexDSP with ``energy_bands``; both
-    :func:`~ddsp_textures.features.band_loudness`), or the frame RMS."""
+    :func:`~ddsp_textures.stats.features.band_loudness`), or the frame RMS."""
     if isinstance(model, HybridModel):
         return band_loudness(frames, model.bank, residuals=True)
     return band_loudness(frames, model.bank) if _band_target(model) else rms(frames)
@@ -288,17 +288,17 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
 
 
 def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """A checked reference recording (:func:`~ddsp_textures.framing.as_signal`) scaled to unit RMS."""
+    """A checked reference recording (:func:`~ddsp_textures.dsp.framing.as_signal`) scaled to unit RMS."""
     x = as_signal(reference, "the reference recording")
     return x / x.double().pow(2).mean().sqrt().clamp_min(1e-12).float()
 
 
 def apply_curves(core: StreamCore, loudness: Curve = 0.0, centroid: Curve | None = None, rate: Curve | None = None,
                  morph: Curve | None = None) -> None:
-    """Give a :class:`~ddsp_textures.streaming.StreamCore` its controls as curves (seconds: value) — known in
+    """Give a :class:`~ddsp_textures.inference.streaming.StreamCore` its controls as curves (seconds: value) — known in
     advance, so with no latency and no ramp.  Loudness is clamped to :data:`LOUDNESS_RANGE_DB` with a warning,
     the centroid to [20 Hz, fs/2], the rate to >= 0 and the morph to [0, 1]."""
-    from .streaming import MIN_CENTROID_HZ
+    from ddsp_textures.inference.streaming import MIN_CENTROID_HZ
 
     fs = float(core.sample_rate)
     points = clamped_curve(loudness, LOUDNESS_RANGE_DB, "loudness", "dB")
@@ -319,9 +319,9 @@ def apply_curves(core: StreamCore, loudness: Curve = 0.0, centroid: Curve | None
 def _generate_stream(model: GenerativeModel, n: int, reference: np.ndarray | torch.Tensor, loudness: Curve,
                      centroid: Curve | None, rate: Curve | None, transients: str | bool | None, seed: int
                      ) -> np.ndarray:
-    """Bootstrapped generation: a :class:`~ddsp_textures.streaming.StreamCore` with the curves as its control
+    """Bootstrapped generation: a :class:`~ddsp_textures.inference.streaming.StreamCore` with the curves as its control
     timelines, read in one piece."""
-    from .streaming import MAX_BLOCK, stream_core
+    from ddsp_textures.inference.streaming import MAX_BLOCK, stream_core
 
     core = stream_core(model, reference, transients)
     core.reset(seed)

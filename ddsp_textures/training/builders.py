@@ -1,7 +1,8 @@
 """Config → library objects (book chapter: *DDSP training*): the one place where training-config names (the
 reference's, e.g. ``N_filter_bank``, ``deepness_enc``) are mapped onto the library's keyword arguments.
 
-A constructor's ``ValueError`` becomes a :class:`~ddsp_textures.config.ConfigError` that names the config key(s)
+A constructor's ``ValueError`` becomes a :class:`~ddsp_textures.training.config.ConfigError` that names the config
+key(s)
 behind the failing argument.
 """
 
@@ -14,11 +15,11 @@ from typing import Any
 
 import torch
 
-from .config import ConfigError, TrainConfig
-from .data import LazyTextureDataset, TextureDataset, cached_sources, load_sources, tape_shift
-from .models import HybridModel, PVAEModel, TexDSP
-from .synths.pvae import GrainVAE
-from .texstat import TexStat
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
+from ddsp_textures.stats.texstat import TexStat
+from ddsp_textures.synths.pvae import GrainVAE
+from ddsp_textures.training.config import ConfigError, TrainConfig
+from ddsp_textures.training.data import LazyTextureDataset, TextureDataset, cached_sources, load_sources, tape_shift
 
 # library keyword ← config key, per constructor
 TEXDSP_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "sampling_rate",

@@ -15,8 +15,10 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
-from .synths.texenv import make_carriers, texenv_analysis, texenv_synthesis
-from .texstat import TexStat
+from ddsp_textures.stats.texstat import TexStat
+from ddsp_textures.synths.analysis import texenv_analysis
+from ddsp_textures.synths.carriers import make_carriers
+from ddsp_textures.synths.texenv import texenv_synthesis
 
 
 @dataclass

@@ -22,16 +22,31 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed
-from .builders import build_datasets, build_model, build_sources, build_texstat, network_dtype, resolve_device
-from .config import LIMITS, ConfigError, TrainConfig, parse_config, physical_memory, saved_config_defaults
-from .data import LazyTextureDataset, TextureDataset, source_seconds
-from .grain_training import extract_grains, train_grain_vae
-from .losses import TrainingLoss
-from .models import HybridModel, PVAEModel, TexDSP, count_parameters
-from .numerics import derive_seed
-from .plotting import plot_history
-from .rundir import (
+from ddsp_textures.dsp.numerics import derive_seed
+from ddsp_textures.dsp.spectral import long_term_spectrum
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, count_parameters
+from ddsp_textures.plotting import plot_history
+from ddsp_textures.training import distributed
+from ddsp_textures.training.builders import (
+    build_datasets,
+    build_model,
+    build_sources,
+    build_texstat,
+    network_dtype,
+    resolve_device,
+)
+from ddsp_textures.training.config import (
+    LIMITS,
+    ConfigError,
+    TrainConfig,
+    parse_config,
+    physical_memory,
+    saved_config_defaults,
+)
+from ddsp_textures.training.data import LazyTextureDataset, TextureDataset, source_seconds
+from ddsp_textures.training.grain_training import extract_grains, train_grain_vae
+from ddsp_textures.training.losses import TrainingLoss
+from ddsp_textures.training.rundir import (
     BEST,
     CHECKPOINT,
     HISTORY_KEYS,
@@ -46,7 +61,6 @@ from .rundir import (
     load_weights,
     remove_failed_run,
 )
-from .spectral import long_term_spectrum
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
@@ -127,7 +141,7 @@ class Trainer:
     def _losses(self, batch: tuple[torch.Tensor, ...], targets: list[torch.Tensor] | None
                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
         """``(training loss, its TexStat term or None, target frames, output frames)`` of a batch
-        (:class:`~ddsp_textures.losses.TrainingLoss`)."""
+        (:class:`~ddsp_textures.training.losses.TrainingLoss`)."""
         x, *feats = (t.to(self.device) for t in batch)
         with_controls = self.loss_fn.needs_controls
         y, controls = self.net(feats, with_controls=True) if with_controls else (self.net(feats), None)
@@ -300,7 +314,7 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
 
     Everything is validated — config, output location, audio — before the run directory is created, and a start
     that fails before the first checkpoint leaves no directory behind.  The run directory is locked while
-    training (:class:`~ddsp_textures.rundir.RunLock`).
+    training (:class:`~ddsp_textures.training.rundir.RunLock`).
 
     ``on_epoch`` is called after every epoch with a copy of the history (keys ``epoch``, ``train_loss``,
     ``val_loss``, ``val_texstat``, ``seconds``), e.g. to update a live plot in a notebook.

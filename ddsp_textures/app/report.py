@@ -2,7 +2,8 @@
 training*, section *Generating new texture*).
 
 :func:`write_report` takes a few seconds of the training audio, the model's resynthesis of them and a
-generated excerpt (:func:`~ddsp_textures.generation.generate`, any architecture), writes them as WAV files, and
+generated excerpt (:func:`~ddsp_textures.inference.generation.generate`, any architecture), writes them as WAV
+files, and
 writes one self-contained HTML page — loss curves, spectrograms side by side, labelled audio players and the
 time-free measures of :class:`~ddsp_textures.metrics.Yardstick` — that opens offline (images and audio are
 embedded).  ``python -m ddsp_textures train``/``retrain`` call it at the end; ``python -m ddsp_textures report
@@ -38,7 +39,7 @@ def _png(fig) -> str:
 def _spectrograms(signals: dict[str, np.ndarray], fs: int) -> str:
     from matplotlib.figure import Figure
 
-    from .plotting import spectrogram
+    from ddsp_textures.plotting import spectrogram
 
     fig = Figure(figsize=(3.3 * len(signals), 2.8))
     axes = fig.subplots(1, len(signals), sharey=True)
@@ -49,7 +50,7 @@ def _spectrograms(signals: dict[str, np.ndarray], fs: int) -> str:
 
 
 def _players(signals: dict[str, np.ndarray], fs: int) -> str:
-    from .plotting import encode_clip
+    from ddsp_textures.plotting import encode_clip
 
     cells = []
     for label, x in signals.items():
@@ -65,7 +66,7 @@ def _cell(value: float) -> str:
 
 def _scores_table(rows: dict[str, dict[str, float]], floor: dict[str, float] | None,
                   events: dict[str, float]) -> str:
-    from .metrics import relative
+    from ddsp_textures.metrics import relative
 
     head = ["", "TexStat-KAD", "log-mel FD" if floor is None else "log-mel FD ÷ floor", "frame spread",
             "onsets/s", "peak/median", "periodicity"]
@@ -92,13 +93,14 @@ def write_report(run_dir: str | Path, weights: str = "best", seed: int = 0,
     are loaded (the CLI's progress line)."""
     import torch
 
-    from .data import load_sources, save_audio
-    from .generation import generate
-    from .metrics import Yardstick
-    from .plotting import history_figure
-    from .resynthesis import resynthesize
-    from .rundir import load_history, load_run
-    from .texstat import TexStat
+    from ddsp_textures.dsp.audio import save_audio
+    from ddsp_textures.inference.generation import generate
+    from ddsp_textures.inference.resynthesis import resynthesize
+    from ddsp_textures.metrics import Yardstick
+    from ddsp_textures.plotting import history_figure
+    from ddsp_textures.stats.texstat import TexStat
+    from ddsp_textures.training.data import load_sources
+    from ddsp_textures.training.rundir import load_history, load_run
 
     run = Path(run_dir)
     model, cfg = load_run(run, weights)

@@ -1,0 +1,1 @@
+"""Inference: resynthesis, generation, streaming and the TorchScript export of trained models."""
