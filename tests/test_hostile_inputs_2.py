@@ -7,6 +7,7 @@ traceback, no hang (subprocesses run under a timeout), nothing left half-written
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -134,8 +135,11 @@ def _start_training(tmp_path, epochs: int, seconds: int) -> tuple[subprocess.Pop
     cfg = {**TINY, "audio_path": f"procedural:rain?seconds={seconds}", "epochs": epochs, "models_directory": "runs",
            "run_name": "slow"}
     (tmp_path / "slow.json").write_text(json.dumps(cfg))
+    # the child gets SIGINT's default disposition, as under a terminal: a parent started in the background by a
+    # non-interactive shell ignores SIGINT, and the child would inherit that (and never see its Ctrl-C)
     proc = subprocess.Popen([sys.executable, "-m", "ddsp_textures", "train", "slow.json", "--quiet", "--no-report"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return proc, tmp_path / "runs" / "slow"
 
 

@@ -175,3 +175,17 @@ def test_library_floors_import_only_downwards():
                 if _floor(node.module) > _floor(module):
                     upward.append((module, node.module))
     assert not upward, upward
+
+
+def test_callers_ask_the_model_protocol_instead_of_checking_classes():
+    classes = r"isinstance\([^)]*\b(TexDSP|PVAEModel|HybridModel|TextureModel)\b"
+    checks = [(path.name, line) for path in (ROOT / "ddsp_textures").rglob("*.py") if "models" not in path.parts
+              for line in path.read_text().splitlines() if re.search(classes, line)]
+    assert len(checks) <= 1, checks
+
+    from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, TextureModel
+
+    assert all(issubclass(c, TextureModel) for c in (TexDSP, PVAEModel, HybridModel))
+    assert [c.architecture for c in (TexDSP, PVAEModel, HybridModel)] == ["TexDSP", "PVAE", "HYBRID"]
+    assert [c.synthesizes_events for c in (TexDSP, PVAEModel, HybridModel)] == [False, True, True]
+    assert [c.exportable for c in (TexDSP, PVAEModel, HybridModel)] == [True, False, False]

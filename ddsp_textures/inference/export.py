@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ddsp_textures.inference.streaming import TexDSPNetwork, renderer_for, stream_core
-from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
+from ddsp_textures.models import TexDSP
 
 MIN_BLOCK, MAX_EXPORT_BLOCK = 256, 16384
 
@@ -33,11 +33,11 @@ MIN_BLOCK, MAX_EXPORT_BLOCK = 256, 16384
 def scripted_stream(model: TexDSP, reference: np.ndarray | torch.Tensor, block_size: int = 2048,
                     transients: str | bool | None = "default") -> torch.jit.ScriptModule:
     """The TorchScript stream of a TexDSP model (see the module docstring)."""
-    if isinstance(model, (PVAEModel, HybridModel)):
+    if getattr(model, "synthesizes_events", False):
         raise ValueError(f"export supports TexDSP runs; this run is a {type(model).__name__}, whose events are "
                          f"drawn inside the network (stream it with the library: TextureStream or the 'stream' "
                          f"command)")
-    if not isinstance(model, TexDSP):
+    if not getattr(model, "exportable", False):
         raise ValueError(f"export needs a TexDSP model, got {type(model).__name__}")
     if isinstance(block_size, bool) or not isinstance(block_size, int) or \
             not MIN_BLOCK <= block_size <= MAX_EXPORT_BLOCK:

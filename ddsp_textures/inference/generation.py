@@ -44,8 +44,8 @@ import torch
 
 from ddsp_textures.dsp.filterbanks import erb_number
 from ddsp_textures.dsp.framing import as_signal, frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
-from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
-from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, band_loudness
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, TextureModel
+from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE
 from ddsp_textures.synths.transients import Transients
 
 if TYPE_CHECKING:
@@ -159,26 +159,13 @@ def reference_features(model: GenerativeModel, reference: np.ndarray | torch.Ten
     return _mean_features(model, _reference_frames(model, reference))
 
 
-def _band_target(model: TexDSP | HybridModel) -> bool:
-    """Whether the model's frames take a loudness per band (hybrid; TexDSP with ``energy_bands``) or one RMS."""
-    return isinstance(model, HybridModel) or "energy_bands" in model.feature_names
-
-
-def _loudness(model: TexDSP | HybridModel, frames: torch.Tensor) -> torch.Tensor:
-    """The loudness each whole frame is synthesised at, measured on ``frames (F, L)``: the band RMS of all bands,
-    residuals included (hybrid), the band loudness (TexDSP with ``energy_bands``; both
-    :func:`~ddsp_textures.stats.features.band_loudness`), or the frame RMS."""
-    if isinstance(model, HybridModel):
-        return band_loudness(frames, model.bank, residuals=True)
-    return band_loudness(frames, model.bank) if _band_target(model) else rms(frames)
-
-
 def _mean_log_loudness(model: TexDSP | HybridModel, frames: torch.Tensor) -> torch.Tensor:
-    """``log10`` of :func:`_loudness` of the z-scored frames averaged over them (``(N,)`` or ``(N + 2,)``), the
-    level ``variation="mean"`` gives each band; a scalar 0 for frame-RMS models (a z-scored frame's RMS)."""
-    if not _band_target(model):
+    """``log10`` of the model's :meth:`~ddsp_textures.models.TextureModel.frame_loudness` of the z-scored frames
+    averaged over them (``(N,)`` or ``(N + 2,)``), the level ``variation="mean"`` gives each band; a scalar 0 for
+    frame-RMS models (a z-scored frame's RMS)."""
+    if not model.band_target:
         return torch.zeros((), device=frames.device)
-    return torch.log10(_loudness(model, zscore(frames)).clamp_min(1e-12)).mean(0)
+    return torch.log10(model.frame_loudness(zscore(frames)).clamp_min(1e-12)).mean(0)
 
 
 def _frame_grid(model: TexDSP | HybridModel, n: int, loudness: Curve
@@ -195,17 +182,13 @@ def _render(model: TexDSP | HybridModel, feats: list[torch.Tensor], target: torc
             whole: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """The whole frames ``(W, L)`` at their loudness ``target (1, W, ·)`` (of the kind :func:`_loudness`
     measures), joined into ``(W·L,)`` as model inference joins them."""
-    if isinstance(model, HybridModel):
-        out = model.synthesize(feats, target, shifts, frames=whole, generator=generator)[0]
-    else:
-        mode = "specific" if _band_target(model) else "generic"
-        out = model.synthesize(feats, mode, target, shifts, frames=whole)[0]
+    out = model.render_frames(feats, target, shifts, whole, generator)[0]
     return join_model_frames(out.cpu(), int(model.fs), generator)
 
 
 def _check(model: GenerativeModel, seconds: float, centroid: Curve | None, rate: Curve | None,
            variation: str) -> None:
-    if not isinstance(model, (TexDSP, PVAEModel, HybridModel)):
+    if not isinstance(model, TextureModel):
         raise ValueError(f"generation needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
     if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
         raise ValueError(f"seconds must be a number in (0, {MAX_SECONDS:g}], got {seconds!r}")
@@ -269,8 +252,8 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
                           transients)
         return loop_join(longer, fade)
     if transients == "default":
-        transients = "clicks" if isinstance(model, TexDSP) and variation == "bootstrap" else None
-    if transients and not isinstance(model, TexDSP):
+        transients = "clicks" if not model.synthesizes_events and variation == "bootstrap" else None
+    if transients and model.synthesizes_events:
         raise ValueError("transients are for TexDSP models (P-VAE and hybrid models generate their own events)")
     if transients and variation == "mean":
         raise ValueError("transients need variation='bootstrap'")
@@ -282,7 +265,7 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
     n = int(round(seconds * int(model.fs)))
     if variation == "bootstrap":
         return _generate_stream(model, n, reference, loudness, centroid, rate, transients, seed)
-    if isinstance(model, PVAEModel):
+    if model.steps_per_frame == 1:                   # every frame synthesised: the P-VAE's frames
         return _generate_pvae_mean(model, n, reference, loudness, centroid, rate, generator)
     return _generate_mean(model, n, reference, loudness, centroid, rate, generator)
 

@@ -89,7 +89,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
 def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loudness: Loudness, seed: int,
                   joining: Joining, transients: bool | str, rotate: bool) -> np.ndarray:
     """:func:`resynthesize` of a checked input, without the equaliser."""
-    if transients and not isinstance(model, TexDSP):
+    if transients and getattr(model, "synthesizes_events", True):     # only a TexDSP bed takes a layer
         raise ValueError("transients=True is for TexDSP models (P-VAE and hybrid models synthesise their own events)")
     if transients == "auto":
         return _closest_layer(model, x, loudness, seed, joining, rotate)
@@ -98,11 +98,11 @@ def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loud
         layer, bed = analyze_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed),
                                         **detector(transients))
         x = bed.float()
-    if isinstance(model, PVAEModel):
+    if model.architecture == "PVAE":
         return _resynthesize_pvae(model, x, seed)
     if joining not in ("circular", "overlap_add"):
         raise ValueError(f"unknown joining {joining!r}; use 'circular' or 'overlap_add'")
-    if isinstance(model, HybridModel):
+    if model.architecture == "HYBRID":
         return _resynthesize_hybrid(model, x, seed, joining, rotate)
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     device = feats[0].device

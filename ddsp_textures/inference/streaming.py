@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
-from ddsp_textures.inference.generation import BLOCK_FRAMES, LOUDNESS_RANGE_DB, _loudness, _reference_frames, _unit_rms
+from ddsp_textures.inference.generation import BLOCK_FRAMES, LOUDNESS_RANGE_DB, _reference_frames, _unit_rms
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.event_head import EventControls
 from ddsp_textures.models.pvae import measured_rate
@@ -614,10 +614,10 @@ def _events(x: torch.Tensor, fs: int, transients: str) -> tuple[torch.Tensor, to
 def _trajectory(model: StreamModel, x: torch.Tensor, steps_per_frame: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The reference's encoder inputs ``(R, D)`` (concatenated) and loudness targets ``(R, T)`` per frame, at
     hop ``L / steps_per_frame`` (P-VAE frames: their RMS; whole TexEnv frames: what
-    :func:`~ddsp_textures.inference.generation._loudness` measures)."""
+    :meth:`~ddsp_textures.models.TextureModel.frame_loudness` measures)."""
     frames = _reference_frames(model, x, hop=model.frame_size // steps_per_frame)
     feats = torch.cat(model.features(zscore(frames)), dim=-1).float().cpu()
-    level = rms(frames) if isinstance(model, PVAEModel) else _loudness(model, frames)
+    level = model.frame_loudness(frames)
     return feats, level.reshape(frames.shape[0], -1).float().cpu()
 
 
@@ -639,13 +639,13 @@ def _columns(model: StreamModel) -> tuple[tuple[int, int], int, list[int], list[
 def renderer_for(model: StreamModel, network: nn.Module | None = None) -> nn.Module:
     """The frame renderer of a model's architecture (``network``: a traced :class:`TexDSPNetwork`)."""
     fade = max(1, min(model.frame_size // 2, round(FADE_SECONDS * float(model.fs))))
-    if isinstance(model, TexDSP):
-        specific = "energy_bands" in model.feature_names
-        return TexDSPRenderer(TexDSPNetwork(model) if network is None else network, model.synth.carriers, specific,
-                              fade, model.encoder.gru.hidden_size)
-    if isinstance(model, HybridModel):
+    architecture = getattr(model, "architecture", None)
+    if architecture == "TexDSP":
+        return TexDSPRenderer(TexDSPNetwork(model) if network is None else network, model.synth.carriers,
+                              model.band_target, fade, model.encoder.gru.hidden_size)
+    if architecture == "HYBRID":
         return HybridRenderer(model, fade)
-    if isinstance(model, PVAEModel):
+    if architecture == "PVAE":
         return PVAERenderer(model)
     raise ValueError(f"streaming needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
 
@@ -660,13 +660,13 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
     """
     renderer = renderer_for(model) if renderer is None else renderer
     if transients == "default":
-        transients = "clicks" if isinstance(model, TexDSP) else None
-    if transients and not isinstance(model, TexDSP):
+        transients = None if model.synthesizes_events else "clicks"
+    if transients and model.synthesizes_events:
         raise ValueError("transients are for TexDSP models (P-VAE and hybrid models generate their own events)")
     if not 1 <= block_size <= MAX_BLOCK:
         raise ValueError(f"block_size must be in [1, {MAX_BLOCK}], got {block_size}")
     fs = int(model.fs)
-    steps_per_frame = 1 if isinstance(model, PVAEModel) else 2
+    steps_per_frame = model.steps_per_frame
     sides = []
     for x in (reference, reference if morph_reference is None else morph_reference):
         x = _unit_rms(x)
@@ -743,7 +743,7 @@ class TextureStream:
         if centroid is not None and "centroid" not in self._inputs:
             unused.append("centroid")
         if rate is not None and not {"rate", "events"} & self._inputs and not self.core.has_events \
-                and not isinstance(self.model, (PVAEModel, HybridModel)):
+                and not self.model.synthesizes_events:
             unused.append("rate")
         for name in unused:
             if name not in self._unused:

@@ -28,14 +28,16 @@ from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import zscore
 from ddsp_textures.models.encoder import FeatureEncoder
 from ddsp_textures.models.event_head import EventControls, EventHead
+from ddsp_textures.models.protocol import TextureModel
 from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.models.texdsp import random_carrier_shifts
 from ddsp_textures.nn import mlp, networks_autocast
+from ddsp_textures.stats.features import band_loudness
 from ddsp_textures.synths.pvae import GrainVAE, pvae_synthesis
 from ddsp_textures.synths.texenv import TexEnvSynth, coefficients_from_logits
 
 
-class HybridModel(nn.Module):
+class HybridModel(TextureModel):
     """TexEnv bed + P-VAE events from one :class:`~ddsp_textures.models.encoder.FeatureEncoder`.
 
     Args: those of :class:`~ddsp_textures.models.TexDSP` (bed) and :class:`~ddsp_textures.models.PVAEModel`
@@ -90,8 +92,29 @@ class HybridModel(nn.Module):
         self.vae.eval()                                        # the grain VAE stays frozen
         return self
 
+    architecture, synthesizes_events, has_carriers, has_grain_vae = "HYBRID", True, True, True
+
     def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
         return self.encoder.features(frames)
+
+    @property
+    def band_target(self) -> bool:
+        return True
+
+    def frame_loudness(self, frames: torch.Tensor) -> torch.Tensor:
+        """The RMS of all bands of ``frames (F, L)``, residuals included (``(F, N + 2)``)."""
+        return band_loudness(frames, self.bank, residuals=True)
+
+    def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        self.synth.shape_carriers(spectrum, generator)
+
+    def set_events_enabled(self, enabled: bool) -> None:
+        self.events_enabled = enabled
+
+    def render_frames(self, features: Sequence[torch.Tensor], target: torch.Tensor, shifts: torch.Tensor,
+                      frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Frames ``frames`` of :meth:`synthesize` at ``target`` (of the kind :meth:`frame_loudness` measures)."""
+        return self.synthesize(features, target, shifts, frames=frames, generator=generator)
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """TexEnv coefficients ``(B, S, N, P)`` of the bed (the polar head of TexDSP)."""

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import rms, zscore
 from ddsp_textures.models.encoder import FeatureEncoder
 from ddsp_textures.models.event_head import EventControls, EventHead
+from ddsp_textures.models.protocol import TextureModel
 from ddsp_textures.stats.features import EVENTS_SCALE
 from ddsp_textures.synths.events import join_frames
 from ddsp_textures.synths.pvae import GrainVAE, pvae_synthesis
@@ -29,7 +29,7 @@ def measured_rate(feature_names: Sequence[str], features: Sequence[torch.Tensor]
     return features[list(feature_names).index("events")][..., 0] * EVENTS_SCALE
 
 
-class PVAEModel(nn.Module):
+class PVAEModel(TextureModel):
     """DDSP model whose synth is the P-VAE (Poisson events × VAE grains).
 
     ``straight_through``: training forwards hard Bernoulli events (what inference draws) with the gradient of
@@ -64,6 +64,12 @@ class PVAEModel(nn.Module):
         super().train(mode)
         self.vae.eval()                                        # the grain VAE stays frozen
         return self
+
+    architecture, synthesizes_events, steps_per_frame, has_grain_vae = "PVAE", True, 1, True
+
+    def frame_loudness(self, frames: torch.Tensor) -> torch.Tensor:
+        """The RMS of ``frames (F, L)``: P-VAE frames are synthesised at one level."""
+        return rms(frames)
 
     def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
         return self.encoder.features(frames)

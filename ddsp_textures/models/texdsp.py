@@ -11,8 +11,11 @@ import torch
 from torch import nn
 
 from ddsp_textures.dsp.filterbanks import FilterBank
+from ddsp_textures.dsp.framing import rms
 from ddsp_textures.models.encoder import FeatureEncoder
+from ddsp_textures.models.protocol import TextureModel
 from ddsp_textures.nn import mlp, networks_autocast
+from ddsp_textures.stats.features import band_loudness
 from ddsp_textures.synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
 
 
@@ -21,7 +24,7 @@ def random_carrier_shifts(coeffs: torch.Tensor, length: int, enabled: bool = Tru
     return torch.randint(0, length, coeffs.shape[:-2]) if enabled else None
 
 
-class TexDSP(nn.Module):
+class TexDSP(TextureModel):
     """DDSP model with a TexEnv synth.
 
     Args:
@@ -64,9 +67,30 @@ class TexDSP(nn.Module):
             self.mag_decoder[-1].bias.copy_(bias.reshape(-1))
             self.mag_decoder[-1].weight.mul_(0.1)
 
+    architecture, has_carriers, exportable = "TexDSP", True, True
+
     def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
         """Encoder inputs of audio frames ``(..., L)`` computed with the model's own filterbank."""
         return self.encoder.features(frames)
+
+    @property
+    def band_target(self) -> bool:
+        """A loudness per band where the encoder sees ``energy_bands``, else the frame RMS."""
+        return "energy_bands" in self.feature_names
+
+    def frame_loudness(self, frames: torch.Tensor) -> torch.Tensor:
+        """The band loudness of ``frames (F, L)`` (:func:`~ddsp_textures.stats.features.band_loudness`) with
+        ``energy_bands``, else their RMS."""
+        return band_loudness(frames, self.bank) if self.band_target else rms(frames)
+
+    def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        self.synth.shape_carriers(spectrum, generator)
+
+    def render_frames(self, features: Sequence[torch.Tensor], target: torch.Tensor, shifts: torch.Tensor,
+                      frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Frames ``frames`` of :meth:`synthesize` at ``target`` (of the kind :meth:`frame_loudness` measures)."""
+        mode = "specific" if self.band_target else "generic"
+        return self.synthesize(features, mode, target, shifts, frames=frames)
 
     def encode(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:

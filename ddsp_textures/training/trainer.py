@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ddsp_textures.dsp.numerics import derive_seed
 from ddsp_textures.dsp.spectral import long_term_spectrum
-from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, count_parameters
+from ddsp_textures.models import count_parameters
 from ddsp_textures.plotting import plot_history
 from ddsp_textures.training import distributed
 from ddsp_textures.training.builders import (
@@ -181,8 +181,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
-        if isinstance(self.model, HybridModel):
-            self.model.events_enabled = not self.warming_up(epoch)
+        self.model.set_events_enabled(not self.warming_up(epoch))
         generator = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "data order", epoch))
         torch.manual_seed(derive_seed(self.cfg.seed, "synth draws", epoch))   # stochastic synths: same on resume
         batches = _batches(len(self.train_set), self.cfg.batch_size * self.ranks.world_size, generator)
@@ -232,7 +231,7 @@ class Trainer:
     def prepare_grain_vae(self) -> None:
         """P-VAE and hybrid runs: fit the grain VAE on onset-aligned grains of the training audio (once per run)."""
         model = self.model
-        if not isinstance(model, PVAEModel | HybridModel) or bool(model.vae_trained):
+        if not model.has_grain_vae or bool(model.vae_trained):
             return
         cfg = self.cfg
         per_signal = max(8, 512 // len(self.signals))
@@ -288,8 +287,7 @@ class Trainer:
                 if self.progress:
                     tqdm.write(f"early stop: no validation improvement for {since_best} epochs")
                 break
-        if isinstance(self.model, HybridModel):
-            self.model.events_enabled = True
+        self.model.set_events_enabled(True)
         if self.ranks.is_main:
             self._write_logs()
         return self.run_dir
@@ -354,9 +352,9 @@ def _shape_carriers(trainer: Trainer) -> None:
     """New runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the weights,
     so a resumed run loads them)."""
     cfg = trainer.cfg
-    if isinstance(trainer.model, TexDSP | HybridModel) and cfg.carrier_spectrum == "corpus":
-        trainer.model.synth.shape_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
-                                           torch.Generator().manual_seed(cfg.seed))
+    if trainer.model.has_carriers and cfg.carrier_spectrum == "corpus":
+        trainer.model.prepare_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
+                                       torch.Generator().manual_seed(cfg.seed))
 
 
 def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = True) -> Path:
