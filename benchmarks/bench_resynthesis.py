@@ -41,7 +41,12 @@ def _rtf(x: torch.Tensor, fs: int, mode: bool | str) -> tuple[float, torch.Tenso
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s per recording instead of 30")
+    parser.add_argument("--render", action="store_true", help="only rewrite the Markdown table from the JSON")
     args = parser.parse_args()
+    if args.render:
+        name = "resynthesis_quick" if args.quick else "resynthesis"
+        write_table(json.loads((RESULTS / f"{name}.json").read_text()), RESULTS / f"{name}.md")
+        return
     torch.set_num_threads(1)
     seconds = 10.0 if args.quick else 30.0
     rows = []
@@ -59,16 +64,25 @@ def main() -> None:
                          "rtf_before": before, "rtf_after": after, "relative_rms_change": change})
             print(rows[-1], flush=True)
     suffix = "_quick" if args.quick else ""
-    (RESULTS / f"resynthesis{suffix}.json").write_text(
-        json.dumps({"machine": machine(), "seconds": seconds, "rows": rows}, indent=1))
-    lines = [f"# DSP resynthesis speed (one thread, {seconds:g} s per recording)", "", f"Machine: {machine()}", "",
+    data = {"machine": machine(), "seconds": seconds, "rows": rows}
+    (RESULTS / f"resynthesis{suffix}.json").write_text(json.dumps(data, indent=1))
+    write_table(data, RESULTS / f"resynthesis{suffix}.md")
+
+
+LABELS = {"False": "none", "auto": "auto (default)"}
+
+
+def write_table(data: dict, path: Path) -> None:
+    """The Markdown table of a run's JSON (``python -m benchmarks.bench_resynthesis --render`` redoes it)."""
+    lines = [f"# DSP resynthesis speed (one thread, {data['seconds']:g} s per recording)", "",
+             f"Machine: {data['machine']}", "",
              "| recording | transients | RTF before | RTF after | speed-up | output change (RMS, relative) |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {r['recording']} | {r['transients']} | {r['rtf_before']:.1f}× | {r['rtf_after']:.1f}× | "
-              f"{r['rtf_after'] / r['rtf_before']:.2f}× | {r['relative_rms_change']:.1e} |" for r in rows]
-    (RESULTS / f"resynthesis{suffix}.md").write_text("\n".join(lines) + "\n")
+    lines += [f"| {r['recording']} | {LABELS.get(r['transients'], r['transients'])} | {r['rtf_before']:.1f}× | "
+              f"{r['rtf_after']:.1f}× | {r['rtf_after'] / r['rtf_before']:.2f}× | {r['relative_rms_change']:.1e} |"
+              for r in data["rows"]]
+    path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
 
 if __name__ == "__main__":
     main()

@@ -42,7 +42,7 @@ from ddsp_textures.dsp.audio import save_audio
 from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.dsp.spectral import equalize_to
 from ddsp_textures.inference.resynthesis import resynthesize
-from ddsp_textures.metrics import frame_distance
+from ddsp_textures.metrics import frame_distance, percent_change
 from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.synths.transients import (
@@ -132,8 +132,8 @@ def run_one(name: str, audio: np.ndarray, seeds: int, epochs: int, workdir: Path
                                          for s in range(seeds)]))
     row["target"] = 0.75 * row["texdsp"]
     row["best_layer"] = min(row["dsp_layer"], row["texdsp_layer"])
-    row["best_vs_texdsp"] = event_models.change(row["best_layer"], row["texdsp"])
-    row["poisson_vs_texdsp"] = event_models.change(row["filled_poisson"], row["texdsp"])
+    row["best_vs_texdsp"] = percent_change(row["best_layer"], row["texdsp"])
+    row["poisson_vs_texdsp"] = percent_change(row["filled_poisson"], row["texdsp"])
     row["seconds"] = time.perf_counter() - start
     print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return row

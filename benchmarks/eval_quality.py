@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from ddsp_textures import metrics
-from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
+from ddsp_textures.dsp.audio import audio_files, load_audio, load_excerpt, save_audio
 from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.dsp.framing import frame_signal, zscore
 from ddsp_textures.inference.resynthesis import resynthesize
@@ -76,9 +76,7 @@ def excerpts(seconds: float, audio: Path | None = None) -> dict[str, np.ndarray]
     sounds: dict[str, np.ndarray] = {}
     if folder.is_dir():
         for path in audio_files(folder):
-            signal = load_audio(path, FS)
-            start = int(min(10.0, max(0.0, len(signal) / FS - seconds)) * FS)
-            sounds[path.stem] = signal[start:start + int(seconds * FS)]
+            sounds[path.stem] = load_excerpt(path, FS, seconds)
     else:
         print(f"no recordings in {folder}: procedural textures only")
     if audio is None:

@@ -36,7 +36,13 @@ from ddsp_textures.dsp.audio import load_audio, save_audio
 from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.dsp.framing import frame_signal, join_model_frames, random_shifts, wrap_pad, zscore
 from ddsp_textures.inference.resynthesis import resynthesize
-from ddsp_textures.metrics import frame_distance, frechet_distance, texstat_embeddings, third_octave_deviation_db
+from ddsp_textures.metrics import (
+    frame_distance,
+    frechet_distance,
+    percent_change,
+    texstat_embeddings,
+    third_octave_deviation_db,
+)
 from ddsp_textures.models import HybridModel
 from ddsp_textures.models.event_head import EventControls
 from ddsp_textures.stats.features import band_rms
@@ -68,11 +74,6 @@ def config(variant: str, wav: Path, epochs: int, seed: int, workdir: Path) -> di
             "M_filter_bank": 6, "atoms_number": 4, "vae_grain_size": 1024, "vae_param_per_env": 32,
             "vae_epochs": 30, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": seed,
             "device": "cpu", "models_directory": str(workdir), "run_name": f"{wav.stem}_{variant}_{seed}"}
-
-
-def change(value: float, reference: float) -> str:
-    """``value`` against ``reference`` as a signed whole percentage, e.g. ``"-28 %"``."""
-    return f"{100 * (value / reference - 1):+.0f} %"
 
 
 def envelope_kurtosis(x: torch.Tensor) -> float:
@@ -174,10 +175,10 @@ def evaluate(sounds: dict[str, np.ndarray], epochs: int, repeats: int, workdir: 
                 row[f"{prefix}_{key}"] = float(np.mean([r[key] for r in items]))
         reference = row["TexDSP_texstat"]
         best = min(row[f"{v}_texstat"] for v in ("PVAE", "HYBRID", "HYBRID_warm", "HYBRID_free"))
-        row["best_vs_texdsp"] = change(best, reference)
+        row["best_vs_texdsp"] = percent_change(best, reference)
         for key, prefix in (("hybrid", "HYBRID"), ("warm", "HYBRID_warm"), ("free", "HYBRID_free"),
                             ("before", "HYBRID_before")):
-            row[f"{key}_vs_texdsp"] = change(row[f"{prefix}_texstat"], reference)
+            row[f"{key}_vs_texdsp"] = percent_change(row[f"{prefix}_texstat"], reference)
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return rows

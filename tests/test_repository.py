@@ -189,3 +189,14 @@ def test_callers_ask_the_model_protocol_instead_of_checking_classes():
     assert [c.architecture for c in (TexDSP, PVAEModel, HybridModel)] == ["TexDSP", "PVAE", "HYBRID"]
     assert [c.synthesizes_events for c in (TexDSP, PVAEModel, HybridModel)] == [False, True, True]
     assert [c.exportable for c in (TexDSP, PVAEModel, HybridModel)] == [True, False, False]
+
+
+def test_benchmark_readme_tables_are_rendered_from_the_results_files(tmp_path):
+    from benchmarks.render_readme import README, render
+
+    text = README.read_text()
+    assert text.count("<!-- results: ") >= 3
+    assert render(text) == text, "run: python -m benchmarks.render_readme"
+    (tmp_path / "demo.md").write_text("# t\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nafter\n")
+    stale = "intro\n<!-- results: demo -->\n| a | b |\n|---|---|\n| 9 | 9 |\ntail\n"
+    assert render(stale, tmp_path) == "intro\n<!-- results: demo -->\n| a | b |\n|---|---|\n| 1 | 2 |\ntail\n"

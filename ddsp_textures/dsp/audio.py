@@ -98,3 +98,15 @@ def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
 def audio_files(folder: Path) -> list[Path]:
     """The audio files (:data:`AUDIO_SUFFIXES`) of a folder, sorted by name."""
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
+def load_excerpt(path: str | Path, fs: int, seconds: float, start: float = 10.0) -> np.ndarray:
+    """``seconds`` of a recording from ``start`` s on, as mono float32 at ``fs`` (:func:`load_audio`); from
+    earlier where the recording ends before ``start + seconds``, the whole of a shorter one.
+
+    Shape:
+        ``-> (min(n, round(seconds·fs)),)``.
+    """
+    signal = load_audio(path, fs)
+    first = int(min(start, max(0.0, len(signal) / fs - seconds)) * fs)
+    return signal[first:first + int(seconds * fs)]

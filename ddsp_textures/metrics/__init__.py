@@ -30,11 +30,12 @@ from ddsp_textures.metrics.events import (
            upper_band_envelope,
 )
 from ddsp_textures.metrics.mel import log_mel_spectrogram, mel_filters, mel_frechet_distance
-from ddsp_textures.metrics.results import Results, ResultsError, load_results
+from ddsp_textures.metrics.results import Results, ResultsError, load_results, percent_change
 from ddsp_textures.metrics.yardstick import TARGETS, Yardstick, frame_spread, meets_targets, relative
 
-__all__ = ["TARGETS", "EventStatistics", "Results", "ResultsError", "Yardstick", "closest_candidate",
+__all__ = ["EventStatistics", "Results", "ResultsError", "TARGETS", "Yardstick", "closest_candidate",
            "envelope_kurtosis", "envelope_periodicity", "event_statistics", "fad", "frame_audio", "frame_distance",
            "frame_distances", "frame_repetition", "frame_spread", "frechet_distance", "kad", "kernel_distance",
            "load_results", "log_mel_spectrogram", "meets_targets", "mel_filters", "mel_frechet_distance",
-           "onset_times", "relative", "texstat_embeddings", "third_octave_deviation_db", "upper_band_envelope"]
+           "onset_times", "percent_change", "relative", "texstat_embeddings", "third_octave_deviation_db",
+           "upper_band_envelope"]

@@ -59,3 +59,12 @@ def load_results(path: str | Path, columns: Iterable[str] = ()) -> Results:
                                f"that writes it")
     machine = data.get("machine")
     return Results(rows, machine if isinstance(machine, dict) else {})
+
+
+def percent_change(value: float, reference: float) -> str:
+    """``value`` against ``reference`` as a signed whole percentage, as the result tables print it.
+
+    >>> percent_change(7.2, 10.0), percent_change(10.5, 10.0)
+    ('-28 %', '+5 %')
+    """
+    return f"{100 * (value / reference - 1):+.0f} %"

@@ -18,26 +18,19 @@ recording and on clatter, and its bed, trained beside them, was 6–11 % further
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
-from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import zscore
-from ddsp_textures.models.encoder import FeatureEncoder
 from ddsp_textures.models.event_head import EventControls, EventHead
-from ddsp_textures.models.protocol import TextureModel
 from ddsp_textures.models.pvae import measured_rate
-from ddsp_textures.models.texdsp import random_carrier_shifts
-from ddsp_textures.nn import mlp, networks_autocast
+from ddsp_textures.models.texdsp import TexEnvBedModel, random_carrier_shifts
 from ddsp_textures.stats.features import band_loudness
 from ddsp_textures.synths.pvae import GrainVAE, pvae_synthesis
-from ddsp_textures.synths.texenv import TexEnvSynth, coefficients_from_logits
 
 
-class HybridModel(TextureModel):
+class HybridModel(TexEnvBedModel):
     """TexEnv bed + P-VAE events from one :class:`~ddsp_textures.models.encoder.FeatureEncoder`.
 
     Args: those of :class:`~ddsp_textures.models.TexDSP` (bed) and :class:`~ddsp_textures.models.PVAEModel`
@@ -65,20 +58,8 @@ class HybridModel(TextureModel):
             raise ValueError(f"the grain VAE runs at {vae.fs} Hz but the model at {fs} Hz")
         if not 0 < initial_gain < 1:
             raise ValueError(f"initial_gain must be in (0, 1), got {initial_gain}")
-        self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
-        self.feature_names = self.encoder.feature_names
-        self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
-        self.bank: FilterBank = self.encoder.bank
-        self.synth = TexEnvSynth(self.bank, param_per_env, torch.Generator().manual_seed(seed))
-        self.n_coeffs = self.synth.n_coeffs
-        latent, out = self.encoder.latent_size, n_bands * self.n_coeffs
-        self.mag_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
-        self.phase_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
-        with torch.no_grad():  # small smooth envelopes at the start, as in TexDSP
-            bias = torch.full((n_bands, self.n_coeffs), -6.0)
-            bias[:, 0] = math.log(0.3 / 0.7)
-            self.mag_decoder[-1].bias.copy_(bias.reshape(-1))
-            self.mag_decoder[-1].weight.mul_(0.1)
+        latent = self._build_bed(features, frame_size, fs, n_bands, param_per_env, hidden_enc, hidden_dec,
+                                 depth_enc, depth_dec, low, high, seed)          # TexDSP's bed, shared
         self.atoms, self.max_rate, self.temperature = atoms, max_rate, temperature
         self.straight_through = straight_through
         self.vae = vae
@@ -92,10 +73,7 @@ class HybridModel(TextureModel):
         self.vae.eval()                                        # the grain VAE stays frozen
         return self
 
-    architecture, synthesizes_events, has_carriers, has_grain_vae = "HYBRID", True, True, True
-
-    def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        return self.encoder.features(frames)
+    architecture, synthesizes_events, has_grain_vae = "HYBRID", True, True
 
     @property
     def band_target(self) -> bool:
@@ -105,9 +83,6 @@ class HybridModel(TextureModel):
         """The RMS of all bands of ``frames (F, L)``, residuals included (``(F, N + 2)``)."""
         return band_loudness(frames, self.bank, residuals=True)
 
-    def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        self.synth.shape_carriers(spectrum, generator)
-
     def set_events_enabled(self, enabled: bool) -> None:
         self.events_enabled = enabled
 
@@ -115,13 +90,6 @@ class HybridModel(TextureModel):
                       frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Frames ``frames`` of :meth:`synthesize` at ``target`` (of the kind :meth:`frame_loudness` measures)."""
         return self.synthesize(features, target, shifts, frames=frames, generator=generator)
-
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """TexEnv coefficients ``(B, S, N, P)`` of the bed (the polar head of TexDSP)."""
-        with networks_autocast(latent.device, self.encoder.network_dtype):
-            magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
-        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size,
-                                        self.positive_dc)
 
     def controls(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None
                  ) -> tuple[torch.Tensor, EventControls]:

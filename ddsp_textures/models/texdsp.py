@@ -24,7 +24,50 @@ def random_carrier_shifts(coeffs: torch.Tensor, length: int, enabled: bool = Tru
     return torch.randint(0, length, coeffs.shape[:-2]) if enabled else None
 
 
-class TexDSP(TextureModel):
+class TexEnvBedModel(TextureModel):
+    """What TexDSP and the hybrid share: the feature encoder, the TexEnv synth with its carriers, and the polar
+    Fourier decoders of the bed's envelopes (built in the same order, so the same seed gives the same weights,
+    and with the same state-dict keys as before they were shared)."""
+
+    has_carriers = True
+
+    def _build_bed(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
+                   hidden_enc: int, hidden_dec: int, depth_enc: int, depth_dec: int, low: float,
+                   high: float | None, seed: int) -> int:
+        """Build the encoder, synth and decoders; returns the encoder's latent size."""
+        self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
+        self.feature_names = self.encoder.feature_names
+        self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
+        self.bank: FilterBank = self.encoder.bank
+        self.synth = TexEnvSynth(self.bank, param_per_env, torch.Generator().manual_seed(seed))
+        self.n_coeffs = self.synth.n_coeffs
+        latent, out = self.encoder.latent_size, n_bands * self.n_coeffs
+        self.mag_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
+        self.phase_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
+        with torch.no_grad():  # start from small, smooth envelopes: DC ≈ 0.3·√L, higher harmonics ≈ 0
+            bias = torch.full((n_bands, self.n_coeffs), -6.0)
+            bias[:, 0] = math.log(0.3 / 0.7)
+            self.mag_decoder[-1].bias.copy_(bias.reshape(-1))
+            self.mag_decoder[-1].weight.mul_(0.1)
+        return latent
+
+    def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder inputs of audio frames ``(..., L)`` computed with the model's own filterbank."""
+        return self.encoder.features(frames)
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """Complex coefficients ``(B, S, N, P)`` of the bed in polar form: magnitude ``√L·sigmoid``, phase
+        ``2π·sigmoid``."""
+        with networks_autocast(latent.device, self.encoder.network_dtype):
+            magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
+        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size,
+                                        self.positive_dc)
+
+    def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        self.synth.shape_carriers(spectrum, generator)
+
+
+class TexDSP(TexEnvBedModel):
     """DDSP model with a TexEnv synth.
 
     Args:
@@ -52,26 +95,10 @@ class TexDSP(TextureModel):
                  positive_dc: bool = False) -> None:
         super().__init__()
         self.shift_carriers, self.positive_dc = shift_carriers, positive_dc
-        self.encoder = FeatureEncoder(features, frame_size, fs, n_bands, hidden_enc, depth_enc, low, high)
-        self.feature_names = self.encoder.feature_names
-        self.frame_size, self.fs, self.n_bands = frame_size, fs, n_bands
-        self.bank: FilterBank = self.encoder.bank
-        self.synth = TexEnvSynth(self.bank, param_per_env, torch.Generator().manual_seed(seed))
-        self.n_coeffs = self.synth.n_coeffs
-        latent, out = self.encoder.latent_size, n_bands * self.n_coeffs
-        self.mag_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
-        self.phase_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
-        with torch.no_grad():  # start from small, smooth envelopes: DC ≈ 0.3·√L, higher harmonics ≈ 0
-            bias = torch.full((n_bands, self.n_coeffs), -6.0)
-            bias[:, 0] = math.log(0.3 / 0.7)
-            self.mag_decoder[-1].bias.copy_(bias.reshape(-1))
-            self.mag_decoder[-1].weight.mul_(0.1)
+        self._build_bed(features, frame_size, fs, n_bands, param_per_env, hidden_enc, hidden_dec, depth_enc,
+                        depth_dec, low, high, seed)
 
-    architecture, has_carriers, exportable = "TexDSP", True, True
-
-    def features(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder inputs of audio frames ``(..., L)`` computed with the model's own filterbank."""
-        return self.encoder.features(frames)
+    architecture, exportable = "TexDSP", True
 
     @property
     def band_target(self) -> bool:
@@ -83,9 +110,6 @@ class TexDSP(TextureModel):
         ``energy_bands``, else their RMS."""
         return band_loudness(frames, self.bank) if self.band_target else rms(frames)
 
-    def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        self.synth.shape_carriers(spectrum, generator)
-
     def render_frames(self, features: Sequence[torch.Tensor], target: torch.Tensor, shifts: torch.Tensor,
                       frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Frames ``frames`` of :meth:`synthesize` at ``target`` (of the kind :meth:`frame_loudness` measures)."""
@@ -96,13 +120,6 @@ class TexDSP(TextureModel):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent ``(B, S, (F+1)·H)`` and the GRU's final state."""
         return self.encoder(features, state)
-
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """Complex coefficients ``(B, S, N, P)`` in polar form: magnitude ``√L·sigmoid``, phase ``2π·sigmoid``."""
-        with networks_autocast(latent.device, self.encoder.network_dtype):
-            magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
-        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size,
-                                        self.positive_dc)
 
     def forward(self, features: Sequence[torch.Tensor], state: torch.Tensor | None = None) -> torch.Tensor:
         """Frames ``(B, S, L)``; the carriers are shifted by a random offset per frame if ``shift_carriers``
