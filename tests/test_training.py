@@ -232,6 +232,14 @@ def test_inference_does_not_import_the_trainer():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_librosa_stays_off_the_training_and_inference_paths():
+    # librosa (0.37 s to import on top of torch, numpy and scipy) is for plots only (plotting.spectrogram)
+    code = ("import sys, ddsp_textures.training.trainer, ddsp_textures.app.cli, ddsp_textures.inference.streaming, "
+            "ddsp_textures.inference.generation; sys.exit(1 if 'librosa' in sys.modules else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_thread_policy_order_is_argument_then_environment_then_default(monkeypatch):
     from ddsp_textures.threads import set_threads
 
