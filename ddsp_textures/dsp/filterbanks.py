@@ -208,23 +208,27 @@ class FilterBank(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.all_bands(x)[..., 1:-1, :]
 
-    def envelopes(self, x: torch.Tensor) -> torch.Tensor:
-        """Hilbert envelopes of the band-pass subbands, ``|analytic signal|`` — equal to
+    def envelopes(self, x: torch.Tensor, bands: torch.Tensor | None = None) -> torch.Tensor:
+        """Hilbert envelopes of the band-pass subbands (only those that the boolean mask or indices ``bands``
+        select, if given), ``|analytic signal|`` — equal to
         ``hilbert_envelope(self(x))`` with two FFT passes fewer: the analytic signal of a band is the inverse
         FFT of its *one-sided* spectrum (``2·H·X`` on positive frequencies, ``H·X`` at DC and Nyquist, 0 on
         negative ones), so the band never has to be formed in the time domain.
 
         Shape:
-            ``(..., L) -> (..., N, L)``.
+            ``(..., L) -> (..., N, L)`` (``N`` the selected bands).
 
         >>> from ddsp_textures.dsp.envelopes import hilbert_envelope
         >>> bank = FilterBank(1024, 16000, 6, 50, 8000)
         >>> x = torch.randn(2, 1024, dtype=torch.float64)
         >>> bool(torch.allclose(bank.envelopes(x), hilbert_envelope(bank(x))))
         True
+        >>> bool(torch.equal(bank.envelopes(x, torch.tensor([1, 4])), bank.envelopes(x)[:, [1, 4]]))
+        True
         """
         self._check_input(x)
-        filters = self.one_sided.to(device=x.device, dtype=x.dtype)
+        filters = self.one_sided if bands is None else self.one_sided[bands.to(self.one_sided.device)]
+        filters = filters.to(device=x.device, dtype=x.dtype)
         spectrum = torch.fft.rfft(x, dim=-1).unsqueeze(-2) * filters
         return modulus(torch.fft.ifft(spectrum, n=self.length, dim=-1))
 

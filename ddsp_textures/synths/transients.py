@@ -37,7 +37,6 @@ from scipy.signal import find_peaks
 from ddsp_textures._deprecated import renamed
 from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.dsp.framing import overlap_add
-from ddsp_textures.dsp.numerics import modulus
 
 DETECTION_FRAME = 2**15          # frames of the detection function (about 0.74 s at 44.1 kHz)
 SMOOTHING_S = 0.0005             # moving average of the detection function
@@ -111,9 +110,7 @@ def detection_function(x: torch.Tensor, fs: float, low_hz: float = 2000.0, n_ban
     n_frames = -(-n // hop) + 1
     padded = torch.nn.functional.pad(x.float(), (hop, (n_frames + 1) * hop - n - hop))
     frames = padded.unfold(-1, length, hop)                                          # (F, L)
-    filters = bank.one_sided[chosen].to(frames.device, frames.dtype)                 # only the bands summed
-    analytic = torch.fft.ifft(torch.fft.rfft(frames, dim=-1).unsqueeze(-2) * filters, n=length, dim=-1)
-    envelopes = modulus(analytic).sum(-2)                                             # == bank.envelopes(...)
+    envelopes = bank.envelopes(frames, chosen).sum(-2)                               # only the bands summed
     return overlap_add(envelopes, hop, "hann")[hop: hop + n]
 
 

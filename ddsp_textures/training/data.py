@@ -15,15 +15,7 @@ import torch
 from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
-from ddsp_textures.dsp.audio import (  # noqa: F401  (audio I/O moved to dsp.audio; importable here too)
-    AUDIO_SUFFIXES,
-    MAX_SAMPLE,
-    MIN_FILE_RATE,
-    audio_files,
-    load_audio,
-    resample,
-    save_audio,
-)
+from ddsp_textures.dsp.audio import AUDIO_SUFFIXES, MIN_FILE_RATE, audio_files, load_audio
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import frame_signal, zscore
 from ddsp_textures.stats.features import compute_features
