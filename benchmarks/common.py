@@ -87,3 +87,19 @@ def write_results(name: str, title: str, rows: list[dict], columns: list[tuple[s
     path.write_text("\n".join(lines) + "\n")
     print(path.read_text())
     return path
+
+
+SUMMARY_START, SUMMARY_END = "<!-- summary -->", "<!-- /summary -->"
+
+
+def add_summary(path: Path, table: list[str]) -> None:
+    """Put a digest ``table`` (Markdown lines) first in a results file, after its ``Machine:`` line, replacing an
+    earlier one: ``benchmarks/README.md`` shows the first table of a results file (``render_readme``)."""
+    text = path.read_text()
+    if SUMMARY_START in text:
+        head, rest = text.split(SUMMARY_START, 1)
+        text = head.rstrip("\n") + "\n\n" + rest.split(SUMMARY_END, 1)[1].lstrip("\n")
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Machine:")) + 1
+    block = ["", SUMMARY_START, "Summary (the full table follows):", "", *table, SUMMARY_END]
+    path.write_text("\n".join(lines[:at] + block + lines[at:]) + "\n")

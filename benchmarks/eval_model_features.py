@@ -43,7 +43,7 @@ from ddsp_textures.dsp.framing import (  # noqa: E402,E501
 )
 from ddsp_textures.dsp.spectral import long_term_spectrum
 from ddsp_textures.inference.resynthesis import resynthesize
-from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
+from ddsp_textures.metrics import describe_resynthesis, frame_distance
 from ddsp_textures.models import TexDSP
 from ddsp_textures.plotting import spectrogram
 from ddsp_textures.stats.features import band_loudness
@@ -87,9 +87,7 @@ def train_variant(args: tuple[int, str, dict, np.ndarray, int, str]) -> dict:
 
 
 def describe(x: torch.Tensor, y: np.ndarray | torch.Tensor) -> dict[str, float]:
-    y = torch.as_tensor(y).float()
-    return {"texstat": frame_distance(TexStat(L, FS, 16, 6), x, y),
-            "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max())}
+    return describe_resynthesis(x, torch.as_tensor(y).float(), TexStat(L, FS, 16, 6))
 
 
 def oracles(x: torch.Tensor) -> list[dict]:

@@ -31,6 +31,7 @@ frames of L = 32768 at 44.1 kHz and ``TexStat(32768, 44100, 16, 6)`` (default α
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -46,7 +47,6 @@ from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import (
     frame_distance,
     frame_repetition,
-    frechet_distance,
     texstat_embeddings,
     third_octave_deviation_db,
 )
@@ -60,7 +60,7 @@ from ddsp_textures.training.rundir import load_run
 from ddsp_textures.training.trainer import train
 
 from . import event_models
-from .common import write_results
+from .common import RESULTS, add_summary, write_results
 from .legacy_texenv import legacy_resynthesize, legacy_seed
 
 FS, L = 44100, 32768
@@ -91,13 +91,7 @@ def envelope_kurtosis(bank, x: torch.Tensor) -> float:
 
 def describe(measure: TexStat, bank, x: torch.Tensor, ys: list[torch.Tensor], emb_x: np.ndarray) -> dict[str, float]:
     """Metrics averaged over resyntheses with different carrier seeds (TexStat varies by ±10 % between seeds)."""
-    rows = []
-    for y in ys:
-        y = y.float()
-        emb_y = texstat_embeddings(frame_signal(y, L, L // 2), measure)
-        rows.append({"texstat": frame_distance(measure, x, y), "fad": frechet_distance(emb_x, emb_y),
-                     "lts": float(np.abs(third_octave_deviation_db(x, y, FS)).max()),
-                     "kurt": envelope_kurtosis(bank, y), "repetition": frame_repetition(y, bank)})
+    rows = [metrics.describe_resynthesis(x, y.float(), measure, bank, emb_x) for y in ys]
     out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     out["texstat_spread"] = float(np.std([r["texstat"] for r in rows]))
     return out
@@ -147,7 +141,15 @@ def main() -> None:
                         help="compare TexDSP, P-VAE and the hybrid on event textures instead (event_models.py)")
     parser.add_argument("--repeats", type=int, default=2, help="training seeds per model (--event-models)")
     parser.add_argument("--jobs", type=int, default=2, help="training processes of one thread (--event-models)")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite the summary table of the results file from its JSON")
     args = parser.parse_args()
+    if args.render:
+        name = ("event_models" if args.event_models else "quality") + ("_quick" if args.quick else "")
+        rows = json.loads((RESULTS / f"{name}.json").read_text())["rows"]
+        render = event_models.summary_table if args.event_models else summary_table
+        add_summary(RESULTS / f"{name}.md", render(rows))
+        return
     set_threads(default=1)                # benchmarks: 1 thread unless DDSP_TEXTURES_THREADS says otherwise
     if args.event_models:
         run_event_models(args)
@@ -249,8 +251,29 @@ def main() -> None:
              f"Hann-tapered frame; 'equalize=True': the same filtered to the input's long-term spectrum). "
              f"Frame repetition: correlation of band envelopes between "
              f"consecutive frames (metrics.frame_repetition; 1 = a loop of one frame).")
-    write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows, columns,
-                  notes=notes)
+    path = write_results("quality" + ("_quick" if args.quick else ""), "Resynthesis quality, before/after", rows,
+                         columns, notes=notes)
+    add_summary(path, summary_table(rows))
+
+
+SUMMARY_HEADER = ("| texture | own variability | DSP TexStat before → TexEnv → **default** | worst 1/3-oct dB before → "
+                  "TexEnv without equaliser → default | FAD TexEnv → default | env. kurtosis original / TexEnv / "
+                  "default | trained TexDSP (÷ TexEnv DSP) | trained + input's layer, auto (÷ DSP default) |")
+
+
+def summary_table(rows: list[dict]) -> list[str]:
+    """The README's digest of the full table: one row per texture, a few columns each."""
+    lines = [SUMMARY_HEADER, "|" + "---|" * SUMMARY_HEADER.count(" | ") + "---|"]
+    for r in rows:
+        model = (f"{r['model']:.2f} ({r['model_ratio']:.2f}×) | {r['model_layer']:.2f} "
+                 f"({r['model_layer_ratio']:.2f}×)") if "model" in r else "– | –"
+        lines.append(f"| {r['texture']} ({r['kind']}) | {r['own']:.2f} | {r['texstat_before']:.2f} → "
+                     f"{r['texstat_after']:.2f} → **{r['texstat_auto']:.2f}** ({r['auto']}, {r['change_auto']}) | "
+                     f"{r['lts_before']:.1f} → {r['lts_noeq']:.1f} → {r['lts_auto']:.1f} | "
+                     f"{r['fad_after']:.3g} → {r['fad_auto']:.3g} | "
+                     f"{r['kurt_orig']:.0f} / {r['kurt_after']:.0f} / {r['kurt_auto']:.0f} | {model} |")
+    return lines
+
 
 
 def event_excerpts(seconds: float) -> dict[str, np.ndarray]:
@@ -278,8 +301,9 @@ def run_event_models(args: argparse.Namespace) -> None:
              f"TexStat({event_models.L}, {event_models.FS}, 16, 6); each architecture trained {epochs} epochs on the "
              f"excerpt with the same features and optimiser, means over {repeats} training seed(s); "
              f"see benchmarks/event_models.py.")
-    write_results("event_models" + ("_quick" if args.quick else ""), "Event textures: TexDSP vs P-VAE vs hybrid",
-                  rows, event_models.COLUMNS, notes=notes)
+    path = write_results("event_models" + ("_quick" if args.quick else ""),
+                         "Event textures: TexDSP vs P-VAE vs hybrid", rows, event_models.COLUMNS, notes=notes)
+    add_summary(path, event_models.summary_table(rows))
 
 
 if __name__ == "__main__":

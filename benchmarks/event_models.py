@@ -38,10 +38,8 @@ from ddsp_textures.dsp.framing import frame_signal, join_model_frames, random_sh
 from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import (
     frame_distance,
-    frechet_distance,
     percent_change,
     texstat_embeddings,
-    third_octave_deviation_db,
 )
 from ddsp_textures.models import HybridModel
 from ddsp_textures.models.event_head import EventControls
@@ -114,11 +112,8 @@ def legacy_hybrid_resynthesize(model: HybridModel, audio: np.ndarray, seed: int)
 
 
 def describe(measure: TexStat, x: torch.Tensor, emb_x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    y_t = torch.tensor(y)
-    return {"texstat": frame_distance(measure, x, y_t),
-            "fad": frechet_distance(emb_x, texstat_embeddings(frame_signal(y_t, L, L // 2), measure)),
-            "lts": float(np.abs(third_octave_deviation_db(x, y_t, FS, high=10000.0)).max()),
-            "kurt": envelope_kurtosis(y_t)}
+    out = metrics.describe_resynthesis(x, torch.tensor(y), measure, erb_bank(L, FS, 16), emb_x, high=10000.0)
+    return {k: out[k] for k in ("texstat", "fad", "lts", "kurt")}
 
 
 def run_one(wav: Path, variant: str, epochs: int, seed: int, workdir: Path) -> dict[str, dict[str, float]]:
@@ -210,3 +205,29 @@ COLUMNS = [("texture", "texture"), ("kind", "kind"), ("own", "own variability"),
            ("HYBRID_noise_lts", "hybrid noise grains worst 1/3-oct dB"),
            ("HYBRID_lts", "hybrid worst 1/3-oct dB"), ("TexDSP_seconds", "TexDSP s"), ("PVAE_seconds", "P-VAE s"),
            ("HYBRID_seconds", "hybrid s")]
+
+
+SUMMARY_HEADER = ("| texture | own variability | TexDSP | P-VAE | hybrid before | hybrid, noise grains | hybrid, "
+                  "no gain penalty (vs TexDSP, gain) | **hybrid** (gain) | **hybrid vs TexDSP** | hybrid, bed "
+                  "warm-up (vs TexDSP) | worst 1/3 oct. TexDSP / hybrid / warm-up |")
+LABELS = {"raindrops": "rain drops (procedural)", "applause": "applause (procedural)", "fire": "fire (procedural)",
+          "train": "train clatter (recording)", "amazon-rainforest": "rainforest (recording, stationary)"}
+
+
+def _change(text: str) -> str:
+    """A recorded change ("-29 %") with a true minus sign, and no sign on zero."""
+    return "0 %" if text in ("-0 %", "+0 %") else text.replace("-", "−")
+
+
+def summary_table(rows: list[dict]) -> list[str]:
+    """The README's digest of the full table: TexStat of each architecture and hybrid variant per texture."""
+    lines = [SUMMARY_HEADER, "|" + "---|" * (SUMMARY_HEADER.count(" | ") + 1)]
+    for r in rows:
+        lines.append(
+            f"| {LABELS.get(r['texture'], r['texture'])} | {r['own']:.2f} | {r['TexDSP_texstat']:.2f} | "
+            f"{r['PVAE_texstat']:.2f} | {r['HYBRID_before_texstat']:.2f} | {r['HYBRID_noise_texstat']:.2f} | "
+            f"{r['HYBRID_free_texstat']:.2f} ({_change(r['free_vs_texdsp'])}, {r['HYBRID_free_gain']:.2f}) | "
+            f"**{r['HYBRID_texstat']:.2f}** ({r['HYBRID_gain']:.3f}) | **{_change(r['hybrid_vs_texdsp'])}** | "
+            f"{r['HYBRID_warm_texstat']:.2f} ({_change(r['warm_vs_texdsp'])}) | {r['TexDSP_lts']:.1f} / "
+            f"{r['HYBRID_lts']:.1f} / {r['HYBRID_warm_lts']:.1f} dB |")
+    return lines

@@ -130,3 +130,22 @@ def test_equaliser_undoes_a_known_scipy_filter_and_respects_its_bound():
     assert torch.equal(equalize_to(y, torch.zeros_like(x), fs), y)       # silent reference: unchanged
     with pytest.raises(ValueError, match="mono"):
         equalize_to(y[None], x, fs)
+
+
+def test_describe_resynthesis_of_a_louder_copy_is_zero_apart_from_the_level():
+    from ddsp_textures.dsp.filterbanks import erb_bank
+    from ddsp_textures.dsp.framing import frame_signal
+    from ddsp_textures.metrics import describe_resynthesis, envelope_kurtosis, texstat_embeddings
+    from ddsp_textures.stats.texstat import TexStat
+
+    x = torch.randn(6 * 4096, generator=torch.Generator().manual_seed(3))
+    x[::3000] += 30.0                                                   # clicks: a high envelope kurtosis
+    ts, bank = TexStat(4096, 16000, 8, 4), erb_bank(4096, 16000, 8)
+    emb = texstat_embeddings(frame_signal(x, 4096, 2048), ts)
+    d = describe_resynthesis(x, 2 * x, ts, bank, emb)
+    assert sorted(d) == ["fad", "kurt", "lts", "repetition", "texstat"]
+    assert d["texstat"] < 1e-4 and abs(d["fad"]) < 1e-6                 # frames are z-scored: level-free
+    assert abs(d["lts"] - 20 * np.log10(2)) < 0.01                      # +6.02 dB in every third octave
+    assert d["kurt"] == pytest.approx(envelope_kurtosis(x, bank), rel=1e-6) and d["kurt"] > 10
+    noise = describe_resynthesis(x, torch.randn(6 * 4096), ts, bank, emb, high=4000.0)
+    assert noise["texstat"] > 1 and noise["fad"] > 1 and noise["kurt"] < d["kurt"]

@@ -191,11 +191,37 @@ def test_callers_ask_the_model_protocol_instead_of_checking_classes():
     assert [c.exportable for c in (TexDSP, PVAEModel, HybridModel)] == [True, False, False]
 
 
+def test_pipelines_are_chosen_from_tables_not_from_branches_on_the_architecture():
+    branches = r"architecture\s*[!=]=|==\s*architecture"
+    checks = [(path.name, line) for path in (ROOT / "ddsp_textures" / "inference").rglob("*.py")
+              for line in path.read_text().splitlines() if re.search(branches, line)]
+    assert not checks, checks
+
+    import numpy as np
+    import pytest
+
+    from ddsp_textures import TextureStream, resynthesize
+    from ddsp_textures.inference.resynthesis import RESYNTHESIZERS
+    from ddsp_textures.inference.streaming import RENDERERS
+    from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, TextureModel
+
+    names = {c.architecture for c in (TexDSP, PVAEModel, HybridModel)}
+    assert set(RESYNTHESIZERS) == names == set(RENDERERS)
+
+    class Unknown(TextureModel):
+        architecture, fs, frame_size = "NEW", 16000.0, 1024
+
+    with pytest.raises(ValueError, match="^resynthesis needs a TexDSP, P-VAE or hybrid model, got Unknown$"):
+        resynthesize(Unknown(), np.zeros(2048, dtype=np.float32))
+    with pytest.raises(ValueError, match="^streaming needs a TexDSP, P-VAE or hybrid model, got Unknown$"):
+        TextureStream(Unknown(), np.zeros(2048, dtype=np.float32))
+
+
 def test_benchmark_readme_tables_are_rendered_from_the_results_files(tmp_path):
     from benchmarks.render_readme import README, render
 
     text = README.read_text()
-    assert text.count("<!-- results: ") >= 3
+    assert text.count("<!-- results: ") >= 6
     assert render(text) == text, "run: python -m benchmarks.render_readme"
     (tmp_path / "demo.md").write_text("# t\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nafter\n")
     stale = "intro\n<!-- results: demo -->\n| a | b |\n|---|---|\n| 9 | 9 |\ntail\n"

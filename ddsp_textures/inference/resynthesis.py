@@ -30,6 +30,7 @@ in frame TexStat, as :func:`~ddsp_textures.synths.texenv_resynthesize` does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -47,7 +48,7 @@ from ddsp_textures.dsp.framing import (
     zscore,
 )
 from ddsp_textures.dsp.spectral import equalize_to
-from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, TextureModel
 from ddsp_textures.stats.features import band_loudness
 from ddsp_textures.synths.analysis import choose_transients
 from ddsp_textures.synths.texenv import Loudness
@@ -98,12 +99,19 @@ def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loud
         layer, bed = analyze_transients(x.double(), model.fs, generator=torch.Generator().manual_seed(seed),
                                         **detector(transients))
         x = bed.float()
-    if model.architecture == "PVAE":
-        return _resynthesize_pvae(model, x, seed)
     if joining not in ("circular", "overlap_add"):
         raise ValueError(f"unknown joining {joining!r}; use 'circular' or 'overlap_add'")
-    if model.architecture == "HYBRID":
-        return _resynthesize_hybrid(model, x, seed, joining, rotate)
+    pipeline = RESYNTHESIZERS.get(getattr(model, "architecture", None))
+    if pipeline is None:
+        raise ValueError(f"resynthesis needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
+    y = pipeline(model, x, loudness, seed, joining, rotate)
+    if layer is not None:
+        y = y + synthesize_transients(layer).numpy().astype(np.float32)
+    return y
+
+
+def _resynthesize_texdsp(model: TexDSP, x: torch.Tensor, loudness: Loudness, seed: int, joining: Joining,
+                         rotate: bool) -> np.ndarray:
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     device = feats[0].device
     if loudness == "specific":
@@ -113,10 +121,7 @@ def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loud
     generator = torch.Generator().manual_seed(seed)
     shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
     out = model.synthesize(feats, loudness, target, shifts, frames=synthesised)[0]     # (F', L)
-    y = _join(out.cpu(), joining, model.fs, generator, rotate)[: x.shape[0]]
-    if layer is not None:
-        y = y + synthesize_transients(layer).to(y.dtype)
-    return y.numpy().astype(np.float32)
+    return _join(out.cpu(), joining, model.fs, generator, rotate)[: x.shape[0]].numpy().astype(np.float32)
 
 
 Joining = Literal["circular", "overlap_add"]
@@ -164,7 +169,10 @@ def _join(frames: torch.Tensor, joining: Joining, fs: float, generator: torch.Ge
     return overlap_add(frames, frames.shape[-1] // 2, "sqrt_hann")
 
 
-def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarray:
+def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, loudness: Loudness, seed: int, joining: Joining,
+                       rotate: bool) -> np.ndarray:
+    """Consecutive frames of ``L``, hard events, the input frames' RMS (``loudness``, ``joining`` and ``rotate``
+    do not apply: grain tails are carried across frames)."""
     length, n = model.frame_size, x.shape[0]
     n_frames = max(1, -(-n // length))
     frames = wrap_pad(x, n_frames * length).reshape(n_frames, length)
@@ -175,11 +183,21 @@ def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, seed: int) -> np.ndarr
     return y[:n].cpu().numpy().astype(np.float32)
 
 
-def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, seed: int, joining: Joining, rotate: bool
-                         ) -> np.ndarray:
+def _resynthesize_hybrid(model: HybridModel, x: torch.Tensor, loudness: Loudness, seed: int, joining: Joining,
+                         rotate: bool) -> np.ndarray:
+    """The hybrid's whole frames given the input frames' band RMS, residual bands included (``loudness`` does
+    not apply)."""
     frames, feats, _, synthesised = _frame_latents(model, x, joining, encode=False)
     generator = torch.Generator().manual_seed(seed)
     shifts = _shifts(len(synthesised), model.frame_size, joining, generator)
     target = band_loudness(frames[synthesised].to(feats[0].device), model.bank, residuals=True).unsqueeze(0)
     out = model.synthesize(feats, target, shifts, frames=synthesised, generator=generator)[0]
     return _join(out.cpu(), joining, model.fs, generator, rotate)[: x.shape[0]].numpy().astype(np.float32)
+
+
+Resynthesizer = Callable[[TextureModel, torch.Tensor, Loudness, int, Joining, bool], np.ndarray]
+RESYNTHESIZERS: dict[str, Resynthesizer] = {"TexDSP": _resynthesize_texdsp, "PVAE": _resynthesize_pvae,
+                                           "HYBRID": _resynthesize_hybrid}
+"""The resynthesis pipeline of each :attr:`~ddsp_textures.models.TextureModel.architecture`: a new architecture
+adds its own entry here (and a renderer in :data:`ddsp_textures.inference.streaming.RENDERERS`) instead of a
+branch in the callers."""

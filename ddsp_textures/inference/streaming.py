@@ -38,6 +38,7 @@ TexDSP network traced, as one file that needs only ``torch``.
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -636,18 +637,28 @@ def _columns(model: StreamModel) -> tuple[tuple[int, int], int, list[int], list[
     return energy, centroid, rate_cols, rate_scales
 
 
+def _texdsp_renderer(model: StreamModel, fade: int, network: nn.Module | None) -> nn.Module:
+    return TexDSPRenderer(TexDSPNetwork(model) if network is None else network, model.synth.carriers,
+                          model.band_target, fade, model.encoder.gru.hidden_size)
+
+
+RENDERERS: dict[str, Callable[[StreamModel, int, nn.Module | None], nn.Module]] = {
+    "TexDSP": _texdsp_renderer,
+    "HYBRID": lambda model, fade, network: HybridRenderer(model, fade),
+    "PVAE": lambda model, fade, network: PVAERenderer(model),
+}
+"""The frame renderer of each :attr:`~ddsp_textures.models.TextureModel.architecture` (``model``, crossfade in
+samples, a traced network or ``None``): a new architecture adds its entry here and in
+:data:`ddsp_textures.inference.resynthesis.RESYNTHESIZERS`."""
+
+
 def renderer_for(model: StreamModel, network: nn.Module | None = None) -> nn.Module:
     """The frame renderer of a model's architecture (``network``: a traced :class:`TexDSPNetwork`)."""
     fade = max(1, min(model.frame_size // 2, round(FADE_SECONDS * float(model.fs))))
-    architecture = getattr(model, "architecture", None)
-    if architecture == "TexDSP":
-        return TexDSPRenderer(TexDSPNetwork(model) if network is None else network, model.synth.carriers,
-                              model.band_target, fade, model.encoder.gru.hidden_size)
-    if architecture == "HYBRID":
-        return HybridRenderer(model, fade)
-    if architecture == "PVAE":
-        return PVAERenderer(model)
-    raise ValueError(f"streaming needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
+    factory = RENDERERS.get(getattr(model, "architecture", None))
+    if factory is None:
+        raise ValueError(f"streaming needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
+    return factory(model, fade, network)
 
 
 def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transients: str | bool | None = "default",

@@ -10,6 +10,7 @@
 
 from ddsp_textures.metrics.distances import (
            closest_candidate,
+           describe_resynthesis,
            envelope_kurtosis,
            fad,
            frame_audio,
@@ -34,7 +35,8 @@ from ddsp_textures.metrics.results import Results, ResultsError, load_results, p
 from ddsp_textures.metrics.yardstick import TARGETS, Yardstick, frame_spread, meets_targets, relative
 
 __all__ = ["EventStatistics", "Results", "ResultsError", "TARGETS", "Yardstick", "closest_candidate",
-           "envelope_kurtosis", "envelope_periodicity", "event_statistics", "fad", "frame_audio", "frame_distance",
+           "describe_resynthesis", "envelope_kurtosis", "envelope_periodicity", "event_statistics", "fad",
+           "frame_audio", "frame_distance",
            "frame_distances", "frame_repetition", "frame_spread", "frechet_distance", "kad", "kernel_distance",
            "load_results", "log_mel_spectrogram", "meets_targets", "mel_filters", "mel_frechet_distance",
            "onset_times", "percent_change", "relative", "texstat_embeddings", "third_octave_deviation_db",

@@ -227,3 +227,30 @@ def frame_repetition(x: np.ndarray | torch.Tensor, bank: FilterBank, block: int 
     env = env - env.mean(-1, keepdim=True)
     env = env / env.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return float((env[1:] * env[:-1]).sum(-1).mean())
+
+
+@torch.no_grad()
+def describe_resynthesis(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, texstat: TexStat,
+                         bank: FilterBank | None = None, reference_embeddings: np.ndarray | None = None,
+                         high: float = 16000.0) -> dict[str, float]:
+    """The frame-aligned description of a resynthesis ``y`` of ``x`` that the quality benchmarks report:
+    ``texstat`` (:func:`frame_distance`) and ``lts`` (the worst 1/3-octave deviation of the long-term spectrum up
+    to ``high``, dB, :func:`third_octave_deviation_db`); with ``reference_embeddings`` (``x``'s
+    :func:`texstat_embeddings` on half-overlapping frames) also ``fad``; with a ``bank`` also ``kurt``
+    (:func:`envelope_kurtosis`) and ``repetition`` (:func:`frame_repetition`).
+
+    >>> ts = TexStat(4096, 16000, 8, 4)
+    >>> x = torch.randn(4 * 4096, generator=torch.Generator().manual_seed(0))
+    >>> d = describe_resynthesis(x, 2 * x, ts)
+    >>> sorted(d), d["texstat"] < 1e-4, abs(d["lts"] - 6.02) < 0.01        # level-free TexStat; +6 dB
+    (['lts', 'texstat'], True, True)
+    """
+    y = torch.as_tensor(np.asarray(y, dtype=np.float32)) if not isinstance(y, torch.Tensor) else y.float()
+    out = {"texstat": frame_distance(texstat, x, y),
+           "lts": float(np.abs(third_octave_deviation_db(x, y, texstat.fs, high=high)).max())}
+    if reference_embeddings is not None:
+        n = texstat.frame_size
+        out["fad"] = frechet_distance(reference_embeddings, texstat_embeddings(frame_signal(y, n, n // 2), texstat))
+    if bank is not None:
+        out["kurt"], out["repetition"] = envelope_kurtosis(y, bank), frame_repetition(y, bank)
+    return out
