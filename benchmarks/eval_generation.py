@@ -15,6 +15,7 @@ PNG of spectrograms side by side.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS, write_results
+from benchmarks.common import RESULTS, add_summary, write_results
 from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
 from ddsp_textures.inference.generation import generate
 from ddsp_textures.inference.resynthesis import resynthesize
@@ -71,19 +72,26 @@ def shuffled(x: np.ndarray, block_s: float = 1.5, seed: int = 0) -> np.ndarray:
     return np.concatenate([pieces[i] for i in order])
 
 
+VARIANTS = {"PVAE_NO_BACKGROUND": ("PVAE", {"pvae_background": False}, "PVAE, no background")}
+"""Earlier settings kept as "before" columns: ``--architectures NAME`` → (architecture, config keys, label)."""
+
+
 def config(architecture: str, wav: Path, epochs: int, workdir: Path) -> dict:
-    """The main job's recipe (``configs/quick_fire.json``) on ``wav``; P-VAE and hybrid with its event keys."""
+    """The main job's recipe (``configs/quick_fire.json``) on ``wav``; P-VAE and hybrid with its event keys;
+    a name of :data:`VARIANTS` for an earlier setting."""
+    architecture, extra, _ = VARIANTS.get(architecture, (architecture, {}, architecture))
+    run_name = f"{wav.stem}_{architecture}{'_before' if extra else ''}"
     cfg = {"architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
            "hop_size": L // 2, "sequence_length": 4, "features_list": ["energy_bands", "centroid", "rate"],
            "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 128, "N_filter_bank": N_BANDS,
            "M_filter_bank": 6, "batch_size": 4, "epochs": epochs, "learning_rate": 2e-3, "seed": 0,
-           "device": "cpu", "models_directory": str(workdir), "run_name": f"{wav.stem}_{architecture}"}
+           "device": "cpu", "models_directory": str(workdir), "run_name": run_name}
     if architecture == "TexDSP":
         cfg.update({"alpha": [10, 1, 0.1, 0.01], "beta": [1, 20, 20, 20, 20], "positive_dc": True})
     else:
         cfg.update({"features_list": ["energy_bands", "centroid", "rate", "events"], "atoms_number": 4,
                     "vae_grain_size": 1024, "vae_param_per_env": 32, "vae_epochs": 30})
-    return cfg
+    return {**cfg, **extra}
 
 
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
@@ -99,9 +107,10 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     wav = workdir / f"{name}.wav"
     save_audio(wav, first, FS)
     seconds = len(second) / FS
-    for arch in architectures:
+    for variant in architectures:
         start = time.perf_counter()
-        model, _ = load_run(train(config(arch, wav, epochs, workdir), progress=False))
+        model, _ = load_run(train(config(variant, wav, epochs, workdir), progress=False))
+        arch = VARIANTS.get(variant, (None, None, variant))[2]
         print(f"  {name} {arch}: trained in {time.perf_counter() - start:.0f} s", flush=True)
         candidates[f"{arch} resynthesis"] = resynthesize(model, second)
         if arch == "TexDSP":
@@ -130,6 +139,26 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     return rows, {"original": first, **candidates}
 
 
+def before_after(rows: list[dict]) -> list[str]:
+    """A digest of each :data:`VARIANTS` setting (before) against its architecture's default (after): per texture
+    and candidate, log-mel FD and KAD ÷ floor, onsets/s and frame spread, before → after."""
+    pairs = [(label, arch) for arch, _, label in VARIANTS.values()]
+    lines = ["| texture | candidate | log-mel FD ÷ floor | KAD ÷ floor | onsets/s (original) | frame spread |",
+             "|---|---|---|---|---|---|"]
+    index = {(r["texture"], r["candidate"]): r for r in rows}
+    for texture in dict.fromkeys(r["texture"] for r in rows):
+        for before, after in pairs:
+            for kind in ("resynthesis", "generate"):
+                a, b = index.get((texture, f"{before} {kind}")), index.get((texture, f"{after} {kind}"))
+                if a is None or b is None:
+                    continue
+                lines.append(f"| {texture} | {after} {kind} | {a['mel_fd_ratio']:.3g} → **{b['mel_fd_ratio']:.3g}** | "
+                             f"{a['kad_ratio']:.3g} → {b['kad_ratio']:.3g} | {a['onset_rate']:.2f} → "
+                             f"{b['onset_rate']:.2f} ({b['reference_rate']:.2f}) | {a['spread']:.2f} → "
+                             f"{b['spread']:.2f} |")
+    return lines if len(lines) > 2 else []
+
+
 def draw(signals: dict[str, dict[str, np.ndarray]], path: Path, seconds: float = 6.0) -> None:
     """Spectrograms side by side: one row per texture, one column per signal (first ``seconds``)."""
     names = list(signals)
@@ -141,6 +170,7 @@ def draw(signals: dict[str, dict[str, np.ndarray]], path: Path, seconds: float =
             x = np.asarray(signals[name][label])[: int(seconds * FS)]
             spectrogram(axes[i, j], x / (np.sqrt(np.mean(x**2)) + 1e-12), FS,
                         f"{name}: {label}" if j == 0 else label, max_freq=16000)
+            axes[i, j].title.set_fontsize(8)
     fig.tight_layout()
     fig.savefig(path, dpi=70)
     plt.close(fig)
@@ -149,9 +179,18 @@ def draw(signals: dict[str, dict[str, np.ndarray]], path: Path, seconds: float =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
-    parser.add_argument("--architectures", nargs="+", default=["TexDSP"], choices=["TexDSP", "PVAE", "HYBRID"])
+    parser.add_argument("--architectures", nargs="+", default=["TexDSP"],
+                        choices=["TexDSP", "PVAE", "HYBRID", *VARIANTS])
     parser.add_argument("--textures", nargs="+", default=None, help="a subset of the textures")
+    parser.add_argument("--name", default=None, help="results file name (default: generation[_quick])")
+    parser.add_argument("--render", action="store_true", help="only rewrite the before/after digest from the JSON")
     args = parser.parse_args()
+    if args.render:
+        path = RESULTS / f"{args.name or 'generation' + ('_quick' if args.quick else '')}.md"
+        digest = before_after(json.loads(path.with_suffix(".json").read_text())["rows"])
+        if digest:
+            add_summary(path, digest)
+        return
     torch.manual_seed(0)
     epochs = 8 if args.quick else 25
     sounds = halves(args.quick)
@@ -164,7 +203,8 @@ def main() -> None:
             texture_rows, signals[name] = evaluate(name, first, second, args.architectures, epochs, Path(tmp))
             rows += texture_rows
     suffix = "_quick" if args.quick else ""
-    draw(signals, RESULTS / f"generation{suffix}.png")
+    name = args.name or f"generation{suffix}"
+    draw(signals, RESULTS / f"{name}.png")
     columns = [("texture", "texture"), ("candidate", "candidate"), ("kad_ratio", "KAD ÷ floor"),
                ("mel_fd_ratio", "log-mel FD ÷ floor"), ("heldout_kad_ratio", "held-out KAD ÷ floor"),
                ("heldout_mel_fd_ratio", "held-out log-mel FD ÷ floor"), ("spread", "frame spread"),
@@ -177,8 +217,11 @@ def main() -> None:
              "which are of the second half itself); frame spread is 1 for frames as varied "
              "as the reference's. Targets: KAD ≤ 1.5×, log-mel FD ≤ 2×, onset rate ±25 %, periodicity ≤ "
              "original + 0.1, spread within ±20 %. Spectrograms: "
-             f"`generation{suffix}.png`.")
-    write_results(f"generation{suffix}", "Time-free evaluation of resynthesis and generation", rows, columns, notes)
+             f"`{name}.png`.")
+    path = write_results(name, "Time-free evaluation of resynthesis and generation", rows, columns, notes)
+    digest = before_after(rows)
+    if digest:
+        add_summary(path, digest)
 
 
 if __name__ == "__main__":

@@ -201,3 +201,53 @@ def test_unknown_grain_decoder_is_a_clear_error():
         GrainVAE(512, 16000, decoder="wavenet")
     with pytest.raises(ValueError, match="needs a GrainVAE with decoder='dictionary'"):
         GrainVAE(512, 16000, decoder="noise").set_dictionary(torch.randn(4, 512))
+
+
+def test_background_spectrum_keeps_a_steady_bed_and_leaves_out_sparse_events():
+    from ddsp_textures.dsp.spectral import background_spectrum
+
+    fs, rng = 16000, np.random.default_rng(0)
+    bed = np.fft.irfft(np.fft.rfft(rng.standard_normal(20 * fs)) * (np.fft.rfftfreq(20 * fs, 1 / fs) < 2000))
+    swell = bed * (1 + 0.8 * np.sin(2 * np.pi * 0.3 * np.arange(20 * fs) / fs))    # a slow swell, no events
+    power, share = background_spectrum(swell, 4096)
+    assert share == pytest.approx(1.0, abs=0.05)
+    freqs = np.arange(4096 // 2 + 1) * fs / 4096
+    assert power[freqs > 2500].max() < 1e-3 * power[freqs < 1500].mean()        # the bed's own spectrum
+    clicks = 0.01 * bed.copy()
+    for start in range(0, 20 * fs - 2048 + 1, 2048):        # one click in every 2048 samples (7.8/s), each of
+        burst = rng.standard_normal(16)                     # energy 4: every frame holds the same click energy
+        i = start + int(rng.integers(0, 2048 - 16))
+        clicks[i:i + 16] += 2 * burst / np.sqrt(np.sum(burst**2))
+    bed_part = float(np.sum((0.01 * bed) ** 2) / np.sum(clicks**2))               # closed form: 0.012 here
+    assert background_spectrum(clicks, 4096)[1] == pytest.approx(bed_part, rel=0.3)
+
+
+def test_pvae_background_fills_the_gaps_between_events(tmp_path):
+    from ddsp_textures.inference.generation import generate
+    from ddsp_textures.training.rundir import load_run
+
+    base = {"architecture": "PVAE", "audio_path": "procedural:raindrops?seconds=8&rate=10", "sampling_rate": 16000,
+            "frame_size": 4096, "hop_size": 2048, "sequence_length": 2, "features_list": ["energy_bands", "events"],
+            "hidden_size_enc": 16, "hidden_size_dec": 16, "N_filter_bank": 8, "M_filter_bank": 4,
+            "atoms_number": 2, "vae_grain_size": 512, "vae_param_per_env": 16, "vae_hidden": 32, "vae_epochs": 2,
+            "batch_size": 4, "epochs": 1, "seed": 2, "models_directory": str(tmp_path)}
+    x = make_texture("raindrops", 4, 16000, seed=5, rate=10)
+    quiet = {}
+    for background in (True, False):
+        model, cfg = load_run(train({**base, "pvae_background": background, "run_name": f"bg{background}"},
+                                    progress=False))
+        assert model.has_background is background and cfg.pvae_background is background
+        y = generate(model, 4.0, x, seed=1)
+        blocks = np.sqrt(np.mean(y[: len(y) // 160 * 160].reshape(-1, 160) ** 2, -1))   # 10-ms RMS
+        quiet[background] = float(np.mean(blocks < 1e-4 * np.sqrt(np.mean(y**2))))        # digitally silent
+        if background:
+            share = float(model.background_share)
+            assert 0 < share < 0.05                                 # rain drops on a quiet bed: the bed is small
+    assert quiet[False] > 0.3 and quiet[True] == 0.0
+
+
+def test_runs_saved_before_the_background_load_without_it():
+    from ddsp_textures.training.config import saved_config_defaults
+
+    assert saved_config_defaults({"architecture": "PVAE"})["pvae_background"] is False
+    assert load_config(ROOT / "configs" / "pvae_raindrops.json").pvae_background is True

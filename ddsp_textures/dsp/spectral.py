@@ -3,6 +3,7 @@ the long-term spectrum that shapes TexEnv carriers (book chapter: *TexEnv synth*
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -118,6 +119,55 @@ def long_term_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tenso
     coarse = (total / count).numpy()
     fine = np.interp(np.arange(length // 2 + 1) * segment / length, np.arange(segment // 2 + 1), coarse)
     return torch.tensor(fine)
+
+
+def background_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray], length: int,
+                        segment: int = 256, max_segments: int = 16384) -> tuple[torch.Tensor, float]:
+    """The power spectrum of what sounds *between* a texture's events, on the rfft grid of ``length`` samples,
+    and its share of the long-term power (book chapter: *P-VAE synth*).
+
+    Each frame of ``length`` samples is scaled to unit RMS (a slow swell is the frame level's business, not an
+    event).  Per bin: the median power of its Hann-windowed segments (``segment`` samples, hop ``segment/2``,
+    short enough that most fall between events; at most ``max_segments`` in all, evenly spread) divided by
+    ``ln 2`` (the power of one bin of Gaussian noise is exponential, whose median is ``ln 2`` times its mean),
+    capped at the bin's mean power.  A stationary noise keeps its whole spectrum (share ≈ 1); sparse clicks on
+    a quiet bed leave the bed (share ≈ the bed's part of the energy): events in fewer than half of the
+    segments do not move a median.
+
+    Shape:
+        ``(n,)`` or a list of ``(n_i,)`` → ``((length // 2 + 1,) float64, share in [0, 1])``.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> noise = torch.randn(10 * 16000, generator=g, dtype=torch.float64)
+    >>> round(background_spectrum(noise, 4096)[1], 1)
+    1.0
+    """
+    if isinstance(signals, (torch.Tensor, np.ndarray)) and np.ndim(signals) == 1:
+        signals = [signals]
+    if length < 2 or segment < 2 or segment % 2:
+        raise ValueError(f"length must be at least 2 and segment even and at least 2, got {length} and {segment}")
+    hop, window, powers = segment // 2, torch.hann_window(segment, periodic=False, dtype=torch.float64), []
+    max_frames = max(1, max_segments // max(1, (length - segment) // hop + 1))     # per signal: bounded memory
+    for x in signals:
+        count = int(np.shape(x)[-1]) // length if np.ndim(x) else 0
+        if count == 0 or length < segment:
+            continue
+        picked = np.unique(np.linspace(0, count - 1, min(count, max_frames)).round().astype(int))
+        blocks = torch.stack([torch.as_tensor(np.asarray(x[i * length:(i + 1) * length], dtype=np.float64))
+                              for i in picked])                    # each frame at unit RMS: a slow swell
+        blocks = blocks / blocks.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-12)   # is not an event
+        powers.append(blocks.unfold(-1, segment, hop).reshape(-1, segment))
+    if not powers:
+        raise ValueError(f"no signal of at least one frame ({length} samples) for a background spectrum")
+    frames = torch.cat(powers)
+    if frames.shape[0] > max_segments:
+        frames = frames[torch.linspace(0, frames.shape[0] - 1, max_segments).round().long()]
+    power = torch.fft.rfft(frames * window, dim=-1).abs().pow(2)
+    mean = power.mean(0)
+    background = torch.minimum(power.median(0).values / math.log(2.0), mean)
+    share = float(background.sum() / mean.sum().clamp_min(1e-300))
+    fine = np.interp(np.arange(length // 2 + 1) * segment / length, np.arange(segment // 2 + 1), background.numpy())
+    return torch.tensor(fine), share
 
 
 def smoothed_power(power: torch.Tensor, fs: float, octaves: float = 1 / 3, min_bins: int = 2) -> torch.Tensor:

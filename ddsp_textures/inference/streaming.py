@@ -50,6 +50,7 @@ from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.event_head import EventControls
 from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, feature_dims
+from ddsp_textures.synths.pvae import background_noise, expected_event_power, mix_background
 from ddsp_textures.synths.transients import analyze_transients, detector, event_waveforms
 
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
@@ -288,13 +289,18 @@ class PVAERenderer(nn.Module):
         parts = list(torch.split(feats, self.dims, dim=-1))
         latent, gru = model.encoder(parts, state[0])
         c, grains, u, v = _event_draws(model, latent, measured_rate(model.feature_names, parts), generator)
-        return [c.rate[0, 0], c.alpha[0, 0], grains, u, v, target], [gru]
+        noise = (background_noise(model.background, (), model.frame_size, generator) if model.has_background
+                 else torch.zeros(0))
+        return [c.rate[0, 0], c.alpha[0, 0], grains, u, v, target, noise], [gru]
 
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
         return _place_events(plan[0], plan[1], plan[2], plan[3], plan[4], self.model.fs, False)
 
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         length = self.model.frame_size
+        if plan[6].numel():              # the background (PVAEModel.with_background)
+            power = expected_event_power(plan[0], plan[1], plan[2], self.model.fs)
+            return mix_background(frame, plan[6], self.model.background_share, power)[0] * plan[5].reshape(())
         return frame * (plan[5].reshape(()) / (rms(frame[:length]) + 1e-8))
 
 

@@ -26,6 +26,7 @@ class TextureModel(nn.Module):
         has_carriers: a TexEnv bed whose carriers can follow the training corpus' spectrum
             (:meth:`prepare_carriers`).
         has_grain_vae: a grain VAE that is fitted on the training audio before the model trains.
+        has_background: a background noise measured on the training audio (:meth:`prepare_background`).
         exportable: the one-file TorchScript export (:func:`~ddsp_textures.inference.export.export_stream`)
             supports it.
     """
@@ -35,6 +36,7 @@ class TextureModel(nn.Module):
     steps_per_frame: int = 2
     has_carriers: bool = False
     has_grain_vae: bool = False
+    has_background: bool = False
     exportable: bool = False
     feature_names: Sequence[str]
 
@@ -50,6 +52,10 @@ class TextureModel(nn.Module):
     def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
         """Make the carriers follow a long-term power spectrum inside each band (models with carriers)."""
         raise NotImplementedError(f"{type(self).__name__} has no carriers")
+
+    def prepare_background(self, signals: Sequence[torch.Tensor]) -> None:
+        """Measure the background between the training audio's events (models with a background)."""
+        raise NotImplementedError(f"{type(self).__name__} has no background")
 
     def set_events_enabled(self, enabled: bool) -> None:
         """Switch the model's events on or off (the hybrid's bed warm-up); a no-op for models without a switch."""

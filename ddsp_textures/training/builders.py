@@ -31,7 +31,7 @@ PVAE_ARGS = {"features": "features_list", "frame_size": "frame_size", "fs": "sam
              "n_bands": "N_filter_bank", "atoms": "atoms_number", "hidden_enc": "hidden_size_enc",
              "hidden_dec": "hidden_size_dec", "depth_enc": "deepness_enc", "depth_dec": "deepness_dec",
              "low": "filter_low_lim", "high": "high_limit", "max_rate": "max_rate",
-             "temperature": "event_temperature"}
+             "temperature": "event_temperature", "background": "pvae_background"}
 HYBRID_ARGS = {**TEXDSP_ARGS, "atoms": "atoms_number", "max_rate": "max_rate", "temperature": "event_temperature",
                "straight_through": "straight_through_events"}
 GRAIN_VAE_ARGS = {"grain_size": "vae_grain_size", "fs": "sampling_rate", "n_bands": "N_filter_bank",

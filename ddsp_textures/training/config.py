@@ -97,6 +97,7 @@ class TrainConfig:
     straight_through_events: bool = True
     event_warmup_epochs: int = 0
     event_gain_penalty: float = 3.0
+    pvae_background: bool = True
     models_directory: str = "runs"
     run_name: str | None = None
     device: str = "auto"
@@ -165,7 +166,7 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-SAVED_BEFORE: dict[str, Any] = {"vae_decoder": "noise", "event_gain_penalty": 0.0}
+SAVED_BEFORE: dict[str, Any] = {"vae_decoder": "noise", "event_gain_penalty": 0.0, "pvae_background": False}
 """Keys whose default changed after runs were saved without them, and the value such a run trained with."""
 
 

@@ -349,12 +349,14 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
 
 
 def _shape_carriers(trainer: Trainer) -> None:
-    """New runs only: carriers follow the corpus' long-term spectrum inside each band (saved with the weights,
-    so a resumed run loads them)."""
+    """New runs only: carriers follow the corpus' long-term spectrum inside each band, and a P-VAE measures the
+    background between the corpus' events (both saved with the weights, so a resumed run loads them)."""
     cfg = trainer.cfg
     if trainer.model.has_carriers and cfg.carrier_spectrum == "corpus":
         trainer.model.prepare_carriers(long_term_spectrum(trainer.signals, cfg.frame_size),
                                        torch.Generator().manual_seed(cfg.seed))
+    if trainer.model.has_background:
+        trainer.model.prepare_background(trainer.signals)
 
 
 def retrain(run_dir: str | Path, epochs: int | None = None, progress: bool = True) -> Path:
