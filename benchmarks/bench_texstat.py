@@ -30,7 +30,7 @@ from ddsp_textures.stats.texstat import (
     statistics_distances,
 )
 
-from .common import peak_rss_mb, run_worker, timeit, write_results
+from .common import RESULTS, add_summary, peak_rss_mb, run_worker, timeit, write_results
 
 
 def before_statistics(ts: TexStat, x: torch.Tensor) -> list[torch.Tensor]:
@@ -100,7 +100,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op threads")
+    parser.add_argument("--render", action="store_true", help="only rewrite the digest of results/texstat.md")
     args = parser.parse_args()
+    if args.render:
+        name = "texstat" + ("_quick" if args.quick else "")
+        add_summary(RESULTS / f"{name}.md", summary_table(json.loads((RESULTS / f"{name}.json").read_text())["rows"]))
+        return
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
@@ -131,9 +136,32 @@ def main() -> None:
                ("before_peak_mb", "before peak (MiB)"), ("library_forward_s", "after fwd (s)"),
                ("library_forward_backward_s", "after fwd+bwd (s)"), ("library_peak_mb", "after peak (MiB)"),
                ("speedup", "speed-up fwd+bwd"), ("memory_ratio", "memory before/after")]
-    write_results("texstat" + ("_quick" if args.quick else ""), "TexStat loss: forward+backward time and peak memory",
-                  rows, columns, notes=f"L = {length} samples at 44.1 kHz, M = 6; medians of {args.repeat} runs, "
-                  "each in a fresh process; ratios are before / after measured in the same run.")
+    path = write_results("texstat" + ("_quick" if args.quick else ""),
+                         "TexStat loss: forward+backward time and peak memory", rows, columns,
+                         notes=f"L = {length} samples at 44.1 kHz, M = 6; medians of {args.repeat} runs, "
+                         "each in a fresh process; ratios are before / after measured in the same run.")
+    add_summary(path, summary_table(rows))
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 1 else f"{value:#.3g} s"
+
+
+def summary_table(rows: list[dict]) -> list[str]:
+    """The README's digest: CPU, every size on one thread and the two larger batches on two."""
+    lines = ["| TexStat fwd+bwd, L = 65536, M = 6 | threads | before | after | speed-up | peak before → after |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["device"] != "cpu" or "speedup" not in r or (r["threads"] != 1 and (r["N"] != 16 or r["batch"] < 8)):
+            continue
+        speedup = f"{r['speedup']:.1f}×"
+        if r["threads"] == 1 and r["batch"] > 1:
+            speedup = f"**{speedup}**"
+        peak = ("(below RSS resolution)" if r["before_peak_mb"] == 0 else
+                f"{r['before_peak_mb']:.0f} → {r['library_peak_mb']:.0f} MiB")
+        before, after = _seconds(r["before_forward_backward_s"]), _seconds(r["library_forward_backward_s"])
+        lines.append(f"| B = {r['batch']}, N = {r['N']} | {r['threads']} | {before} | {after} | {speedup} | {peak} |")
+    return lines
 
 
 if __name__ == "__main__":
