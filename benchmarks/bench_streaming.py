@@ -1,7 +1,7 @@
 """Streaming speed on one thread: the shipped configs' models streamed at their sample rates, block by block,
 through the library (:class:`ddsp_textures.inference.streaming.TextureStream`) and the exported TorchScript file, beside
-offline ``generate`` of the same length (the "before": audio only as one whole render); plus the DSP
-resynthesis with the library's defaults.
+offline ``generate`` of the same length (the "before": audio only as one whole render).  The DSP resynthesis's
+speed is ``python -m benchmarks.bench_resynthesis``.
 
     python -m benchmarks.bench_streaming [--quick]
 
@@ -26,7 +26,6 @@ import torch
 from ddsp_textures.inference.export import export_stream
 from ddsp_textures.inference.generation import generate
 from ddsp_textures.inference.streaming import TextureStream
-from ddsp_textures.synths.analysis import texenv_resynthesize
 from ddsp_textures.textures import make_texture
 from ddsp_textures.training.builders import build_model
 from ddsp_textures.training.config import parse_config
@@ -35,7 +34,6 @@ from .common import RESULTS, machine
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 BLOCKS = (512, 2048, 8192)
-RECORDINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "recordings"
 
 
 def _models() -> list[tuple[str, object, np.ndarray]]:
@@ -70,26 +68,6 @@ def _stream(stream, block: int, total: int, fs: int) -> dict[str, float]:  # noq
             "median_block": float(np.median(steady)) / (block / fs), "startup_ms": 1000 * times[0]}
 
 
-def _dsp_resynthesis(seconds: float) -> list[dict[str, object]]:
-    import soundfile as sf
-
-    from ddsp_textures.dsp.filterbanks import erb_bank
-
-    rows = []
-    for name in ("water.flac", "train.ogg"):
-        path = RECORDINGS / name
-        if not path.exists():
-            continue
-        x, fs = sf.read(path, dtype="float32", always_2d=True)
-        x = torch.from_numpy(x.mean(1)[: int(seconds * fs)].copy())
-        bank = erb_bank(2**15 if fs > 30000 else 2**14, fs, 16)
-        start = time.perf_counter()
-        texenv_resynthesize(x, bank, 256)
-        elapsed = time.perf_counter() - start
-        rows.append({"recording": name, "seconds": len(x) / fs, "rtf": len(x) / fs / elapsed})
-    return rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 s per measurement instead of 30")
@@ -117,12 +95,9 @@ def main() -> None:
                 row["export"] = _stream(exported, block, total, fs)
             rows.append(row)
             print(row, flush=True)
-    dsp = _dsp_resynthesis(seconds)
-    for row in dsp:
-        print(row, flush=True)
     suffix = "_quick" if args.quick else ""
     (RESULTS / f"streaming{suffix}.json").write_text(json.dumps({"machine": machine(), "seconds": seconds,
-                                                                  "rows": rows, "dsp_resynthesis": dsp}, indent=1))
+                                                                  "rows": rows}, indent=1))
     lines = [f"# Streaming speed (one thread, {seconds:g} s per measurement)", "",
              f"Machine: {machine()}", "",
              "| model | fs | block | latency (ms) | offline generate RTF (before) | library RTF | library worst block "
@@ -133,10 +108,6 @@ def main() -> None:
                      f"| {r['library']['rtf']:.1f}× | {100 * r['library']['worst_block']:.0f} % | "
                      + (f"{e['rtf']:.1f}× | {100 * e['worst_block']:.0f} % |" if e else "– | – |")
                      + f" {r['library']['startup_ms']:.0f} |")
-    lines += ["", "DSP resynthesis with the library's defaults (`texenv_resynthesize`, 16 bands, 256 parameters "
-              "per envelope, transient layer and equaliser as default):", "",
-              "| recording | seconds | RTF |", "|---|---|---|"]
-    lines += [f"| {r['recording']} | {r['seconds']:.1f} | {r['rtf']:.1f}× |" for r in dsp]
     (RESULTS / f"streaming{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
