@@ -56,7 +56,7 @@ def main(html_root: Path) -> int:
         if has_math:
             scripts = MATHJAX.findall(html)
             local = [src for src in scripts if not src.startswith(("http:", "https:", "//"))
-                     and (page.parent / src).is_file()]
+                     and (page.parent / src.split("?")[0]).is_file()]       # "?v=…": Sphinx's cache buster
             if not local:
                 failures.append(f"{page.name}: has formulas but no local MathJax script (found {scripts})")
         found, found_tables = len(IMAGE.findall(html)), html.count("<table")
