@@ -116,9 +116,12 @@ def long_term_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tenso
             count += power.shape[0]
     if total is None:
         raise ValueError("no signal long enough for a spectrum")
-    coarse = (total / count).numpy()
-    fine = np.interp(np.arange(length // 2 + 1) * segment / length, np.arange(segment // 2 + 1), coarse)
-    return torch.tensor(fine)
+    return _onto_frame_grid((total / count).numpy(), segment, length)
+
+
+def _onto_frame_grid(coarse: np.ndarray, segment: int, length: int) -> torch.Tensor:
+    """A spectrum on the rfft grid of ``segment`` samples, linearly interpolated onto that of ``length``."""
+    return torch.tensor(np.interp(np.arange(length // 2 + 1) * segment / length, np.arange(segment // 2 + 1), coarse))
 
 
 def background_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tensor | np.ndarray], length: int,
@@ -144,13 +147,13 @@ def background_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tens
     """
     if isinstance(signals, (torch.Tensor, np.ndarray)) and np.ndim(signals) == 1:
         signals = [signals]
-    if length < 2 or segment < 2 or segment % 2:
-        raise ValueError(f"length must be at least 2 and segment even and at least 2, got {length} and {segment}")
+    if segment < 2 or segment % 2 or segment > length:
+        raise ValueError(f"segment must be even and in [2, length], got {segment} for length {length}")
     hop, window, powers = segment // 2, torch.hann_window(segment, periodic=False, dtype=torch.float64), []
     max_frames = max(1, max_segments // max(1, (length - segment) // hop + 1))     # per signal: bounded memory
     for x in signals:
         count = int(np.shape(x)[-1]) // length if np.ndim(x) else 0
-        if count == 0 or length < segment:
+        if count == 0:
             continue
         picked = np.unique(np.linspace(0, count - 1, min(count, max_frames)).round().astype(int))
         blocks = torch.stack([torch.as_tensor(np.asarray(x[i * length:(i + 1) * length], dtype=np.float64))
@@ -166,8 +169,7 @@ def background_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tens
     mean = power.mean(0)
     background = torch.minimum(power.median(0).values / math.log(2.0), mean)
     share = float(background.sum() / mean.sum().clamp_min(1e-300))
-    fine = np.interp(np.arange(length // 2 + 1) * segment / length, np.arange(segment // 2 + 1), background.numpy())
-    return torch.tensor(fine), share
+    return _onto_frame_grid(background.numpy(), segment, length), share
 
 
 def smoothed_power(power: torch.Tensor, fs: float, octaves: float = 1 / 3, min_bins: int = 2) -> torch.Tensor:

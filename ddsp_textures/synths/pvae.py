@@ -221,7 +221,7 @@ def expected_event_power(rate: torch.Tensor, alpha: torch.Tensor, grains: torch.
 
 
 LONE_EVENT_FLOOR = 0.25     # inference: a frame's events are scaled as if they had at least this share of
-                            # their expected power (measured on rain drops: a lone faint drop filled its frame)
+                            # their expected power
 
 
 def mix_background(events: torch.Tensor, noise: torch.Tensor, share: torch.Tensor | float,
@@ -233,8 +233,8 @@ def mix_background(events: torch.Tensor, noise: torch.Tensor, share: torch.Tenso
     The events are scaled by the power they drew in the frame, as the P-VAE's frames always were; at inference
     (``expected_power (..., 1)`` given, :func:`expected_event_power`) that power is taken as at least
     :data:`LONE_EVENT_FLOOR` of the expected one, so a frame that drew one faint event does not blow it up to
-    the frame's level.  (Scaling by the expected power alone was measured too: it kept rain drops as good but
-    took fire's crackles from 2.8 to 0.7 detected onsets per second.)  A frame without events is all background.
+    the frame's level (the alternatives, measured: ``benchmarks/README.md``, *The P-VAE's background*).  A frame
+    without events is all background.
 
     >>> e = torch.zeros(2, 8); e[0, 3] = 2 * 8 ** 0.5                   # frame 0: one event, RMS 2
     >>> y, g = mix_background(e, torch.ones(2, 8), 0.36)

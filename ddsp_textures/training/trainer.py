@@ -324,7 +324,7 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
     ranks = trainer.ranks
     if not ranks.is_main:            # other ranks of a torchrun launch: rank 0 creates and writes the run
         trainer.run_dir = Path(distributed.receive_or_raise(ranks, trainer.device))
-        _shape_carriers(trainer)
+        _prepare_from_corpus(trainer)
         return trainer.fit()
     with distributed.errors_to_ranks(ranks, trainer.device):
         run_dir, lock, created = claim_new_run(cfg)
@@ -332,7 +332,7 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
     try:
         trainer.run_dir = run_dir
         (run_dir / "config.json").write_text(cfg.to_json())
-        _shape_carriers(trainer)
+        _prepare_from_corpus(trainer)
         if progress:
             world = f", world size {ranks.world_size}" if ranks.active else ""
             tqdm.write(f"run {run_dir}: {len(trainer.train_set)} train / {len(trainer.val_set)} validation "
@@ -348,7 +348,7 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
         lock.release()
 
 
-def _shape_carriers(trainer: Trainer) -> None:
+def _prepare_from_corpus(trainer: Trainer) -> None:
     """New runs only: carriers follow the corpus' long-term spectrum inside each band, and a P-VAE measures the
     background between the corpus' events (both saved with the weights, so a resumed run loads them)."""
     cfg = trainer.cfg
