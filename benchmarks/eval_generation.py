@@ -72,15 +72,17 @@ def shuffled(x: np.ndarray, block_s: float = 1.5, seed: int = 0) -> np.ndarray:
     return np.concatenate([pieces[i] for i in order])
 
 
-VARIANTS = {"PVAE_NO_BACKGROUND": ("PVAE", {"pvae_background": False}, "PVAE, no background")}
+VARIANTS = {"PVAE_NO_BACKGROUND": ("PVAE", {"pvae_background": False}, "PVAE, no background"),
+            "PVAE_MIXTURE": ("PVAE", {"vae_grain_draw": "mixture"}, "PVAE, blended grains"),
+            "HYBRID_MIXTURE": ("HYBRID", {"vae_grain_draw": "mixture"}, "HYBRID, blended grains")}
 """Earlier settings kept as "before" columns: ``--architectures NAME`` → (architecture, config keys, label)."""
 
 
 def config(architecture: str, wav: Path, epochs: int, workdir: Path) -> dict:
     """The main job's recipe (``configs/quick_fire.json``) on ``wav``; P-VAE and hybrid with its event keys;
     a name of :data:`VARIANTS` for an earlier setting."""
+    run_name = f"{wav.stem}_{architecture}"
     architecture, extra, _ = VARIANTS.get(architecture, (architecture, {}, architecture))
-    run_name = f"{wav.stem}_{architecture}{'_before' if extra else ''}"
     cfg = {"architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
            "hop_size": L // 2, "sequence_length": 4, "features_list": ["energy_bands", "centroid", "rate"],
            "hidden_size_enc": 64, "hidden_size_dec": 128, "param_per_env": 128, "N_filter_bank": N_BANDS,

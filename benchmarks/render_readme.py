@@ -1,6 +1,7 @@
 """Render the results tables of ``benchmarks/README.md`` from ``results/*.md`` (which each benchmark writes
 from its JSON): every table right after a line ``<!-- results: NAME -->`` is replaced by the first table of
-``results/NAME.md``, so the README never restates a number by hand.
+``results/NAME.md`` (``<!-- results: NAME#2 -->``: its second table), so the README never restates a number by
+hand.
 
     python -m benchmarks.render_readme            # rewrite the README's marked tables
     python -m benchmarks.render_readme --check    # exit 1 if any marked table is out of date
@@ -15,18 +16,20 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
 RESULTS = Path(__file__).resolve().parent / "results"
-MARKER = re.compile(r"^<!-- results: ([\w-]+) -->$")
+MARKER = re.compile(r"^<!-- results: ([\w-]+)(?:#(\d+))? -->$")
 
 
-def first_table(text: str) -> list[str]:
-    """The lines of the first Markdown table in ``text``."""
-    lines, table = text.splitlines(), []
-    for line in lines:
+def nth_table(text: str, n: int = 1) -> list[str]:
+    """The lines of the ``n``-th Markdown table in ``text`` (1-based; empty if there are fewer)."""
+    tables: list[list[str]] = []
+    previous = False
+    for line in text.splitlines():
         if line.startswith("|"):
-            table.append(line)
-        elif table:
-            break
-    return table
+            if not previous:
+                tables.append([])
+            tables[-1].append(line)
+        previous = line.startswith("|")
+    return tables[n - 1] if len(tables) >= n else []
 
 
 def render(readme: str, results: Path = RESULTS) -> str:
@@ -37,9 +40,10 @@ def render(readme: str, results: Path = RESULTS) -> str:
         match = MARKER.match(lines[i])
         i += 1
         if match:
-            table = first_table((results / f"{match.group(1)}.md").read_text())
+            n = int(match.group(2) or 1)
+            table = nth_table((results / f"{match.group(1)}.md").read_text(), n)
             if not table:
-                raise ValueError(f"results/{match.group(1)}.md has no table")
+                raise ValueError(f"results/{match.group(1)}.md has no table number {n}")
             while i < len(lines) and lines[i].startswith("|"):
                 i += 1
             out.extend(table)

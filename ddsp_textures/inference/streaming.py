@@ -50,7 +50,14 @@ from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.event_head import EventControls
 from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, feature_dims
-from ddsp_textures.synths.pvae import background_noise, expected_event_power, mix_background
+from ddsp_textures.synths.pvae import (
+    atom_grains,
+    background_noise,
+    choose_atoms,
+    expected_event_power,
+    mix_background,
+    type_energy,
+)
 from ddsp_textures.synths.transients import analyze_transients, detector, event_waveforms
 
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
@@ -192,35 +199,36 @@ class TexDSPRenderer(nn.Module):
 
 
 def _event_draws(model: PVAEModel | HybridModel, latent: torch.Tensor, measured: torch.Tensor | None,
-                 generator: torch.Generator) -> tuple[EventControls, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One frame's event controls, grains ``(K, m)`` and the uniform draws ``u``, ``v`` ``(K, L)`` of its hard
-    events, drawn in the order :func:`~ddsp_textures.synths.events.hard_events` draws them."""
+                 generator: torch.Generator) -> tuple[EventControls, torch.Tensor, torch.Tensor]:
+    """One frame's event controls, and its hard events: their start times ``(E,)`` and their grains scaled by
+    their amplitudes ``(E, m)`` — drawn in the order :func:`~ddsp_textures.synths.pvae.pvae_synthesis` draws
+    them (:func:`~ddsp_textures.synths.events.hard_events`' ``u`` and ``v``, then the grains of the ``"atom"``
+    draw)."""
     c = model.head.controls(latent, measured, model.encoder.network_dtype)
-    grains = model.vae.decode(c.latents[0, 0])
+    latents = c.latents[0, 0]
     shape = (model.atoms, model.frame_size)
     u = torch.rand(shape, generator=generator, dtype=c.rate.dtype)
     v = torch.rand(shape, generator=generator, dtype=c.rate.dtype).clamp(1e-6, 1.0)
-    return c, grains, u, v
+    kind, at = torch.nonzero(u < c.rate[0, 0] / model.atoms / model.fs, as_tuple=True)
+    amplitude = (v[kind, at] ** c.alpha[0, 0]).unsqueeze(-1)
+    if model.vae.draw == "atom":
+        weights, grains = atom_grains(model.vae, latents)
+        return c, at, amplitude * grains[kind, choose_atoms(weights[kind], generator)]
+    return c, at, amplitude * model.vae.decode(latents)[kind]
 
 
-def _place_events(rate: torch.Tensor, alpha: torch.Tensor, grains: torch.Tensor, u: torch.Tensor, v: torch.Tensor,
-                  fs: float, circular: bool) -> torch.Tensor:
-    """Hard Bernoulli events at ``rate / K`` per grain type with amplitudes ``v^α``
-    (:func:`~ddsp_textures.synths.events.hard_events`), each starting its grain
-    (:func:`~ddsp_textures.synths.events.place_grains`) — added grain by grain, as the events are few: ``(L,)``
-    circular, else ``(L + m − 1,)``."""
-    atoms, n = u.shape
+def _place_events(at: torch.Tensor, grains: torch.Tensor, n: int, circular: bool) -> torch.Tensor:
+    """Grains ``(E, m)`` starting at ``at (E,)``, added one by one as the events are few: ``(n,)`` circular, else
+    ``(n + m − 1,)`` (:func:`~ddsp_textures.synths.events.place_grains` for hard events)."""
     m = grains.shape[-1]
-    kind, at = torch.nonzero(u < rate / atoms / fs, as_tuple=True)
     size = n if circular else n + m - 1
     out = torch.zeros(size, dtype=grains.dtype)
-    if kind.numel() == 0:
+    if at.numel() == 0:
         return out
-    amplitude = v[kind, at] ** alpha
     index = at.unsqueeze(-1) + torch.arange(m)
     if circular:
         index = index % n
-    return out.index_add_(0, index.reshape(-1), (amplitude.unsqueeze(-1) * grains[kind]).reshape(-1))
+    return out.index_add_(0, index.reshape(-1), grains.reshape(-1))
 
 
 class HybridRenderer(nn.Module):
@@ -247,17 +255,17 @@ class HybridRenderer(nn.Module):
         latent, gru = model.encoder(parts, state[0])
         latent = latent[:, -1:]
         measured = measured_rate(model.feature_names, [p[:, -1:] for p in parts])
-        c, grains, u, v = _event_draws(model, latent, measured, generator)
+        c, at, grains = _event_draws(model, latent, measured, generator)
         start = torch.randint(0, model.frame_size, (1,), generator=generator)
         gain = c.gain[0, 0] if model.events_enabled else 0.0 * c.gain[0, 0]
         coeffs = model.decode(latent)[0, 0]
-        return [coeffs, target, shift, start, c.rate[0, 0], c.alpha[0, 0], grains, u, v, gain], [gru, shift]
+        return [coeffs, target, shift, start, at, grains, gain], [gru, shift]
 
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
         model, length = self.model, self.model.frame_size
         out = torch.zeros(2, length)
         if k == 0:
-            out[1] = _place_events(plan[4], plan[5], plan[6], plan[7], plan[8], model.fs, True)
+            out[1] = _place_events(plan[4], plan[5], length, True)
         else:
             low = (k - 1) * BANDS_PER_PART
             out[0] = _band_group(plan[0], model.synth.carriers, int(plan[2][0]), plan[1], low,
@@ -265,7 +273,7 @@ class HybridRenderer(nn.Module):
         return out
 
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        mix = frame[0] + plan[9] * zscore(frame[1])
+        mix = frame[0] + plan[6] * zscore(frame[1])
         matched = self.model.bank.set_band_rms(mix.reshape(1, 1, -1), plan[1].reshape(1, 1, -1)).reshape(-1)
         return join_chunk(matched, self.fade, int(plan[3][0]))
 
@@ -288,20 +296,20 @@ class PVAERenderer(nn.Module):
         model = self.model
         parts = list(torch.split(feats, self.dims, dim=-1))
         latent, gru = model.encoder(parts, state[0])
-        c, grains, u, v = _event_draws(model, latent, measured_rate(model.feature_names, parts), generator)
+        c, at, grains = _event_draws(model, latent, measured_rate(model.feature_names, parts), generator)
         noise = (background_noise(model.background, (), model.frame_size, generator) if model.has_background
                  else torch.zeros(0))
-        return [c.rate[0, 0], c.alpha[0, 0], grains, u, v, target, noise], [gru]
+        power = expected_event_power(c.rate[0, 0], c.alpha[0, 0], type_energy(model.vae, c.latents[0, 0]), model.fs)
+        return [at, grains, target, noise, power], [gru]
 
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
-        return _place_events(plan[0], plan[1], plan[2], plan[3], plan[4], self.model.fs, False)
+        return _place_events(plan[0], plan[1], self.model.frame_size, False)
 
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         length = self.model.frame_size
-        if plan[6].numel():              # the background (PVAEModel.with_background)
-            power = expected_event_power(plan[0], plan[1], plan[2], self.model.fs)
-            return mix_background(frame, plan[6], self.model.background_share, power)[0] * plan[5].reshape(())
-        return frame * (plan[5].reshape(()) / (rms(frame[:length]) + 1e-8))
+        if plan[3].numel():              # the background (PVAEModel.with_background)
+            return mix_background(frame, plan[3], self.model.background_share, plan[4])[0] * plan[2].reshape(())
+        return frame * (plan[2].reshape(()) / (rms(frame[:length]) + 1e-8))
 
 
 class StreamCore(nn.Module):

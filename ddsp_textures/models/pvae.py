@@ -26,6 +26,7 @@ from ddsp_textures.synths.pvae import (
     expected_event_power,
     mix_background,
     pvae_synthesis,
+    type_energy,
 )
 
 
@@ -109,7 +110,8 @@ class PVAEModel(TextureModel):
         ``(..., 1)``; at inference, ``controls`` give the events' expected power."""
         power = None
         if controls is not None:
-            power = expected_event_power(controls.rate, controls.alpha, self.vae.decode(controls.latents), self.fs)
+            energy = type_energy(self.vae, controls.latents)
+            power = expected_event_power(controls.rate, controls.alpha, energy, self.fs)
         noise = background_noise(self.background, tuple(frames.shape[:-1]), self.frame_size, generator)
         return mix_background(frames, noise.to(frames.dtype), self.background_share, power)
 

@@ -19,7 +19,10 @@ Saint-Arnaud's two-level view of textures — *atoms* and their *distribution* �
   Both are faded in and out by :func:`grain_window`.
 * :func:`pvae_synthesis` draws relaxed Poisson events (rate ``λ``, amplitude exponent ``α``) for ``K`` grain
   types, decodes ``K`` latents with the VAE and places the grains with an FFT convolution
-  (:mod:`ddsp_textures.synths.events`).
+  (:mod:`ddsp_textures.synths.events`).  How an event uses its type's decoded latent (``draw=``):
+  ``"mixture"`` sounds the decoded grain — for the dictionary decoder a blend of real grains, all starting
+  together, so one event sounds several drops at once; ``"atom"`` (dictionary only) reads the blend's weights as
+  probabilities, and every event sounds *one* real grain drawn from them, with its type's band gains.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ddsp_textures.synths.texenv import coefficients_from_logits, texenv_synthes
 from ddsp_textures.synths.transients import _kmeans
 
 DECODERS = ("noise", "dictionary")
+DRAWS = ("atom", "mixture")
 GAIN_RANGE_DB = 20.0            # the dictionary decoder's band gains stay within ± this
 
 
@@ -52,6 +56,9 @@ def grain_window(length: int, fade: float = 0.05) -> torch.Tensor:
 
 class GrainVAE(nn.Module):
     """Variational autoencoder of grains ``(m,)`` through their log band energies.
+
+    ``draw``: how events use a decoded latent (:func:`pvae_synthesis`): ``"atom"`` (one dictionary grain per
+    event, drawn from the mixture's weights; dictionary decoder only) or ``"mixture"`` (the decoded grain).
 
     ``decoder``: ``"dictionary"`` (mixture of ``dictionary_size`` real grains with band gains; the dictionary
     is filled by :meth:`set_dictionary`, which :func:`~ddsp_textures.training.grain_training.train_grain_vae` calls on
@@ -74,10 +81,14 @@ class GrainVAE(nn.Module):
 
     def __init__(self, grain_size: int, fs: float, n_bands: int = 16, param_per_env: int = 32, latent_dim: int = 2,
                  hidden: int = 128, depth: int = 2, seed: int = 0, decoder: str = "dictionary",
-                 dictionary_size: int = 32) -> None:
+                 dictionary_size: int = 32, draw: str = "mixture") -> None:
         super().__init__()
         if decoder not in DECODERS:
             raise ValueError(f"unknown grain decoder {decoder!r}; use one of {DECODERS}")
+        if draw not in DRAWS:
+            raise ValueError(f"unknown grain draw {draw!r}; use one of {DRAWS}")
+        if draw == "atom" and decoder != "dictionary":
+            raise ValueError("grain draw 'atom' needs the dictionary decoder (decoder='dictionary')")
         if dictionary_size < 1:
             raise ValueError(f"dictionary_size must be >= 1, got {dictionary_size}")
         if grain_size % 2 or grain_size < 256:
@@ -88,7 +99,7 @@ class GrainVAE(nn.Module):
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         self.grain_size, self.fs, self.n_bands, self.latent_dim = grain_size, fs, n_bands, latent_dim
-        self.decoder_kind = decoder
+        self.decoder_kind, self.draw = decoder, draw
         self.n_coeffs = param_per_env // 2
         self.bank = erb_bank(grain_size, fs, n_bands)
         self.register_buffer("window", grain_window(grain_size))
@@ -134,12 +145,17 @@ class GrainVAE(nn.Module):
         h = self.encoder(energy_bands(grains, self.bank))
         return self.to_mu(h), self.to_logvar(h).clamp(-10, 6)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def mixture(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The dictionary decoder's weights ``(..., J)`` over its grains and its band gains in log10
+        ``(..., N + 2)`` for latents ``z (..., d)``."""
         h = self.decoder(z)
+        return torch.softmax(self.to_choice(h), -1), GAIN_RANGE_DB / 20 * torch.tanh(self.to_gains(h))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
         if self.decoder_kind == "dictionary":
-            mixture = torch.softmax(self.to_choice(h), -1) @ self.dictionary                  # (..., m)
-            gains = torch.pow(10.0, GAIN_RANGE_DB / 20 * torch.tanh(self.to_gains(h)))       # (..., N + 2)
-            return self.bank.apply_band_gains(mixture, gains) * self.window
+            weights, log_gains = self.mixture(z)
+            return self.bank.apply_band_gains(weights @ self.dictionary, torch.pow(10.0, log_gains)) * self.window
+        h = self.decoder(z)
         coeffs = coefficients_from_logits(self.to_mag(h), self.to_phase(h), self.n_bands, self.grain_size)
         return texenv_synthesis(coeffs, self.carriers) * self.window
 
@@ -165,6 +181,59 @@ class GrainVAE(nn.Module):
         return z, self.decode(z.to(self.device)).cpu()
 
 
+def atom_grains(vae: GrainVAE, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For the ``"atom"`` draw: each grain type's weights over the dictionary ``(..., K, J)`` and the dictionary's
+    grains reshaped by that type's band gains ``(..., K, J, m)`` — the type's decoded grain is
+    ``Σ_j weights_j · grains_j``."""
+    weights, log_gains = vae.mixture(latents)
+    gains = torch.pow(10.0, log_gains).unsqueeze(-2)                                 # (..., K, 1, N + 2)
+    return weights, vae.bank.apply_band_gains(vae.dictionary, gains) * vae.window
+
+
+def type_energy(vae: GrainVAE, latents: torch.Tensor) -> torch.Tensor:
+    """Mean energy of one event of each grain type ``(..., K)``: the decoded grain's, or for the ``"atom"``
+    draw ``Σ_j weights_j ‖grain_j‖²`` (more than the blend's: real grains do not cancel each other)."""
+    if vae.draw == "atom":
+        weights, grains = atom_grains(vae, latents)
+        return (weights * grains.pow(2).sum(-1)).sum(-1)
+    return vae.decode(latents).pow(2).sum(-1)
+
+
+def choose_atoms(weights: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One index per row of ``weights (E, J)`` (rows sum to 1), drawn with those probabilities from one uniform
+    draw per row (inverse CDF).
+
+    >>> w = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    >>> choose_atoms(w, torch.Generator().manual_seed(0)).tolist()
+    [1, 0]
+    """
+    device = weights.device if generator is None else generator.device
+    r = torch.rand(weights.shape[0], generator=generator, device=device, dtype=weights.dtype).to(weights.device)
+    index = torch.searchsorted(weights.cumsum(-1).contiguous(), r.unsqueeze(-1)).squeeze(-1)
+    return index.clamp_max(weights.shape[-1] - 1)
+
+
+def _atom_corrections(events: torch.Tensor, vae: GrainVAE, latents: torch.Tensor, mixed: torch.Tensor,
+                      size: int, circular: bool, generator: torch.Generator | None) -> torch.Tensor:
+    """What turns every event's blended grain into one dictionary grain drawn from its weights: ``(..., size)``
+    holding ``Σ_events a · (grain_j − blend)`` at each event's time (wrapped if ``circular``)."""
+    k, n = events.shape[-2:]
+    flat = events.reshape(-1, k, n)
+    item, kind, at = torch.nonzero(flat, as_tuple=True)
+    weights, grains = atom_grains(vae, latents)
+    m = min(grains.shape[-1], size)
+    weights, grains = weights.reshape(-1, k, weights.shape[-1]), grains.reshape(-1, k, *grains.shape[-2:])
+    j = choose_atoms(weights[item, kind], generator)
+    blend = mixed.reshape(-1, k, mixed.shape[-1])[item, kind]
+    delta = flat[item, kind, at].unsqueeze(-1) * (grains[item, kind, j] - blend)
+    index = at.unsqueeze(-1) + torch.arange(m, device=at.device)
+    if circular:
+        index = index % size
+    out = torch.zeros(flat.shape[0] * size, dtype=mixed.dtype, device=mixed.device)
+    out.index_add_(0, (item.unsqueeze(-1) * size + index).reshape(-1), delta[..., :m].reshape(-1))
+    return out.reshape(*events.shape[:-2], size)
+
+
 def pvae_synthesis(vae: GrainVAE, rate: torch.Tensor, alpha: torch.Tensor, latents: torch.Tensor, n_samples: int,
                    relaxed: bool = True, temperature: float = 0.3, generator: torch.Generator | None = None,
                    circular: bool = True, straight_through: bool = False):
@@ -176,9 +245,17 @@ def pvae_synthesis(vae: GrainVAE, rate: torch.Tensor, alpha: torch.Tensor, laten
         relaxed: binary-Concrete events (training) or hard Bernoulli events (inference).
         straight_through: relaxed events forward their hard value (see :func:`relaxed_events`).
 
+    With ``vae.draw == "atom"`` every event sounds *one* dictionary grain, drawn from its type's weights
+    (:func:`choose_atoms`), and the gradient is the blend's (the draw's expected grain): a straight-through
+    estimator, as for the events themselves.  It needs hard events forward (``straight_through`` or not
+    ``relaxed``).
+
     Shape:
         ``(...)``, ``(...)``, ``(..., K, d)`` → ``(..., n_samples)`` (plus the tail if not ``circular``).
     """
+    atom = vae.draw == "atom"
+    if atom and relaxed and not straight_through:
+        raise ValueError("the 'atom' grain draw needs hard events forward: straight_through=True or relaxed=False")
     k = latents.shape[-2]
     grains = vae.decode(latents)                                                 # (..., K, m)
     per_type = (rate / k).unsqueeze(-1).expand(*rate.shape, k)
@@ -187,7 +264,15 @@ def pvae_synthesis(vae: GrainVAE, rate: torch.Tensor, alpha: torch.Tensor, laten
         events = relaxed_events(per_type, a, n_samples, vae.fs, temperature, generator, straight_through)
     else:
         events = hard_events(per_type, a, n_samples, vae.fs, generator)
-    return place_grains(events, grains, circular=circular)
+    out = place_grains(events, grains, circular=circular)
+    if not atom:
+        return out
+    size = n_samples if circular else n_samples + grains.shape[-1] - 1
+    with torch.no_grad():
+        fix = _atom_corrections(events.detach(), vae, latents.detach(), grains.detach(), size, circular, generator)
+    if circular:
+        return out + fix
+    return out[0] + fix[..., :n_samples], out[1] + fix[..., n_samples:]
 
 
 def background_noise(magnitude: torch.Tensor, shape: tuple[int, ...], length: int,
@@ -205,19 +290,19 @@ def background_noise(magnitude: torch.Tensor, shape: tuple[int, ...], length: in
     return y / y.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-12)
 
 
-def expected_event_power(rate: torch.Tensor, alpha: torch.Tensor, grains: torch.Tensor, fs: float) -> torch.Tensor:
-    """Mean power per sample of :func:`pvae_synthesis`'s events: ``Σ_k (λ/K)/fs · E[a²] · ‖g_k‖²`` with
-    amplitudes ``a = v^α``, ``v ~ U(0, 1)`` (``E[a²] = 1/(1 + 2α)``), for grains placed at independent times.
+def expected_event_power(rate: torch.Tensor, alpha: torch.Tensor, energy: torch.Tensor, fs: float) -> torch.Tensor:
+    """Mean power per sample of :func:`pvae_synthesis`'s events: ``Σ_k (λ/K)/fs · E[a²] · E_k`` with amplitudes
+    ``a = v^α``, ``v ~ U(0, 1)`` (``E[a²] = 1/(1 + 2α)``) and ``E_k`` the mean energy of a grain of type ``k``
+    (:func:`type_energy`), for grains placed at independent times.
 
     Shape:
-        ``rate (...)``, ``alpha (...)``, ``grains (..., K, m)`` → ``(..., 1)``.
+        ``rate (...)``, ``alpha (...)``, ``energy (..., K)`` → ``(..., 1)``.
 
-    >>> g = torch.ones(1, 100)                                  # one grain type, energy 100
-    >>> float(expected_event_power(torch.tensor(10.0), torch.tensor(0.5), g, 1000.0))   # 0.01·0.5·100
+    >>> e = torch.tensor([100.0])                               # one grain type, energy 100
+    >>> float(expected_event_power(torch.tensor(10.0), torch.tensor(0.5), e, 1000.0))   # 0.01·0.5·100
     0.5
     """
-    energy = grains.pow(2).sum(-1).mean(-1)                                          # (...): mean over types
-    return (rate / fs * energy / (1 + 2 * alpha)).unsqueeze(-1)
+    return (rate / fs * energy.mean(-1) / (1 + 2 * alpha)).unsqueeze(-1)
 
 
 LONE_EVENT_FLOOR = 0.25     # inference: a frame's events are scaled as if they had at least this share of

@@ -80,7 +80,9 @@ def build_model(cfg: TrainConfig) -> TexDSP | PVAEModel | HybridModel:
     """The configured model, initialised from ``seed``."""
     torch.manual_seed(cfg.seed)
     if cfg.has_events:
-        vae = _build(GrainVAE, GRAIN_VAE_ARGS, cfg)
+        # the noise decoder has no grains to draw from: its events always use the decoded grain
+        draw = cfg.vae_grain_draw if cfg.vae_decoder == "dictionary" else "mixture"
+        vae = _build(GrainVAE, GRAIN_VAE_ARGS, cfg, draw=draw)
         if cfg.architecture == "HYBRID":
             return _build(HybridModel, HYBRID_ARGS, cfg, vae=vae)
         return _build(PVAEModel, PVAE_ARGS, cfg, vae=vae)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ddsp_textures.stats.features import FEATURES
 from ddsp_textures.stats.texstat import DEFAULT_ALPHA, DEFAULT_BETA
-from ddsp_textures.synths.pvae import DECODERS
+from ddsp_textures.synths.pvae import DECODERS, DRAWS
 
 
 class ConfigError(ValueError):
@@ -91,6 +91,7 @@ class TrainConfig:
     vae_beta: float = 0.01
     vae_decoder: str = "dictionary"
     vae_dictionary_size: int = 32
+    vae_grain_draw: str = "atom"
     max_rate: float = 200.0
     event_temperature: float = 0.3
     rate_supervision: float = 1.0
@@ -166,7 +167,8 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-SAVED_BEFORE: dict[str, Any] = {"vae_decoder": "noise", "event_gain_penalty": 0.0, "pvae_background": False}
+SAVED_BEFORE: dict[str, Any] = {"vae_decoder": "noise", "event_gain_penalty": 0.0, "pvae_background": False,
+                                 "vae_grain_draw": "mixture"}
 """Keys whose default changed after runs were saved without them, and the value such a run trained with."""
 
 
@@ -252,6 +254,13 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.has_events:
         if cfg.vae_decoder not in DECODERS:
             raise ConfigError(f"config key 'vae_decoder' must be one of {', '.join(DECODERS)}, got {cfg.vae_decoder!r}")
+        if cfg.vae_grain_draw not in DRAWS:
+            raise ConfigError(f"config key 'vae_grain_draw' must be one of {', '.join(DRAWS)}, "
+                              f"got {cfg.vae_grain_draw!r}")
+        if (cfg.vae_grain_draw == "atom" and cfg.vae_decoder == "dictionary" and cfg.architecture == "HYBRID"
+                and not cfg.straight_through_events):
+            raise ConfigError("config key 'vae_grain_draw': 'atom' needs hard events in training "
+                              "('straight_through_events': true), or use 'mixture'")
         # sizes of the memory estimate and of the dictionary, and the grain training's epoch count
         for key in ("vae_hidden", "vae_param_per_env", "vae_epochs", "vae_dictionary_size"):
             if getattr(cfg, key) < 1:
