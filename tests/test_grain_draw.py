@@ -107,3 +107,15 @@ def test_new_runs_draw_atoms_and_earlier_runs_keep_the_blend():
         parse_config({"architecture": "HYBRID", "audio_path": "x", "straight_through_events": False})
     with pytest.raises(ValueError, match="needs the dictionary decoder"):
         GrainVAE(M, FS, decoder="noise", draw="atom")
+
+
+def test_frames_without_events_are_silent_in_both_draws():
+    for draw in ("atom", "mixture"):
+        vae = _vae(draw)
+        with torch.no_grad():
+            frame, tail = pvae_synthesis(vae, torch.full((3,), 1e-6), torch.ones(3), torch.zeros(3, 2, 2), 4096,
+                                         relaxed=False, generator=torch.Generator().manual_seed(0), circular=False)
+            trained = pvae_synthesis(vae, torch.full((3,), 1e-6), torch.ones(3), torch.zeros(3, 2, 2), 4096,
+                                     straight_through=True, generator=torch.Generator().manual_seed(0))
+        assert frame.shape == (3, 4096) and tail.shape == (3, M - 1) and trained.shape == (3, 4096)
+        assert float(frame.abs().max()) == float(tail.abs().max()) == float(trained.abs().max()) == 0.0

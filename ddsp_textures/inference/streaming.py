@@ -51,9 +51,8 @@ from ddsp_textures.models.event_head import EventControls
 from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, feature_dims
 from ddsp_textures.synths.pvae import (
-    atom_grains,
     background_noise,
-    choose_atoms,
+    drawn_grains,
     expected_event_power,
     mix_background,
     type_energy,
@@ -212,8 +211,7 @@ def _event_draws(model: PVAEModel | HybridModel, latent: torch.Tensor, measured:
     kind, at = torch.nonzero(u < c.rate[0, 0] / model.atoms / model.fs, as_tuple=True)
     amplitude = (v[kind, at] ** c.alpha[0, 0]).unsqueeze(-1)
     if model.vae.draw == "atom":
-        weights, grains = atom_grains(model.vae, latents)
-        return c, at, amplitude * grains[kind, choose_atoms(weights[kind], generator)]
+        return c, at, amplitude * drawn_grains(model.vae, latents[kind], generator)
     return c, at, amplitude * model.vae.decode(latents)[kind]
 
 

@@ -58,7 +58,8 @@ class GrainVAE(nn.Module):
     """Variational autoencoder of grains ``(m,)`` through their log band energies.
 
     ``draw``: how events use a decoded latent (:func:`pvae_synthesis`): ``"atom"`` (one dictionary grain per
-    event, drawn from the mixture's weights; dictionary decoder only) or ``"mixture"`` (the decoded grain).
+    event, drawn from the mixture's weights; dictionary decoder only, its default) or ``"mixture"`` (the decoded
+    grain; the noise decoder's default).
 
     ``decoder``: ``"dictionary"`` (mixture of ``dictionary_size`` real grains with band gains; the dictionary
     is filled by :meth:`set_dictionary`, which :func:`~ddsp_textures.training.grain_training.train_grain_vae` calls on
@@ -81,8 +82,9 @@ class GrainVAE(nn.Module):
 
     def __init__(self, grain_size: int, fs: float, n_bands: int = 16, param_per_env: int = 32, latent_dim: int = 2,
                  hidden: int = 128, depth: int = 2, seed: int = 0, decoder: str = "dictionary",
-                 dictionary_size: int = 32, draw: str = "mixture") -> None:
+                 dictionary_size: int = 32, draw: str | None = None) -> None:
         super().__init__()
+        draw = draw or ("atom" if decoder == "dictionary" else "mixture")
         if decoder not in DECODERS:
             raise ValueError(f"unknown grain decoder {decoder!r}; use one of {DECODERS}")
         if draw not in DRAWS:
@@ -213,6 +215,16 @@ def choose_atoms(weights: torch.Tensor, generator: torch.Generator | None = None
     return index.clamp_max(weights.shape[-1] - 1)
 
 
+def drawn_grains(vae: GrainVAE, latents: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One dictionary grain per event, drawn from the weights of its latent ``(E, d)`` and shaped by its band
+    gains (:func:`choose_atoms`): ``(E, m)``."""
+    weights, log_gains = vae.mixture(latents)
+    chosen = vae.dictionary[choose_atoms(weights, generator)]
+    if chosen.shape[0] == 0:                                   # no event: nothing to shape
+        return chosen
+    return vae.bank.apply_band_gains(chosen, torch.pow(10.0, log_gains)) * vae.window
+
+
 def _atom_corrections(events: torch.Tensor, vae: GrainVAE, latents: torch.Tensor, mixed: torch.Tensor,
                       size: int, circular: bool, generator: torch.Generator | None) -> torch.Tensor:
     """What turns every event's blended grain into one dictionary grain drawn from its weights: ``(..., size)``
@@ -220,12 +232,10 @@ def _atom_corrections(events: torch.Tensor, vae: GrainVAE, latents: torch.Tensor
     k, n = events.shape[-2:]
     flat = events.reshape(-1, k, n)
     item, kind, at = torch.nonzero(flat, as_tuple=True)
-    weights, grains = atom_grains(vae, latents)
+    grains = drawn_grains(vae, latents.reshape(-1, k, latents.shape[-1])[item, kind], generator)
     m = min(grains.shape[-1], size)
-    weights, grains = weights.reshape(-1, k, weights.shape[-1]), grains.reshape(-1, k, *grains.shape[-2:])
-    j = choose_atoms(weights[item, kind], generator)
     blend = mixed.reshape(-1, k, mixed.shape[-1])[item, kind]
-    delta = flat[item, kind, at].unsqueeze(-1) * (grains[item, kind, j] - blend)
+    delta = flat[item, kind, at].unsqueeze(-1) * (grains - blend)
     index = at.unsqueeze(-1) + torch.arange(m, device=at.device)
     if circular:
         index = index % size
