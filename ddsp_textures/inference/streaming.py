@@ -295,9 +295,11 @@ class PVAERenderer(nn.Module):
         parts = list(torch.split(feats, self.dims, dim=-1))
         latent, gru = model.encoder(parts, state[0])
         c, at, grains = _event_draws(model, latent, measured_rate(model.feature_names, parts), generator)
-        noise = (background_noise(model.background, (), model.frame_size, generator) if model.has_background
-                 else torch.zeros(0))
-        power = expected_event_power(c.rate[0, 0], c.alpha[0, 0], type_energy(model.vae, c.latents[0, 0]), model.fs)
+        noise, power = torch.zeros(0), torch.zeros(0)
+        if model.has_background:        # the events' expected power only matters for the mix with it
+            noise = background_noise(model.background, (), model.frame_size, generator)
+            energy = type_energy(model.vae, c.latents[0, 0])
+            power = expected_event_power(c.rate[0, 0], c.alpha[0, 0], energy, model.fs)
         return [at, grains, target, noise, power], [gru]
 
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:

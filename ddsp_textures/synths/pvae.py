@@ -153,10 +153,15 @@ class GrainVAE(nn.Module):
         h = self.decoder(z)
         return torch.softmax(self.to_choice(h), -1), GAIN_RANGE_DB / 20 * torch.tanh(self.to_gains(h))
 
+    def shape_grains(self, grains: torch.Tensor, log_gains: torch.Tensor) -> torch.Tensor:
+        """Dictionary grains (or blends of them) ``(..., m)`` with band gains in log10 ``(..., N + 2)`` (one
+        zero-phase filter), under the grain window: the dictionary decoder's last step."""
+        return self.bank.apply_band_gains(grains, torch.pow(10.0, log_gains)) * self.window
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         if self.decoder_kind == "dictionary":
             weights, log_gains = self.mixture(z)
-            return self.bank.apply_band_gains(weights @ self.dictionary, torch.pow(10.0, log_gains)) * self.window
+            return self.shape_grains(weights @ self.dictionary, log_gains)
         h = self.decoder(z)
         coeffs = coefficients_from_logits(self.to_mag(h), self.to_phase(h), self.n_bands, self.grain_size)
         return texenv_synthesis(coeffs, self.carriers) * self.window
@@ -188,8 +193,7 @@ def atom_grains(vae: GrainVAE, latents: torch.Tensor) -> tuple[torch.Tensor, tor
     grains reshaped by that type's band gains ``(..., K, J, m)`` — the type's decoded grain is
     ``Σ_j weights_j · grains_j``."""
     weights, log_gains = vae.mixture(latents)
-    gains = torch.pow(10.0, log_gains).unsqueeze(-2)                                 # (..., K, 1, N + 2)
-    return weights, vae.bank.apply_band_gains(vae.dictionary, gains) * vae.window
+    return weights, vae.shape_grains(vae.dictionary, log_gains.unsqueeze(-2))       # gains (..., K, 1, N + 2)
 
 
 def type_energy(vae: GrainVAE, latents: torch.Tensor) -> torch.Tensor:
@@ -222,7 +226,7 @@ def drawn_grains(vae: GrainVAE, latents: torch.Tensor, generator: torch.Generato
     chosen = vae.dictionary[choose_atoms(weights, generator)]
     if chosen.shape[0] == 0:                                   # no event: nothing to shape
         return chosen
-    return vae.bank.apply_band_gains(chosen, torch.pow(10.0, log_gains)) * vae.window
+    return vae.shape_grains(chosen, log_gains)
 
 
 def _atom_corrections(events: torch.Tensor, vae: GrainVAE, latents: torch.Tensor, mixed: torch.Tensor,
