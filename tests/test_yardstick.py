@@ -86,6 +86,35 @@ def test_metronome_clicks_are_periodic():
     assert s.ioi_cv < 0.05 and s.periodicity > 0.8 and s.periodicity_lag_s == pytest.approx(0.25, abs=0.006)
 
 
+def _modulated_noise(envelope: np.ndarray, seed: int) -> np.ndarray:
+    return envelope * np.random.default_rng(seed).standard_normal(envelope.shape[0])
+
+
+def test_sinusoidal_modulation_period_is_found():
+    """Noise under an 8-Hz sinusoidal envelope: the detrended envelope's autocorrelation is cos(2π·8·τ), whose
+    first peak is 1 at 125 ms and whose trough before it is −1 (counted as 0)."""
+    t = np.arange(20 * FS) / FS
+    s = event_statistics(_modulated_noise(1 + 0.9 * np.sin(2 * np.pi * 8 * t), seed=7), FS)
+    assert s.periodicity > 0.8 and s.periodicity_lag_s == pytest.approx(0.125, abs=0.006)
+
+
+def test_faint_flutter_on_a_wandering_envelope_counts_as_faint():
+    """Noise under a slowly wandering envelope (white noise smoothed by a 250-ms Gaussian) with a faint 12-Hz
+    flutter (±20 %): the envelope's autocorrelation stays high across the lags (numpy reference), with a small
+    ripple at 1/12 s.  The ripple is what repeats, and only its rise above the trough before it counts."""
+    from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+
+    t = np.arange(20 * FS) / FS
+    drift = gaussian_filter1d(np.random.default_rng(9).standard_normal(t.shape[0]), 0.25 * FS)
+    x = _modulated_noise(np.exp(drift / drift.std()) * (1 + 0.2 * np.sin(2 * np.pi * 12 * t)), seed=10)
+    env = upper_band_envelope(x, FS)
+    env = env - uniform_filter1d(env, 400, mode="reflect")
+    lag = round(1 / 12 / 0.005)
+    assert np.corrcoef(env[:-lag], env[lag:])[0, 1] > 0.8
+    s = event_statistics(x, FS)
+    assert s.periodicity < 0.15 and s.periodicity_lag_s == pytest.approx(1 / 12, abs=0.006)
+
+
 def test_steady_noise_has_no_events():
     s = event_statistics(np.random.default_rng(3).standard_normal(FS * 10), FS)
     assert s.onset_rate == 0 and np.isnan(s.ioi_cv) and s.peak_to_median < 1.5

@@ -12,9 +12,9 @@ way and need no alignment in time:
   for crackles;
 * **IOI CV**: standard deviation over mean of the inter-onset intervals — 1 for a Poisson process, 0 for a
   metronome;
-* **periodicity**: the highest local maximum of the envelope's autocorrelation at lags of 50–1000 ms (the
-  envelope detrended by its 2-s moving mean first, so slow swells are not counted) — near 0 for random events,
-  near 1 for a pulse.
+* **periodicity**: the highest peak of the envelope's autocorrelation at lags of 50–1000 ms, counted from the
+  trough before it (the envelope detrended by its 2-s moving mean first, so slow swells are not counted) — near 0
+  for random events and for a smooth envelope, whose autocorrelation falls without coming back, near 1 for a pulse.
 
 The envelope is the RMS, in blocks of ``block_s`` (5 ms), of the analytic signal of everything above ``low_hz``
 (2 kHz: where a click stands out of a noise bed), computed with one FFT of the whole signal.
@@ -84,8 +84,13 @@ def onset_times(envelope: np.ndarray, block_s: float = BLOCK_S, threshold: float
 
 def envelope_periodicity(envelope: np.ndarray, block_s: float = BLOCK_S, lags_s: tuple[float, float] = LAGS_S,
                          detrend_s: float = 2.0) -> tuple[float, float]:
-    """``(value, lag in s)`` of the highest local maximum of the detrended envelope's autocorrelation
-    (normalised to 1 at lag 0) at lags within ``lags_s``; ``(0, nan)`` where it has none.
+    """``(value, lag in s)`` of the highest peak of the detrended envelope's autocorrelation ``r`` (normalised to
+    1 at lag 0) at lags within ``lags_s``, a peak's height taken above the trough before it: at a local maximum
+    ``τ``, ``r(τ) − max(0, min r(0…τ))``; ``(0, nan)`` where it has none.
+
+    Measured from the trough, a ripple on a slowly falling autocorrelation — a smooth envelope with no pulse —
+    counts for as little as it rises; an autocorrelation that dips to 0 or below between pulses keeps its peak's
+    full height.
 
     >>> pulse = np.zeros(2000); pulse[::40] = 1.0          # a pulse every 40 blocks = 200 ms
     >>> value, lag = envelope_periodicity(pulse)
@@ -104,8 +109,10 @@ def envelope_periodicity(envelope: np.ndarray, block_s: float = BLOCK_S, lags_s:
     peak = (inner >= acf[lo - 1: hi]) & (inner >= acf[lo + 1: hi + 2])
     if not peak.any():
         return 0.0, math.nan
-    best = int(np.argmax(np.where(peak, inner, -np.inf)))
-    return float(max(inner[best], 0.0)), (lo + best) * block_s
+    trough = np.maximum(np.minimum.accumulate(acf)[lo: hi + 1], 0.0)
+    height = np.where(peak, inner - trough, -np.inf)
+    best = int(np.argmax(height))
+    return float(max(height[best], 0.0)), (lo + best) * block_s
 
 
 @dataclass(frozen=True)
