@@ -6,9 +6,10 @@ wind — the first half trains a model and is the reference; the second half is 
 the same texture).  Scored against the first half with :class:`ddsp_textures.metrics.Yardstick`: the floor, the
 DSP resynthesis of the second half, each trained model's resynthesis of the second half, and its ``generate``
 output of the same length — *before* (``variation="mean"``: the mean features, one average frame repeated) and
-*after* (the default: the reference's bootstrapped feature trajectory, and for TexDSP the reference's transient
-atoms placed anew).  Generation draws from the first half, so it is also scored against the second half, which
-it never saw ("held-out" columns; the floor is symmetric).  Writes ``results/generation[_quick].{json,md}`` and a
+*after* (the default: the reference's bootstrapped feature trajectory, and for TexDSP and hybrid models the
+reference's transient atoms placed anew; a hybrid's "own events only" row is its generation without them).
+Generation draws from the first half, so it is also scored against the second half, which it never saw
+("held-out" columns; the floor is symmetric).  Writes ``results/generation[_quick].{json,md}`` and a
 PNG of spectrograms side by side.
 """
 
@@ -119,6 +120,8 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             candidates["TexDSP resynthesis + clicks"] = resynthesize(model, second, transients="clicks")
         candidates[f"{arch} generate, before"] = generate(model, seconds, first, variation="mean")
         candidates[f"{arch} generate"] = generate(model, seconds, first)
+        if model.synthesizes_events and model.has_carriers:      # a hybrid: the click layer is its default now
+            candidates[f"{arch} generate, own events only"] = generate(model, seconds, first, transients=None)
     held_out = Yardstick(second, FS, measure, floor=first)     # the half that no model or generation saw
     held_floor = held_out.floor_scores()
     rows = []
@@ -142,22 +145,24 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
 
 
 def before_after(rows: list[dict]) -> list[str]:
-    """A digest of each :data:`VARIANTS` setting (before) against its architecture's default (after): per texture
-    and candidate, log-mel FD and KAD ÷ floor, onsets/s and frame spread, before → after."""
-    pairs = [(label, arch) for arch, _, label in VARIANTS.values()]
+    """A digest of each :data:`VARIANTS` setting (before) against its architecture's default (after), and of a
+    hybrid's generation without the click layer (before) and with it (after): per texture and candidate, log-mel
+    FD and KAD ÷ floor, onsets/s and frame spread, before → after."""
+    pairs = [(f"{label} {kind}", f"{arch} {kind}", f"{arch} {kind}") for arch, _, label in VARIANTS.values()
+             for kind in ("resynthesis", "generate")]
+    pairs += [("HYBRID generate, own events only", "HYBRID generate", "HYBRID generate: + click layer")]
     lines = ["| texture | candidate | log-mel FD ÷ floor | KAD ÷ floor | onsets/s (original) | frame spread |",
              "|---|---|---|---|---|---|"]
     index = {(r["texture"], r["candidate"]): r for r in rows}
     for texture in dict.fromkeys(r["texture"] for r in rows):
-        for before, after in pairs:
-            for kind in ("resynthesis", "generate"):
-                a, b = index.get((texture, f"{before} {kind}")), index.get((texture, f"{after} {kind}"))
-                if a is None or b is None:
-                    continue
-                lines.append(f"| {texture} | {after} {kind} | {a['mel_fd_ratio']:.3g} → **{b['mel_fd_ratio']:.3g}** | "
-                             f"{a['kad_ratio']:.3g} → {b['kad_ratio']:.3g} | {a['onset_rate']:.2f} → "
-                             f"{b['onset_rate']:.2f} ({b['reference_rate']:.2f}) | {a['spread']:.2f} → "
-                             f"{b['spread']:.2f} |")
+        for before, after, label in pairs:
+            a, b = index.get((texture, before)), index.get((texture, after))
+            if a is None or b is None:
+                continue
+            lines.append(f"| {texture} | {label} | {a['mel_fd_ratio']:.3g} → **{b['mel_fd_ratio']:.3g}** | "
+                         f"{a['kad_ratio']:.3g} → {b['kad_ratio']:.3g} | {a['onset_rate']:.2f} → "
+                         f"{b['onset_rate']:.2f} ({b['reference_rate']:.2f}) | {a['spread']:.2f} → "
+                         f"{b['spread']:.2f} |")
     return lines if len(lines) > 2 else []
 
 

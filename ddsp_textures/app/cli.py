@@ -72,8 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="bootstrap: the reference's own feature trajectory in random blocks, so frames vary as the "
                         "recording's do (default); mean: its mean features, one average frame repeated")
     c.add_argument("--transients", default="default", choices=["default", "clicks", "knocks", "none"],
-                   help="TexDSP: the reference's clicks placed anew over the generated bed (default: clicks; "
-                        "none for P-VAE and hybrid runs, which draw their own events)")
+                   help="the reference's clicks placed anew over the generated bed of a TexDSP or hybrid run "
+                        "(default: clicks; none for P-VAE runs, which have no bed)")
     c.add_argument("--loop", action="store_true", help="a seamless loop: the end joins the start without a click")
     c.add_argument("--weights", choices=["best", "last"], default="best")
     c.add_argument("--seed", type=_seed, default=0)

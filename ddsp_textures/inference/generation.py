@@ -22,14 +22,17 @@ The curves steer the result —
 A curve is a number (constant) or breakpoints ``"t0:v0,t1:v1,..."`` (seconds: value), linearly interpolated
 and held constant outside the given times.  TexDSP and hybrid models synthesise whole frames with random carrier
 shifts, joined with short circular crossfades as in a resynthesis (:mod:`ddsp_textures.inference.resynthesis`); P-VAE
-models stream consecutive frames with hard Poisson events drawn from their learned rate.
+and hybrid models draw hard Poisson events from their learned rate.
 
-``transients`` (TexDSP, default ``"clicks"``): the reference's clicks are taken out first
-(:func:`~ddsp_textures.synths.transients.analyze_transients`); the model generates the bed from the residual's
-features and loudness, and the layer's atoms — each event with its own gain and band spectrum — are placed
-anew, at times whose intervals are drawn from the reference's own inter-onset intervals (so the events come as
-often and as irregularly as in the recording) and scaled by the ``rate`` curve.  A TexEnv envelope cannot render
-a 0.2-ms crackle (it comes out as a dense train of soft puffs); the layer can.
+``transients`` (models with a TexEnv bed — TexDSP and hybrid —, default ``"clicks"``): the reference's clicks
+are taken out first (:func:`~ddsp_textures.synths.transients.analyze_transients`); the model generates the bed
+(and a hybrid its own events) from the residual's features and loudness, and the layer's atoms — each event
+with its own gain and band spectrum — are placed anew, at times whose intervals are drawn from the reference's
+own inter-onset intervals (so the events come as often and as irregularly as in the recording) and scaled by the
+``rate`` curve.  A TexEnv envelope cannot render a 0.2-ms crackle (it comes out as a dense train of soft puffs,
+and a bed decodes the same envelope in every frame, which flutters); the layer can, and covers the flutter.  A
+hybrid's own events are silent where its event gain learned to be (water, fire, applause), so it takes the
+layer too (``benchmarks/README.md``: *Results*).  A P-VAE has no bed and takes none.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ if TYPE_CHECKING:
 Curve = float | int | str | Sequence[tuple[float, float]]
 GenerativeModel = TexDSP | PVAEModel | HybridModel
 MAX_SECONDS = 3600.0
+NO_BED_FOR_TRANSIENTS = ("transients are placed over a TexEnv bed (TexDSP and hybrid models); a P-VAE generates "
+                         "its own events only")
 
 
 def parse_curve(curve: Curve, name: str = "curve") -> list[tuple[float, float]]:
@@ -233,8 +238,8 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
     ``loop``: the end joins the start without a click — ``seconds`` plus :data:`LOOP_FADE_S` are generated and
     the extra tail is crossfaded onto the head (:func:`loop_join`), for a sample that repeats seamlessly.
 
-    ``transients``: ``"default"`` (``"clicks"`` for TexDSP with ``variation="bootstrap"``, else none: P-VAE and
-    hybrid models draw their own events), a detector name of
+    ``transients``: ``"default"`` (``"clicks"`` for a model with a TexEnv bed — TexDSP, hybrid — with
+    ``variation="bootstrap"``, else none: a P-VAE draws its own events only), a detector name of
     :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
     Returns float32 audio at the model's sample rate, at the level of the reference scaled to unit RMS
     (``variation="mean"``: level 0 dB is that of a z-scored, unit-RMS, frame).
@@ -252,9 +257,9 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
                           transients)
         return loop_join(longer, fade)
     if transients == "default":
-        transients = "clicks" if not model.synthesizes_events and variation == "bootstrap" else None
-    if transients and model.synthesizes_events:
-        raise ValueError("transients are for TexDSP models (P-VAE and hybrid models generate their own events)")
+        transients = "clicks" if model.has_carriers and variation == "bootstrap" else None
+    if transients and not model.has_carriers:
+        raise ValueError(NO_BED_FOR_TRANSIENTS)
     if transients and variation == "mean":
         raise ValueError("transients need variation='bootstrap'")
     names = model.feature_names

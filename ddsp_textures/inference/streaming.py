@@ -14,7 +14,7 @@ with controls that move while it plays (book chapter: *DDSP training*, section *
    TexEnv frames are rotated and joined with short circular crossfades (as
    :func:`~ddsp_textures.dsp.framing.join_model_frames`), P-VAE frames carry their grain tails into the next
    one;
-3. TexDSP streams place the reference's clicks anew
+3. TexDSP and hybrid streams place the reference's clicks anew
    (:func:`~ddsp_textures.inference.generation.replace_events`: intervals drawn from the reference's own,
    scaled by the rate control);
 4. the output is multiplied by the loudness control, sample by sample.
@@ -45,7 +45,13 @@ import torch
 from torch import nn
 
 from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
-from ddsp_textures.inference.generation import BLOCK_FRAMES, LOUDNESS_RANGE_DB, _reference_frames, _unit_rms
+from ddsp_textures.inference.generation import (
+    BLOCK_FRAMES,
+    LOUDNESS_RANGE_DB,
+    NO_BED_FOR_TRANSIENTS,
+    _reference_frames,
+    _unit_rms,
+)
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.event_head import EventControls
 from ddsp_textures.models.pvae import measured_rate
@@ -680,14 +686,15 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
                 renderer: nn.Module | None = None) -> StreamCore:
     """A :class:`StreamCore` for ``model`` from a reference recording (and a second one to morph towards).
 
-    ``transients``: ``"default"`` (``"clicks"`` for TexDSP, none for P-VAE and hybrid models, which draw their
-    own events), a detector name of :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
+    ``transients``: ``"default"`` (``"clicks"`` for models with a TexEnv bed — TexDSP, hybrid —, none for a
+    P-VAE; :func:`~ddsp_textures.inference.generation.generate`), a detector name of
+    :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
     """
     renderer = renderer_for(model) if renderer is None else renderer
     if transients == "default":
-        transients = None if model.synthesizes_events else "clicks"
-    if transients and model.synthesizes_events:
-        raise ValueError("transients are for TexDSP models (P-VAE and hybrid models generate their own events)")
+        transients = "clicks" if model.has_carriers else None
+    if transients and not model.has_carriers:
+        raise ValueError(NO_BED_FOR_TRANSIENTS)
     if not 1 <= block_size <= MAX_BLOCK:
         raise ValueError(f"block_size must be in [1, {MAX_BLOCK}], got {block_size}")
     fs = int(model.fs)

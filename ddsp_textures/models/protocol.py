@@ -19,12 +19,12 @@ class TextureModel(nn.Module):
 
     Attributes:
         architecture: the config's name for it (``"TexDSP"``, ``"PVAE"``, ``"HYBRID"``).
-        synthesizes_events: it draws its own events (P-VAE, hybrid); otherwise resynthesis and generation may add
-            a transient layer taken from the input or the reference (TexDSP).
+        synthesizes_events: it draws its own events (P-VAE, hybrid); otherwise resynthesis may add a transient
+            layer taken from the input (TexDSP).
         steps_per_frame: encoder steps per synthesised frame: 2 where the encoder sees half-overlapping frames and
             whole frames are synthesised from the even ones, 1 where every frame is synthesised.
         has_carriers: a TexEnv bed whose carriers can follow the training corpus' spectrum
-            (:meth:`prepare_carriers`).
+            (:meth:`prepare_carriers`); generation and streaming place the reference's clicks over it.
         has_grain_vae: a grain VAE that is fitted on the training audio before the model trains.
         has_background: a background noise measured on the training audio (:meth:`prepare_background`).
         exportable: the one-file TorchScript export (:func:`~ddsp_textures.inference.export.export_stream`)
