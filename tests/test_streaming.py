@@ -11,6 +11,7 @@ import torch
 
 from ddsp_textures.app.cli import main
 from ddsp_textures.inference.generation import generate
+from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.inference.streaming import CONTROL_RAMP_S, StreamCore, TextureStream
 from ddsp_textures.metrics import event_statistics
 from ddsp_textures.textures import make_texture
@@ -74,7 +75,8 @@ def test_the_stream_is_offline_generate_whatever_the_block_size(runs, arch):
 
 def test_a_hybrid_places_the_reference_clicks_over_its_bed_and_a_pvae_takes_none(runs):
     """With its own events silenced, a hybrid's generation has the reference's clicks at the reference's rate by
-    default (the layer over its bed), and none without the layer; a P-VAE, with no bed, refuses the layer."""
+    default (the layer over its bed), and none without the layer; its resynthesis keeps the input's clicks when
+    asked; a P-VAE, with no bed, refuses the layer."""
     model, _ = load_run(runs["HYBRID"])
     model.set_events_enabled(False)
     reference = _clicks(20.0, rate=4.0)
@@ -82,9 +84,12 @@ def test_a_hybrid_places_the_reference_clicks_over_its_bed_and_a_pvae_takes_none
     layered = event_statistics(generate(model, 20.0, reference, seed=0), FS).onset_rate
     bare = event_statistics(generate(model, 20.0, reference, seed=0, transients=None), FS).onset_rate
     assert 3.0 < own < 5.0 and layered == pytest.approx(own, rel=0.25) and bare < own / 4, (own, layered, bare)
+    kept = event_statistics(resynthesize(model, reference, transients="clicks"), FS).onset_rate   # the input's
+    assert kept == pytest.approx(own, rel=0.25)
     pvae, _ = load_run(runs["PVAE"])
     for call in (lambda: generate(pvae, 2.0, reference, transients="clicks"),
-                 lambda: TextureStream(pvae, reference, transients="clicks")):
+                 lambda: TextureStream(pvae, reference, transients="clicks"),
+                 lambda: resynthesize(pvae, reference, transients="clicks")):
         with pytest.raises(ValueError, match="TexEnv bed"):
             call()
 

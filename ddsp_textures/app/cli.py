@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--weights", choices=["best", "last"], default="best")
     s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--transients", nargs="?", const="clicks", default=False, choices=["clicks", "knocks", "auto"],
-                   help="TexDSP: keep the input's clicks as a transient layer, the model resynthesises the bed "
+                   help="TexDSP and hybrid: keep the input's clicks as a transient layer, the model resynthesises "
+                        "the bed "
                         "(detector: clicks, the default, knocks for sparser, broader events, or auto: the one "
                         "closest to the input, or none)")
     s.add_argument("--equalize", "--equalise", dest="equalize", action="store_true",

@@ -20,7 +20,7 @@ the frame, with hard events (the straight-through training forward has the same 
 frame, as a whole, the input frame's band RMS, residual bands included
 (:meth:`~ddsp_textures.models.HybridModel.synthesize`).
 
-``transients=True`` (TexDSP): the input's clicks are taken out first
+``transients=True`` (TexDSP and hybrid models): the input's clicks are taken out first
 (:func:`~ddsp_textures.synths.transients.analyze_transients`, book chapter *TexEnv synth*), the model resynthesises
 the residual bed, and the transient layer — atoms cut from the input, at the input's event times — is added back.
 The events then come from the input, not from the model: right for resynthesis, not for timbre transfer.
@@ -48,6 +48,7 @@ from ddsp_textures.dsp.framing import (
     zscore,
 )
 from ddsp_textures.dsp.spectral import equalize_to
+from ddsp_textures.inference.generation import NO_BED_FOR_TRANSIENTS
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, TextureModel
 from ddsp_textures.stats.features import band_loudness
 from ddsp_textures.synths.analysis import choose_transients
@@ -67,9 +68,10 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     loudness of the input frame, residual bands included (``loudness`` is ignored; :meth:`HybridModel.synthesize`;
     :func:`~ddsp_textures.stats.features.band_loudness`).
     ``joining``: ``"circular"`` (whole frames of ``L`` with short circular crossfades, the default) or
-    ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).  ``transients`` (TexDSP only): keep the
-    input's transient layer and let the model resynthesise the bed (see the module docstring); ``True`` or a
-    detector name (``"clicks"``, ``"knocks"``: :data:`~ddsp_textures.synths.transients.DETECTORS`), or
+    ``"overlap_add"`` (all half-overlapping frames, ``sqrt_hann``).  ``transients`` (TexDSP and hybrid models,
+    which have a TexEnv bed): keep the input's transient layer and let the model resynthesise the bed (see the
+    module docstring); ``True`` or a detector name (``"clicks"``, ``"knocks"``:
+    :data:`~ddsp_textures.synths.transients.DETECTORS`), or
     ``"auto"`` (the closest of no layer and each detector's).  ``rotate=False`` joins whole frames without
     rotating them (:func:`~ddsp_textures.dsp.framing.rotate_frames`): the model's frames then repeat one envelope
     timeline every ``L`` samples — to hear what the rotation removes.  ``equalize`` filters the result so that
@@ -90,8 +92,8 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
 def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loudness: Loudness, seed: int,
                   joining: Joining, transients: bool | str, rotate: bool) -> np.ndarray:
     """:func:`resynthesize` of a checked input, without the equaliser."""
-    if transients and getattr(model, "synthesizes_events", True):     # only a TexDSP bed takes a layer
-        raise ValueError("transients=True is for TexDSP models (P-VAE and hybrid models synthesise their own events)")
+    if transients and not getattr(model, "has_carriers", False):     # only a TexEnv bed takes a layer
+        raise ValueError(NO_BED_FOR_TRANSIENTS)
     if transients == "auto":
         return _closest_layer(model, x, loudness, seed, joining, rotate)
     layer = None
