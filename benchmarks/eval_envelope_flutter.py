@@ -66,14 +66,15 @@ def random_phases(c: torch.Tensor) -> torch.Tensor:
 
 
 class _Decoding:
-    """``TexDSP.decode`` followed by ``change`` while the context is open."""
+    """``TexDSP.decode`` followed by ``change`` while the context is open (as it is for ``None``)."""
 
     def __init__(self, change) -> None:  # noqa: ANN001
         self.change, self.original = change, TexDSP.decode
 
     def __enter__(self) -> None:
         original, change = self.original, self.change
-        TexDSP.decode = lambda model, latent: change(original(model, latent))
+        if change is not None:
+            TexDSP.decode = lambda model, latent: change(original(model, latent))
 
     def __exit__(self, *exc: object) -> None:
         TexDSP.decode = self.original
@@ -102,10 +103,7 @@ def main() -> None:
                 cfg = config("TexDSP", wav, 8, Path(tmp))
                 cfg["run_name"] += "_spread" if change else ""
                 start = time.perf_counter()
-                if change:
-                    with _Decoding(change):
-                        models[label] = load_run(train(cfg, progress=False))[0].eval()
-                else:
+                with _Decoding(change):
                     models[label] = load_run(train(cfg, progress=False))[0].eval()
                 print(f"{name} {label}: trained in {time.perf_counter() - start:.0f} s", flush=True)
             variants = [("as trained", None, "as trained"), ("random phases", random_phases, "as trained"),
@@ -114,7 +112,7 @@ def main() -> None:
             seconds = len(second) / FS
             for label, change, trained in variants:
                 model = models[trained]
-                with _Decoding(change or (lambda c: c)):
+                with _Decoding(change):
                     torch.manual_seed(0)
                     outputs = {"resynthesis": resynthesize(model, second),
                                "generate, no clicks": generate(model, seconds, first, transients=None),

@@ -61,6 +61,18 @@ NO_BED_FOR_TRANSIENTS = ("transients are placed over a TexEnv bed (TexDSP and hy
                          "its own events only")
 
 
+def transient_layer(model: TextureModel, transients: str | bool | None, variation: str = "bootstrap"
+                    ) -> str | bool | None:
+    """The transient layer a generation, stream or resynthesis of ``model`` takes: ``"default"`` is ``"clicks"``
+    for a model with a TexEnv bed (TexDSP, hybrid) with ``variation="bootstrap"``, else none; any other value as
+    given.  A layer for a model without a bed (a P-VAE) is a ``ValueError``."""
+    if transients == "default":
+        transients = "clicks" if getattr(model, "has_carriers", False) and variation == "bootstrap" else None
+    if transients and not getattr(model, "has_carriers", False):
+        raise ValueError(NO_BED_FOR_TRANSIENTS)
+    return transients
+
+
 def parse_curve(curve: Curve, name: str = "curve") -> list[tuple[float, float]]:
     """Breakpoints ``[(time, value), ...]`` of a curve given as a number, a ``"t:v,t:v"`` string or pairs.
 
@@ -256,10 +268,7 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
         longer = generate(model, (n + fade) / int(model.fs), reference, loudness, centroid, rate, seed, variation,
                           transients)
         return loop_join(longer, fade)
-    if transients == "default":
-        transients = "clicks" if model.has_carriers and variation == "bootstrap" else None
-    if transients and not model.has_carriers:
-        raise ValueError(NO_BED_FOR_TRANSIENTS)
+    transients = transient_layer(model, transients, variation)
     if transients and variation == "mean":
         raise ValueError("transients need variation='bootstrap'")
     names = model.feature_names

@@ -48,7 +48,7 @@ from ddsp_textures.dsp.framing import (
     zscore,
 )
 from ddsp_textures.dsp.spectral import equalize_to
-from ddsp_textures.inference.generation import NO_BED_FOR_TRANSIENTS
+from ddsp_textures.inference.generation import transient_layer
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, TextureModel
 from ddsp_textures.stats.features import band_loudness
 from ddsp_textures.synths.analysis import choose_transients
@@ -92,8 +92,7 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
 def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loudness: Loudness, seed: int,
                   joining: Joining, transients: bool | str, rotate: bool) -> np.ndarray:
     """:func:`resynthesize` of a checked input, without the equaliser."""
-    if transients and not getattr(model, "has_carriers", False):     # only a TexEnv bed takes a layer
-        raise ValueError(NO_BED_FOR_TRANSIENTS)
+    transient_layer(model, transients)                    # only a TexEnv bed takes a layer
     if transients == "auto":
         return _closest_layer(model, x, loudness, seed, joining, rotate)
     layer = None

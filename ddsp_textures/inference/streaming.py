@@ -48,9 +48,9 @@ from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
 from ddsp_textures.inference.generation import (
     BLOCK_FRAMES,
     LOUDNESS_RANGE_DB,
-    NO_BED_FOR_TRANSIENTS,
     _reference_frames,
     _unit_rms,
+    transient_layer,
 )
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.event_head import EventControls
@@ -691,10 +691,7 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
     :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
     """
     renderer = renderer_for(model) if renderer is None else renderer
-    if transients == "default":
-        transients = "clicks" if model.has_carriers else None
-    if transients and not model.has_carriers:
-        raise ValueError(NO_BED_FOR_TRANSIENTS)
+    transients = transient_layer(model, transients)
     if not 1 <= block_size <= MAX_BLOCK:
         raise ValueError(f"block_size must be in [1, {MAX_BLOCK}], got {block_size}")
     fs = int(model.fs)
