@@ -34,7 +34,7 @@ def test_seed_carriers_have_flat_envelopes_and_right_power():
     # near-unit envelope, and clearly flatter than the envelope of raw Gaussian subbands (Rayleigh, CV ≈ 0.52)
     np.testing.assert_allclose(env.mean(-1).numpy(), 1.0, atol=0.08)
     assert cv(raw) == pytest.approx(0.52, abs=0.03)
-    assert cv(env) < 0.7 * cv(raw)
+    assert cv(env) < 0.7 * cv(raw) and cv(env) < 0.15      # 0.11 from the small-grid projections
     same = make_carriers(bank, torch.Generator().manual_seed(0))
     assert torch.equal(seed, same)
 

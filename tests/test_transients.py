@@ -197,6 +197,25 @@ def test_auto_keeps_the_plain_resynthesis_where_there_are_no_events():
     assert torch.equal(y_auto, y_plain)
 
 
+@pytest.mark.parametrize("seconds", [0.4, 1.5])
+def test_auto_is_exactly_the_closest_mode_or_its_probes_choice(seconds):
+    from ddsp_textures.metrics import frame_distances
+
+    bank = erb_bank(4096, FS, 8)                               # 0.4 s: 4 frames (whole search), 1.5 s: 16 (probe)
+    times = torch.linspace(1000, int(seconds * FS) - 1000, int(seconds * 12)).long().tolist()
+    x = clicks_on_noise(times, seconds=seconds, level=0.05)
+
+    def run(mode):
+        return texenv_resynthesize(x, bank, 64, generator=torch.Generator().manual_seed(4), transients=mode)
+
+    auto, candidates = run("auto"), [run(mode) for mode in (False, "clicks", "knocks")]
+    scores = frame_distances(TexStat(4096, FS, 8, low=bank.low, high=bank.high, factor=4), x, candidates)
+    chosen = next(i for i, y in enumerate(candidates) if torch.equal(auto, y))
+    if seconds < 1:                                            # the whole search: the closest, exactly
+        assert chosen == int(np.argmin(scores))
+    assert chosen > 0 and scores[chosen] <= 1.05 * min(scores) < scores[0]    # clicks kept, as close as the best
+
+
 def test_model_resynthesis_keeps_the_input_transients_on_the_models_bed():
     from ddsp_textures.inference.resynthesis import resynthesize
     from ddsp_textures.models import TexDSP
@@ -219,5 +238,8 @@ def test_model_resynthesis_keeps_the_input_transients_on_the_models_bed():
     auto = resynthesize(model, x, seed=1, transients="auto")
     candidates = [resynthesize(model, x, seed=1, transients=t) for t in (False, "clicks", "knocks")]
     scores = frame_distances(TexStat(4096, FS, 8, low=model.bank.low, high=model.bank.high, factor=4), x, candidates)
-    np.testing.assert_array_equal(auto, candidates[int(np.argmin(scores))])
+    # (26 frames: compared on a probe of 4, the chosen one rendered in full) exactly one of the candidates, a
+    # layer, within 5 % of the closest over the whole input
+    chosen = next(i for i, y in enumerate(candidates) if np.array_equal(auto, y))
+    assert chosen > 0 and scores[chosen] <= 1.05 * min(scores)
     assert min(scores) < scores[0]                  # the clicks are worth keeping

@@ -72,7 +72,8 @@ def resynthesize(model: TexDSP | PVAEModel | HybridModel, audio: np.ndarray | to
     which have a TexEnv bed): keep the input's transient layer and let the model resynthesise the bed (see the
     module docstring); ``True`` or a detector name (``"clicks"``, ``"knocks"``:
     :data:`~ddsp_textures.synths.transients.DETECTORS`), or
-    ``"auto"`` (the closest of no layer and each detector's).  ``rotate=False`` joins whole frames without
+    ``"auto"`` (the closest of no layer and each detector's, compared on a probe of a few frames where the input
+    is long: :func:`~ddsp_textures.synths.analysis.choose_transients`).  ``rotate=False`` joins whole frames without
     rotating them (:func:`~ddsp_textures.dsp.framing.rotate_frames`): the model's frames then repeat one envelope
     timeline every ``L`` samples — to hear what the rotation removes.  ``equalize`` filters the result so that
     its long-term spectrum follows the input's within ±6 dB (:func:`~ddsp_textures.dsp.spectral.equalize_to`, as the
@@ -132,7 +133,8 @@ def _closest_layer(model: TexDSP, x: torch.Tensor, loudness: Loudness, seed: int
                    rotate: bool) -> np.ndarray:
     """``transients="auto"``: the resynthesis (no layer, or each detector's) closest to ``x`` in frame TexStat
     (:func:`~ddsp_textures.synths.analysis.choose_transients`, the DSP resynthesis's chooser)."""
-    return choose_transients(x, lambda name: _resynthesize(model, x, loudness, seed, joining, name, rotate),
+    return choose_transients(x, lambda name, signal: _resynthesize(model, signal, loudness, seed, joining, name,
+                                                                   rotate),
                              model.bank)
 
 
