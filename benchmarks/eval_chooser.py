@@ -123,8 +123,9 @@ def write_table(rows: list[dict], path: Path, info: dict) -> None:
     lines += ["", "TexStat of each candidate against the input (mean over its frames; carrier seeds 0 / 1); "
               "the rule's cost is its candidate's TexStat over the best one's, per seed; the probe is "
               "`transients=\"auto\"` (the candidates compared on a probe of "
-              "4 frames; the closest rendered in full where it leads by 10 %, else the two closest, compared on "
-              "the whole input), and its cost is counted the same way."]
+              "4 frames; the closest rendered in full where it is ahead of the next by 1.5 standard errors of "
+              "their frame-by-frame difference, or the same within 3 % on every frame, else the two closest, "
+              "compared on the whole input), and its cost is counted the same way."]
     path.write_text("\n".join(lines) + "\n")
 
 

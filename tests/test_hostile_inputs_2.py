@@ -407,3 +407,22 @@ def test_a_damaged_cache_entry_is_detected_and_rebuilt_with_a_warning(tmp_path, 
     with pytest.warns(UserWarning, match="cache entry .* is damaged"):
         train({**cfg, "run_name": "second"}, progress=False)
     np.testing.assert_array_equal(np.load(entry), good)
+
+
+def test_a_ctrl_c_while_a_run_file_is_written_keeps_the_previous_file(tmp_path, monkeypatch):
+    from ddsp_textures.training.rundir import atomic_write_text
+
+    path = tmp_path / "config.json"
+    atomic_write_text(path, '{"epochs": 3}')
+    real = Path.write_text
+
+    def interrupted(self, text, *args, **kwargs):             # half the text reaches the disk, then Ctrl-C
+        real(self, text[: len(text) // 2], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(path, '{"epochs": 51, "seed": 7}')
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"epochs": 3}     # the previous file, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]      # and no temporary file left

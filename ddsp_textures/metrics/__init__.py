@@ -20,6 +20,7 @@ from ddsp_textures.metrics.distances import (
            frechet_distance,
            kad,
            kernel_distance,
+           per_frame_distances,
            texstat_embeddings,
            third_octave_deviation_db,
 )
@@ -39,5 +40,5 @@ __all__ = ["EventStatistics", "Results", "ResultsError", "TARGETS", "Yardstick",
            "frame_audio", "frame_distance",
            "frame_distances", "frame_repetition", "frame_spread", "frechet_distance", "kad", "kernel_distance",
            "load_results", "log_mel_spectrogram", "meets_targets", "mel_filters", "mel_frechet_distance",
-           "onset_times", "percent_change", "relative", "texstat_embeddings", "third_octave_deviation_db",
-           "upper_band_envelope"]
+           "onset_times", "per_frame_distances", "percent_change", "relative", "texstat_embeddings",
+           "third_octave_deviation_db", "upper_band_envelope"]

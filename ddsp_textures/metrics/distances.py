@@ -44,6 +44,14 @@ def frame_distances(texstat: TexStat, x: np.ndarray | torch.Tensor,
                     candidates: Sequence[np.ndarray | torch.Tensor]) -> list[float]:
     """:func:`frame_distance` of several candidates to one original, whose frame statistics are computed once
     (e.g. to choose between resyntheses of ``x``); the same values as separate calls."""
+    return [float(np.mean(row)) for row in per_frame_distances(texstat, x, candidates)]
+
+
+@torch.no_grad()
+def per_frame_distances(texstat: TexStat, x: np.ndarray | torch.Tensor,
+                        candidates: Sequence[np.ndarray | torch.Tensor]) -> list[np.ndarray]:
+    """The TexStat loss of each candidate's frames to ``x``'s, frame by frame (:func:`frame_distances` is their
+    mean): one array ``(F_c,)`` per candidate, ``F_c`` the whole frames both signals have."""
     n = texstat.frame_size
     a = zscore(frame_audio(x, n))
     device = texstat.cochlear.filters.device
@@ -56,8 +64,8 @@ def frame_distances(texstat: TexStat, x: np.ndarray | torch.Tensor,
             raise ValueError(f"signals shorter than one frame of {n} samples")
         while len(targets) < count:
             targets.append(texstat.statistics(a[len(targets):len(targets) + 1].to(device)))
-        out.append(float(np.mean([float(texstat.loss_to_statistics(b[i:i + 1].to(device), targets[i]))
-                                  for i in range(count)])))
+        out.append(np.array([float(texstat.loss_to_statistics(b[i:i + 1].to(device), targets[i]))
+                             for i in range(count)]))
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from ddsp_textures._deprecated import renamed_keywords
@@ -15,7 +16,7 @@ from ddsp_textures.dsp.baseband import envelope_coefficients
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import half_overlap_frames, overlap_add, random_shifts
 from ddsp_textures.dsp.spectral import equalize_to, long_term_spectrum
-from ddsp_textures.metrics import frame_distances
+from ddsp_textures.metrics import frame_distances, per_frame_distances
 from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths.carriers import make_carriers
 from ddsp_textures.synths.texenv import texenv_synthesis
@@ -167,7 +168,8 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
 
 PROBE_FRAMES = 4        # frames of the bank's length on which "auto" compares its candidates (for long inputs)
 PROBE_FADE_S = 0.01     # equal-power crossfade between the probe's pieces
-PROBE_MARGIN = 0.10     # the probe decides when its closest candidate leads the next by this much
+PROBE_T = 1.5           # the probe decides when its closest candidate leads the next by this many standard errors
+PROBE_SAME = 0.03       # ... or when the two are this close on every frame
 
 
 def probe_excerpt(x: torch.Tensor, length: int, fs: float, pieces: int = PROBE_FRAMES) -> torch.Tensor:
@@ -210,8 +212,9 @@ def choose_transients(x: torch.Tensor, render: Callable[[str | bool, torch.Tenso
     compared by how close their frames are to the signal's in TexStat with ``bank``'s frame size and bands
     (mean over frames, :func:`~ddsp_textures.metrics.frame_distances`; the first wins ties).  An input of at
     least ``2 · PROBE_FRAMES`` frames is compared on a :func:`probe_excerpt` of ``PROBE_FRAMES`` frames; where
-    the closest leads the next by ``PROBE_MARGIN`` or more only it is rendered in full (one resynthesis of the
-    whole input instead of three), otherwise the two closest are, and compared on the whole input.  Against the
+    the closest is surely ahead of the next (a paired t statistic of ``PROBE_T`` over the probe's frames) or the
+    two are the same, only it is rendered in full (one resynthesis of the whole input instead of three);
+    otherwise the two closest are, and compared on the whole input.  Against the
     search over whole inputs: ``benchmarks/eval_chooser.py``.  Without a whole frame of ``x``, no layer.
     Returns exactly ``render(choice, x)``."""
     names: list[str | bool] = [False, *DETECTORS]
@@ -221,13 +224,23 @@ def choose_transients(x: torch.Tensor, render: Callable[[str | bool, torch.Tenso
         trials = [(name, y) for name in names if (y := render(name, x)) is not None]
         return _closest(x, trials, bank)[0][0][1]
     probe = probe_excerpt(x, bank.length, bank.fs)
-    ranked = _closest(probe, [(name, y) for name in names if (y := render(name, probe)) is not None], bank)
-    (first, _), first_score = ranked[0]
-    if len(ranked) > 1 and ranked[1][1] < (1 + PROBE_MARGIN) * first_score:     # too close to call on a probe
-        finalists = [(name, y) for (name, _), _ in ranked[:2] if (y := render(name, x)) is not None]
+    trials = [(name, y) for name in names if (y := render(name, probe)) is not None]
+    scores = per_frame_distances(TexStat.for_bank(bank).to(x.device), probe, [y for _, y in trials])
+    order = sorted(range(len(trials)), key=lambda i: float(scores[i].mean()))
+    if len(trials) > 1 and not _probe_decides(scores[order[0]], scores[order[1]]):
+        finalists = [(name, y) for name, _ in (trials[i] for i in order[:2]) if (y := render(name, x)) is not None]
         return _closest(x, finalists, bank)[0][0][1] if finalists else render(False, x)
-    full = render(first, x)
+    full = render(trials[order[0]][0], x)
     return render(False, x) if full is None else full
+
+
+def _probe_decides(best: np.ndarray, second: np.ndarray) -> bool:
+    """Whether the probe's closest candidate can be kept without rendering the next in full: it is ahead on the
+    probe's frames by ``PROBE_T`` standard errors of the frame-by-frame difference (a paired t statistic), or the
+    two are the same within ``PROBE_SAME`` of its score on every frame (then the choice does not matter)."""
+    diff = second - best
+    spread = float(diff.std(ddof=1)) / len(diff) ** 0.5
+    return float(diff.mean()) >= PROBE_T * spread or float(abs(diff).max()) <= PROBE_SAME * float(best.mean())
 
 
 def _closest(x: torch.Tensor, trials: list[tuple[str | bool, torch.Tensor]], bank: FilterBank

@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ def claim_new_run(cfg: TrainConfig) -> tuple[Path, RunLock, list[Path]]:
 def remove_failed_run(run: Path, lock: RunLock, created: list[Path]) -> None:
     """Undo :func:`claim_new_run` after a start that failed before the first checkpoint."""
     for name in ("config.json", "grain_vae_loss.json", "metrics.csv", "loss_plot.png", BEST, BEST + ".tmp",
-                 CHECKPOINT + ".tmp"):
+                 CHECKPOINT + ".tmp", "config.json.tmp", "metrics.csv.tmp"):
         (run / name).unlink(missing_ok=True)
     lock.release()
     for directory in reversed(created):
@@ -152,9 +153,19 @@ def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename: a kill never leaves half a checkpoint, and a failed write
     (a full disk, a read-only directory) leaves the previous file and no temporary one — it raises
     :class:`OSError` naming ``path``."""
+    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_save` for a text file (``config.json``, ``metrics.csv``): a Ctrl-C while it is written
+    leaves the previous file whole, never an empty or half-written one."""
+    _atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as err:       # torch reports a failed write as a RuntimeError
         code = getattr(err, "errno", None)

@@ -12,6 +12,7 @@ weights as an uninterrupted run.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
@@ -53,6 +54,7 @@ from ddsp_textures.training.rundir import (
     CheckpointError,
     RunLock,
     atomic_save,
+    atomic_write_text,
     check_models_directory,
     check_run_files,
     checkpoint_config,
@@ -243,7 +245,8 @@ class Trainer:
         model.vae.requires_grad_(False)
         model.vae_trained.fill_(True)
         if self.ranks.is_main:
-            (self.run_dir / "grain_vae_loss.json").write_text(json.dumps({"grains": len(grains), "loss": history}))
+            atomic_write_text(self.run_dir / "grain_vae_loss.json",
+                              json.dumps({"grains": len(grains), "loss": history}))
         if self.progress:
             tqdm.write(f"grain VAE: {len(grains)} grains, loss {history[0]:.3f} -> {history[-1]:.3f}")
 
@@ -276,7 +279,7 @@ class Trainer:
                 since_best += 1
             if self.ranks.is_main:
                 atomic_save(self.checkpoint(), self.run_dir / CHECKPOINT)
-                (self.run_dir / "config.json").write_text(cfg.to_json())   # in step with the checkpoint
+                atomic_write_text(self.run_dir / "config.json", cfg.to_json())   # in step with the checkpoint
                 self._write_logs()
             if self.on_epoch is not None:
                 self.on_epoch({k: list(v) for k, v in self.history.items()})
@@ -299,10 +302,11 @@ class Trainer:
             self.best = val
 
     def _write_logs(self) -> None:
-        with open(self.run_dir / "metrics.csv", "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(HISTORY_KEYS)
-            writer.writerows(zip(*(self.history[k] for k in HISTORY_KEYS), strict=True))
+        table = io.StringIO(newline="")
+        writer = csv.writer(table)
+        writer.writerow(HISTORY_KEYS)
+        writer.writerows(zip(*(self.history[k] for k in HISTORY_KEYS), strict=True))
+        atomic_write_text(self.run_dir / "metrics.csv", table.getvalue())
         plot_history(self.history, self.run_dir / "loss_plot.png")
 
 
@@ -331,7 +335,7 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
     distributed.broadcast_text(str(run_dir), ranks, trainer.device)
     try:
         trainer.run_dir = run_dir
-        (run_dir / "config.json").write_text(cfg.to_json())
+        atomic_write_text(run_dir / "config.json", cfg.to_json())
         _prepare_from_corpus(trainer)
         if progress:
             world = f", world size {ranks.world_size}" if ranks.active else ""
