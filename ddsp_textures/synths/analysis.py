@@ -26,7 +26,7 @@ from ddsp_textures.synths.transients import DETECTORS, analyze_transients, detec
 def texenv_analysis(x: torch.Tensor, bank: FilterBank, n_coeffs: int) -> torch.Tensor:
     """First ``n_coeffs`` rfft coefficients (ortho) of each band's Hilbert envelope, each band's analytic signal
     taken on its own small grid (:func:`~ddsp_textures.dsp.baseband.envelope_coefficients`: 10× faster than the
-    full-rate envelopes at ``L = 2¹⁵``, within 0.1 % of them).
+    full-rate envelopes at ``L = 2¹⁵``, within 0.3 % of them).
 
     Shape:
         ``(..., L) -> (..., N, P)`` complex.
