@@ -1,7 +1,7 @@
 """The DSP resynthesis as it was before the small-grid round of issue "Play it live" (speed), kept as the
 "before" column of ``bench_resynthesis.py``: carriers projected on the full grid of ``L`` samples, envelope
-coefficients from full-rate envelopes, and ``transients="auto"`` resynthesising all three candidates of the
-whole input.  Not part of the library.
+coefficients and the transient detection function from full-rate envelopes, and ``transients="auto"``
+resynthesising all three candidates of the whole input.  Not part of the library.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from unittest import mock
 
 import torch
 
-from ddsp_textures.dsp.filterbanks import FilterBank, one_sided_weights
+from ddsp_textures.dsp.filterbanks import FilterBank, erb_bank, one_sided_weights
+from ddsp_textures.dsp.framing import overlap_add
 from ddsp_textures.dsp.numerics import modulus, safe_divide
 from ddsp_textures.metrics import closest_candidate
-from ddsp_textures.synths import analysis
+from ddsp_textures.synths import analysis, transients
 from ddsp_textures.synths.carriers import carrier_magnitudes
 from ddsp_textures.synths.transients import DETECTORS
 
@@ -43,6 +44,19 @@ def previous_texenv_analysis(x: torch.Tensor, bank: FilterBank, n_coeffs: int) -
     return torch.fft.rfft(bank.envelopes(x), dim=-1, norm="ortho")[..., :n_coeffs]
 
 
+def previous_detection_function(x: torch.Tensor, fs: float, low_hz: float = 2000.0, n_bands: int = 16
+                                ) -> torch.Tensor:
+    n = x.shape[-1]
+    length = min(transients.DETECTION_FRAME, 2 * max(2, n // 2))
+    bank = erb_bank(length, fs, n_bands)
+    chosen = bank.cutoffs[1:-1] >= low_hz
+    hop = length // 2
+    n_frames = -(-n // hop) + 1
+    padded = torch.nn.functional.pad(x.float(), (hop, (n_frames + 1) * hop - n - hop))
+    envelopes = bank.envelopes(padded.unfold(-1, length, hop), chosen).sum(-2)
+    return overlap_add(envelopes, hop, "hann")[hop: hop + n]
+
+
 def previous_choose_transients(x: torch.Tensor, render: Callable[[str | bool, torch.Tensor], torch.Tensor | None],
                                bank: FilterBank) -> torch.Tensor:
     candidates = [render(False, x)]
@@ -54,8 +68,9 @@ def previous_choose_transients(x: torch.Tensor, render: Callable[[str | bool, to
 
 @contextlib.contextmanager
 def legacy_resynthesis() -> Iterator[None]:
-    """Within the block, the DSP resynthesis runs its earlier carriers, envelope analysis and chooser."""
+    """Within the block, the DSP resynthesis runs its earlier carriers, envelope analysis, detection and chooser."""
     with mock.patch.object(analysis, "make_carriers", previous_make_carriers), \
             mock.patch.object(analysis, "texenv_analysis", previous_texenv_analysis), \
-            mock.patch.object(analysis, "choose_transients", previous_choose_transients):
+            mock.patch.object(analysis, "choose_transients", previous_choose_transients), \
+            mock.patch.object(transients, "detection_function", previous_detection_function):
         yield

@@ -154,6 +154,20 @@ def test_knocks_detector_keeps_broad_low_knocks_that_clicks_miss():
     assert len(clicks) < len(times)
 
 
+def test_detection_function_of_a_tone_is_its_closed_form_envelope_sum():
+    from ddsp_textures.synths.transients import DETECTION_FRAME, detection_function
+
+    bank = erb_bank(DETECTION_FRAME, FS, 16)
+    k = 3001                                                      # a whole number of periods per frame, ≈ 4 kHz
+    n = torch.arange(4 * DETECTION_FRAME, dtype=torch.float64)
+    x = 0.5 * torch.cos(2 * np.pi * k * n / DETECTION_FRAME)
+    chosen = bank.cutoffs[1:-1] >= 2000.0
+    expected = 0.5 * float(bank.filters[1:-1][chosen, k].sum())  # Σ over the summed bands of |a| = A·H_b(k)
+    d = detection_function(x, FS).double()
+    interior = d[DETECTION_FRAME: 3 * DETECTION_FRAME]             # away from the zero-padded ends
+    np.testing.assert_allclose(interior.numpy(), expected, rtol=1e-4)
+
+
 def _envelope_kurtosis_top(signal, fs):
     """Independent reference: scipy Butterworth band 6–10 kHz, scipy Hilbert envelope, scipy kurtosis."""
     sos = scipy.signal.butter(4, [6000, 10000], "bandpass", fs=fs, output="sos")
