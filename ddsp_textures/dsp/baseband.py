@@ -15,6 +15,7 @@ move by 0.02–0.3 % (RMS, relative, per band), at a tenth of the cost.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -116,9 +117,23 @@ def envelope_coefficients(x: torch.Tensor, bank: torch.nn.Module, n_coeffs: int,
     spectrum = torch.fft.rfft(x, dim=-1)                                              # (..., F)
     responses = bank.one_sided.to(device=x.device, dtype=x.dtype)
     out = torch.empty(*x.shape[:-1], bank.n_bands, n_coeffs, dtype=spectrum.dtype, device=x.device)
-    for group in baseband_groups(responses, length, oversample, min_size=4 * n_coeffs):
-        bins = spectrum[..., group.index.to(x.device)] * band_weights(responses, group)  # (..., G, W)
-        envelope = modulus(torch.fft.ifft(bins, n=group.size, dim=-1))               # (M/L)|a| ÷ (M/L)
-        coeffs = torch.fft.rfft(envelope, dim=-1)[..., :n_coeffs] / math.sqrt(length)
-        out[..., group.bands.to(x.device), :] = coeffs
+    for group, spectra in envelope_spectra(spectrum, responses, length, oversample, min_size=4 * n_coeffs):
+        out[..., group.bands.to(x.device), :] = spectra[..., :n_coeffs] / math.sqrt(length)
     return out
+
+
+def envelope_spectra(spectrum: torch.Tensor, responses: torch.Tensor, length: int,
+                     oversample: float = OVERSAMPLE, min_size: int = 1
+                     ) -> Iterator[tuple[BasebandGroup, torch.Tensor]]:
+    """For each group of :func:`baseband_groups`, the rfft of its bands' Hilbert envelopes on the group's grid
+    of ``M`` samples, on the scale of the full grid: ``rfft_M(|ifft_M(bins)|)[k] ≈ rfft_L(|a|)[k]`` for
+    ``k < M/2`` (module docstring).  ``spectrum`` is the rfft of frames of ``length`` samples and ``responses``
+    the bands' one-sided responses (:attr:`FilterBank.one_sided`).
+
+    Shape:
+        ``spectrum (..., F)``, ``responses (N, F)`` → per group ``(..., G, M // 2 + 1)`` complex.
+    """
+    for group in baseband_groups(responses, length, oversample, min_size):
+        bins = spectrum[..., group.index.to(spectrum.device)] * band_weights(responses, group)  # (..., G, W)
+        envelope = modulus(torch.fft.ifft(bins, n=group.size, dim=-1))               # (L/M)·|a| at M points
+        yield group, torch.fft.rfft(envelope, dim=-1)

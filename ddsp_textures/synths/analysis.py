@@ -16,7 +16,7 @@ from ddsp_textures.dsp.baseband import envelope_coefficients
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import half_overlap_frames, overlap_add, random_shifts
 from ddsp_textures.dsp.spectral import equalize_to, long_term_spectrum
-from ddsp_textures.metrics import frame_distances, per_frame_distances
+from ddsp_textures.metrics import closest_candidate, per_frame_distances
 from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths.carriers import make_carriers
 from ddsp_textures.synths.texenv import texenv_synthesis
@@ -192,14 +192,14 @@ def probe_excerpt(x: torch.Tensor, length: int, fs: float, pieces: int = PROBE_F
         raise ValueError(f"a probe of {pieces} pieces of {piece} samples needs at least {pieces * piece} samples, "
                          f"got {x.shape[-1]}")
     starts = torch.linspace(0, x.shape[-1] - piece, pieces).round().long().tolist()
-    ramp = torch.sin(0.5 * math.pi * (torch.arange(fade, dtype=torch.float64) + 0.5) / fade).to(x.dtype)
+    ramp = torch.sin(0.5 * math.pi * (torch.arange(fade, dtype=torch.float64) + 0.5) / fade).to(x.device, x.dtype)
     out = torch.zeros(pieces * length + fade, dtype=x.dtype, device=x.device)
     for k, s in enumerate(starts):
         segment = x[s: s + piece].clone()
         if k > 0:
-            segment[:fade] *= ramp.to(x.device)
+            segment[:fade] *= ramp
         if k < pieces - 1:
-            segment[-fade:] *= ramp.flip(0).to(x.device)
+            segment[-fade:] *= ramp.flip(0)
         out[k * length: k * length + piece] += segment
     return out
 
@@ -210,7 +210,7 @@ def choose_transients(x: torch.Tensor, render: Callable[[str | bool, torch.Tenso
     the resynthesis of ``signal`` without a layer (``name=False``) or with a detector's of
     :data:`~ddsp_textures.synths.transients.DETECTORS` (``None`` where it found no event).  The candidates are
     compared by how close their frames are to the signal's in TexStat with ``bank``'s frame size and bands
-    (mean over frames, :func:`~ddsp_textures.metrics.frame_distances`; the first wins ties).  An input of at
+    (mean over frames, :func:`~ddsp_textures.metrics.closest_candidate`; the first wins ties).  An input of at
     least ``2 · PROBE_FRAMES`` frames is compared on a :func:`probe_excerpt` of ``PROBE_FRAMES`` frames; where
     the closest is surely ahead of the next (a paired t statistic of ``PROBE_T`` over the probe's frames) or the
     two are the same, only it is rendered in full (one resynthesis of the whole input instead of three);
@@ -221,15 +221,14 @@ def choose_transients(x: torch.Tensor, render: Callable[[str | bool, torch.Tenso
     if x.shape[-1] < bank.length:
         return render(False, x)
     if x.shape[-1] // bank.length < 2 * PROBE_FRAMES:
-        trials = [(name, y) for name in names if (y := render(name, x)) is not None]
-        return _closest(x, trials, bank)[0][0][1]
+        return closest_candidate(x, [y for name in names if (y := render(name, x)) is not None], bank)
     probe = probe_excerpt(x, bank.length, bank.fs)
     trials = [(name, y) for name in names if (y := render(name, probe)) is not None]
     scores = per_frame_distances(TexStat.for_bank(bank).to(x.device), probe, [y for _, y in trials])
     order = sorted(range(len(trials)), key=lambda i: float(scores[i].mean()))
     if len(trials) > 1 and not _probe_decides(scores[order[0]], scores[order[1]]):
-        finalists = [(name, y) for name, _ in (trials[i] for i in order[:2]) if (y := render(name, x)) is not None]
-        return _closest(x, finalists, bank)[0][0][1] if finalists else render(False, x)
+        finalists = [y for name, _ in (trials[i] for i in order[:2]) if (y := render(name, x)) is not None]
+        return closest_candidate(x, finalists, bank) if finalists else render(False, x)
     full = render(trials[order[0]][0], x)
     return render(False, x) if full is None else full
 
@@ -241,14 +240,6 @@ def _probe_decides(best: np.ndarray, second: np.ndarray) -> bool:
     diff = second - best
     spread = float(diff.std(ddof=1)) / len(diff) ** 0.5
     return float(diff.mean()) >= PROBE_T * spread or float(abs(diff).max()) <= PROBE_SAME * float(best.mean())
-
-
-def _closest(x: torch.Tensor, trials: list[tuple[str | bool, torch.Tensor]], bank: FilterBank
-             ) -> list[tuple[tuple[str | bool, torch.Tensor], float]]:
-    """``(name, rendering)`` pairs with their mean frame TexStat to ``x`` (``bank``'s frame size and bands;
-    :func:`~ddsp_textures.metrics.frame_distances`), closest first (the earlier wins ties)."""
-    scores = frame_distances(TexStat.for_bank(bank).to(x.device), x, [y for _, y in trials])
-    return sorted(zip(trials, scores, strict=True), key=lambda pair: pair[1])
 
 
 def _resynthesize_bed(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None,

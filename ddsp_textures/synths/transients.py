@@ -35,10 +35,9 @@ import torch
 from scipy.signal import find_peaks
 
 from ddsp_textures._deprecated import renamed
-from ddsp_textures.dsp import baseband
+from ddsp_textures.dsp.baseband import envelope_spectra
 from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.dsp.framing import overlap_add
-from ddsp_textures.dsp.numerics import modulus
 
 DETECTION_FRAME = 2**15          # frames of the detection function (about 0.74 s at 44.1 kHz)
 SMOOTHING_S = 0.0005             # moving average of the detection function
@@ -120,10 +119,8 @@ def detection_function(x: torch.Tensor, fs: float, low_hz: float = 2000.0, n_ban
     spectrum = torch.fft.rfft(padded.unfold(-1, length, hop), dim=-1)                 # (F, L/2 + 1)
     responses = bank.one_sided[chosen].float()
     total = torch.zeros_like(spectrum)
-    for group in baseband.baseband_groups(responses, length):
-        bins = spectrum[..., group.index] * baseband.band_weights(responses, group)           # (F, G, W)
-        envelope = modulus(torch.fft.ifft(bins, n=group.size, dim=-1))               # (L/M)·|a| at M points
-        parts = torch.fft.rfft(envelope, dim=-1)[..., : length // 2 + 1].sum(-2)     # spectrum on the L grid
+    for _, spectra in envelope_spectra(spectrum, responses, length):
+        parts = spectra[..., : length // 2 + 1].sum(-2)                              # the group's bands summed
         total[..., : parts.shape[-1]] += parts
     envelopes = torch.fft.irfft(total, n=length, dim=-1)                            # Σ |a| at every sample
     return overlap_add(envelopes, hop, "hann")[hop: hop + n]

@@ -138,8 +138,8 @@ def claim_new_run(cfg: TrainConfig) -> tuple[Path, RunLock, list[Path]]:
 
 def remove_failed_run(run: Path, lock: RunLock, created: list[Path]) -> None:
     """Undo :func:`claim_new_run` after a start that failed before the first checkpoint."""
-    for name in ("config.json", "grain_vae_loss.json", "metrics.csv", "loss_plot.png", BEST, BEST + ".tmp",
-                 CHECKPOINT + ".tmp", "config.json.tmp", "metrics.csv.tmp"):
+    written = ("config.json", "grain_vae_loss.json", "metrics.csv", "loss_plot.png", BEST)
+    for name in (*written, *(f"{name}.tmp" for name in (*written, CHECKPOINT))):   # and any atomic write's
         (run / name).unlink(missing_ok=True)
     lock.release()
     for directory in reversed(created):
