@@ -37,6 +37,7 @@ from ddsp_textures.plotting import spectrogram
 from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.textures import make_texture
+from ddsp_textures.training.data import load_sources
 from ddsp_textures.training.rundir import load_run
 from ddsp_textures.training.trainer import train
 
@@ -120,6 +121,14 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             candidates["TexDSP resynthesis + clicks"] = resynthesize(model, second, transients="clicks")
         candidates[f"{arch} generate, before"] = generate(model, seconds, first, variation="mean")
         candidates[f"{arch} generate"] = generate(model, seconds, first)
+        if model.has_background:           # a P-VAE: as it was before its share was calibrated after training
+            calibrated = float(model.background_share)
+            model.prepare_background([torch.as_tensor(s) for s in load_sources(str(wav), FS)])  # as training did
+            print(f"  {name} {arch}: background share measured {float(model.background_share):.3f}, "
+                  f"calibrated {calibrated:.3f}", flush=True)
+            candidates[f"{arch} resynthesis, measured share"] = resynthesize(model, second)
+            candidates[f"{arch} generate, measured share"] = generate(model, seconds, first)
+            model.background_share.fill_(calibrated)
         if model.synthesizes_events and model.has_carriers:      # a hybrid: the click layer is its default now
             candidates[f"{arch} generate, own events only"] = generate(model, seconds, first, transients=None)
     held_out = Yardstick(second, FS, measure, floor=first)     # the half that no model or generation saw

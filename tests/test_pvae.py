@@ -251,3 +251,56 @@ def test_runs_saved_before_the_background_load_without_it():
 
     assert saved_config_defaults({"architecture": "PVAE"})["pvae_background"] is False
     assert load_config(ROOT / "configs" / "pvae_raindrops.json").pvae_background is True
+
+
+def _peak_to_median(y: np.ndarray, fs: float) -> float:
+    """Independent of ``metrics.events``: SciPy's Hilbert envelope of a Butterworth high-pass at 2 kHz, RMS in
+    5-ms blocks, 99th percentile over median."""
+    from scipy.signal import butter, hilbert, sosfiltfilt
+
+    band = sosfiltfilt(butter(8, 2000, "highpass", fs=fs, output="sos"), np.asarray(y, dtype=np.float64))
+    power = np.abs(hilbert(band)) ** 2
+    block = int(round(0.005 * fs))
+    env = np.sqrt(power[: len(power) // block * block].reshape(-1, block).mean(-1))
+    return float(np.percentile(env, 99) / np.median(env))
+
+
+def test_training_calibrates_the_background_so_events_stand_out_as_in_the_audio(tmp_path):
+    from ddsp_textures.inference.resynthesis import resynthesize
+    from ddsp_textures.metrics.events import event_statistics
+    from ddsp_textures.models.calibration import MIN_SHARE_RATIO, calibrate_background_share, resynthesized_events
+    from ddsp_textures.training.data import load_sources
+    from ddsp_textures.training.rundir import load_run
+
+    cfg = {"architecture": "PVAE", "audio_path": "procedural:fire?seconds=8", "sampling_rate": 16000,
+           "frame_size": 4096, "hop_size": 2048, "sequence_length": 2, "features_list": ["energy_bands", "events"],
+           "hidden_size_enc": 16, "hidden_size_dec": 16, "N_filter_bank": 8, "M_filter_bank": 4, "atoms_number": 2,
+           "vae_grain_size": 512, "vae_param_per_env": 16, "vae_hidden": 32, "vae_epochs": 2, "batch_size": 4,
+           "epochs": 2, "seed": 2, "models_directory": str(tmp_path), "run_name": "fire"}
+    model, _ = load_run(train(cfg, progress=False))
+    audio = load_sources(cfg["audio_path"], 16000, cfg["seed"])[0]     # the training audio
+    calibrated = float(model.background_share)
+    model.prepare_background([torch.as_tensor(audio)])   # the share the trainer measured before calibrating
+    measured = float(model.background_share)
+    assert 0.5 < measured < 0.95                         # a crackling fire on a bed: mostly bed, by power
+    assert MIN_SHARE_RATIO * measured <= calibrated < 0.9 * measured
+    x = audio[: len(audio) // 4096 * 4096]
+    target = _peak_to_median(x, 16000)
+    prominence, rate = {}, {}
+    for share in (measured, calibrated):
+        model.background_share.fill_(share)
+        y = resynthesize(model, x, seed=0)
+        prominence[share], rate[share] = _peak_to_median(y, 16000), event_statistics(y, 16000).onset_rate
+    original = event_statistics(x, 16000)
+    assert prominence[measured] < 0.6 * target           # the measured share drowns the crackles
+    assert rate[measured] < original.onset_rate
+    # lowered until the resynthesis is as prominent as the audio (peaks or onset rate), or as far as allowed
+    assert prominence[calibrated] > 1.5 * prominence[measured] and rate[calibrated] > rate[measured]
+    trial = resynthesized_events(model, torch.as_tensor(x).reshape(-1, 4096), calibrated)
+    assert (trial.peak_to_median >= original.peak_to_median or trial.onset_rate >= original.onset_rate
+            or calibrated < 1.05 * MIN_SHARE_RATIO * measured)  # the calibration's own trial at the share it kept
+    # calibrating again changes nothing where the events already stand out; a model without a share is refused
+    model.background_share.fill_(MIN_SHARE_RATIO * measured / 2)
+    assert calibrate_background_share(model, audio) == pytest.approx(MIN_SHARE_RATIO * measured / 2)
+    with pytest.raises(ValueError, match="background"):
+        calibrate_background_share(torch.nn.Linear(1, 1), audio)

@@ -57,5 +57,11 @@ class TextureModel(nn.Module):
         """Measure the background between the training audio's events (models with a background)."""
         raise NotImplementedError(f"{type(self).__name__} has no background")
 
+    def after_training(self, reference: torch.Tensor) -> str | None:
+        """Settle what is fitted to the training audio ``reference (n,)`` once the weights are trained (the
+        trainer calls it on the best model and saves what it changes); returns a one-line report, or ``None``
+        where nothing changed.  A no-op by default."""
+        return None
+
     def set_events_enabled(self, enabled: bool) -> None:
         """Switch the model's events on or off (the hybrid's bed warm-up); a no-op for models without a switch."""

@@ -15,6 +15,7 @@ import torch
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import rms, zscore
 from ddsp_textures.dsp.spectral import background_spectrum
+from ddsp_textures.models.calibration import calibrate_background_share
 from ddsp_textures.models.encoder import FeatureEncoder
 from ddsp_textures.models.event_head import EventControls, EventHead
 from ddsp_textures.models.protocol import TextureModel
@@ -49,8 +50,10 @@ class PVAEModel(TextureModel):
     ``background``: every frame is the events at ``1 − s`` of its power plus a noise at ``s`` whose spectrum is
     the training audio's background between events (:meth:`prepare_background`,
     :func:`~ddsp_textures.dsp.spectral.background_spectrum`; ``s`` its share of the power: 0.002 for rain drops
-    on a quiet bed, 0.5–0.9 for a rainforest or water).  Without it a frame is events alone, and the gaps
-    between them are digital silence where the recording has a bed.
+    on a quiet bed, 0.5–0.9 for a rainforest or water), lowered after training until generation is as
+    prominent as the training audio (:func:`~ddsp_textures.models.calibration.calibrate_background_share`).
+    Without it a frame is events alone, and the gaps between them are digital silence where the recording has a
+    bed.
 
     Shape:
         ``forward(features)``: list of ``(B, S, dim_i)`` → z-scored audio ``(B, S, L)``.
@@ -102,6 +105,15 @@ class PVAEModel(TextureModel):
         power, share = background_spectrum(list(signals), self.frame_size, segment)
         self.background.copy_((power / power.max().clamp_min(1e-300)).sqrt().float())
         self.background_share.fill_(share)
+
+    def after_training(self, reference: torch.Tensor) -> str | None:
+        """With a background: its share lowered until the resynthesised events are as prominent as the training
+        audio's (:func:`~ddsp_textures.models.calibration.calibrate_background_share`)."""
+        if not self.has_background:
+            return None
+        measured = float(self.background_share)
+        share = calibrate_background_share(self, reference)
+        return f"events' background share {measured:.3f} -> {share:.3f} (as prominent as the training audio)"
 
     def with_background(self, frames: torch.Tensor, controls: EventControls | None = None,
                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

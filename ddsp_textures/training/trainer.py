@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -60,6 +61,7 @@ from ddsp_textures.training.rundir import (
     checkpoint_config,
     claim_new_run,
     load_checkpoint,
+    load_run,
     load_weights,
     remove_failed_run,
 )
@@ -293,7 +295,27 @@ class Trainer:
         self.model.set_events_enabled(True)
         if self.ranks.is_main:
             self._write_logs()
+            self.finish_best()
         return self.run_dir
+
+    def finish_best(self) -> None:
+        """The model's :meth:`~ddsp_textures.models.TextureModel.after_training` on its best weights (the last
+        checkpoint where none is saved yet) and the training audio (its first minute); what it changes is saved
+        back into that file."""
+        path = self.run_dir / BEST if (self.run_dir / BEST).is_file() else self.run_dir / CHECKPOINT
+        model, _ = load_run(self.run_dir)
+        limit, pieces = int(MAX_REFERENCE_S * self.cfg.sampling_rate), []
+        for signal in self.signals:                     # in memory or memory-mapped
+            pieces.append(np.asarray(signal[: limit - sum(map(len, pieces))], dtype=np.float32).reshape(-1))
+        before = {key: value.clone() for key, value in model.state_dict().items()}
+        report = model.after_training(torch.from_numpy(np.concatenate(pieces)))
+        changed = {key: value for key, value in model.state_dict().items() if not torch.equal(value, before[key])}
+        if changed:
+            state = load_checkpoint(path)
+            state["model"].update(changed)
+            atomic_save(state, path)
+        if report and self.progress:
+            tqdm.write(report)
 
     def _record(self, epoch: int, train: float, val: float, val_ts: float, seconds: float) -> None:
         for key, value in zip(HISTORY_KEYS, (epoch, train, val, val_ts, seconds), strict=True):
@@ -350,6 +372,9 @@ def train(config: TrainConfig | dict[str, Any], progress: bool = True,
         raise
     finally:
         lock.release()
+
+
+MAX_REFERENCE_S = 60.0     # of the training audio, given to a model's after_training
 
 
 def _prepare_from_corpus(trainer: Trainer) -> None:

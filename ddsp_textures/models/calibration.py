@@ -1,0 +1,95 @@
+"""A P-VAE's events made as prominent as its training audio's, after training (book chapter: *P-VAE synth*).
+
+A P-VAE with a background plays its events at ``1 − s`` of each frame's power over a noise at ``s``, the share
+measured between the training audio's events (:meth:`~ddsp_textures.models.PVAEModel.prepare_background`).
+Measured on water, fire, applause and the train, that share leaves the trained model's events too faint: the
+measured ``events`` feature counts the recording's many small rises, so the model spreads the events' power over
+5–13 events/s of one size, and none stands out of the bed where the recording has a few loud ones (water: no
+onset against 0.40/s, upper-band peak-to-median 1.9 against 3.1).  :func:`calibrate_background_share` lowers
+the share, never below :data:`MIN_SHARE_RATIO` of the measured one, until the model's resynthesis of the
+training audio is as prominent as the audio itself: its upper-band peak-to-median or its onset rate reaches the
+audio's (:func:`~ddsp_textures.metrics.events.event_statistics`; the rate stops it where the audio's peaks come
+from events the grains cannot play, as on the train).  The trainer does this for the best model at the end of
+every run (:meth:`~ddsp_textures.models.TextureModel.after_training`; measured before and after in
+``benchmarks/README.md``, *The P-VAE's events, as prominent as the recording's*).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ddsp_textures.dsp.framing import zscore
+from ddsp_textures.metrics.events import EventStatistics, event_statistics
+
+CALIBRATION_SECONDS = 20.0   # of the training audio, resynthesised per trial share
+MIN_SHARE_RATIO = 0.5        # the share is lowered to at least this fraction of the measured one
+CALIBRATION_STEPS = 5        # bisection steps: the share to within 1.6 % of the measured one
+
+
+def _excerpt(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float) -> torch.Tensor:
+    """Whole frames of ``reference`` (at most ``seconds``, at least one frame) as ``(F, L)``."""
+    x = torch.as_tensor(np.asarray(reference.detach().cpu() if isinstance(reference, torch.Tensor) else reference,
+                                   dtype=np.float32)).reshape(-1)
+    length = model.frame_size
+    count = min(x.shape[0], int(seconds * model.fs)) // length
+    if count < 1:
+        raise ValueError(f"calibration needs at least one frame ({length} samples) of audio, got {x.shape[0]}")
+    return x[: count * length].reshape(count, length)
+
+
+def resynthesized_events(model: torch.nn.Module, frames: torch.Tensor, share: float, seed: int = 0
+                         ) -> EventStatistics:
+    """Event statistics of the model's resynthesis of consecutive ``frames (F, L)`` (their features and RMS,
+    hard events, as ``resynthesize`` does) with the background at ``share``; the model's share is restored."""
+    device = next(model.parameters()).device
+    features = [f.unsqueeze(0) for f in model.features(zscore(frames).to(device))]
+    target = frames.pow(2).mean(-1).sqrt().to(device)
+    measured = float(model.background_share)
+    try:
+        model.background_share.fill_(share)
+        y = model.stream(features, target, torch.Generator().manual_seed(seed))
+    finally:
+        model.background_share.fill_(measured)
+    return event_statistics(y[: frames.numel()].cpu().numpy(), model.fs)
+
+
+def _prominent(events: EventStatistics, target: EventStatistics) -> bool:
+    """As prominent as the audio: its peak-to-median reached, or its onset rate (where it has onsets)."""
+    return events.peak_to_median >= target.peak_to_median or (target.onset_rate > 0
+                                                                 and events.onset_rate >= target.onset_rate)
+
+
+@torch.no_grad()
+def calibrate_background_share(model: torch.nn.Module, reference: np.ndarray | torch.Tensor,
+                               seconds: float = CALIBRATION_SECONDS, seed: int = 0,
+                               steps: int = CALIBRATION_STEPS) -> float:
+    """Set (and return) the largest background share, between :data:`MIN_SHARE_RATIO` × and 1 × the model's
+    own, at which its resynthesis of the first ``seconds`` of ``reference`` has at least their upper-band
+    peak-to-median or their onset rate; the model's share where it already has, or where the audio has no finite
+    prominence.  Bisection with one seed for every trial, so the trials differ by the share alone.
+
+    Shape:
+        ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
+    """
+    if not getattr(model, "has_background", False):
+        raise ValueError("only a P-VAE with a background (pvae_background: true) has a share to calibrate")
+    if seconds <= 0 or steps < 1:
+        raise ValueError(f"seconds must be > 0 and steps >= 1, got {seconds} and {steps}")
+    frames = _excerpt(model, reference, seconds)
+    target = event_statistics(frames.reshape(-1).numpy(), model.fs)
+    measured = float(model.background_share)
+    if not math.isfinite(target.peak_to_median) or _prominent(
+            resynthesized_events(model, frames, measured, seed), target):
+        return measured
+    low, high = MIN_SHARE_RATIO * measured, measured           # prominent enough at low (or as close as allowed)
+    for _ in range(steps):
+        middle = 0.5 * (low + high)
+        if _prominent(resynthesized_events(model, frames, middle, seed), target):
+            low = middle
+        else:
+            high = middle
+    model.background_share.fill_(low)
+    return low
