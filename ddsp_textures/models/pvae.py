@@ -50,8 +50,8 @@ class PVAEModel(TextureModel):
     ``background``: every frame is the events at ``1 − s`` of its power plus a noise at ``s`` whose spectrum is
     the training audio's background between events (:meth:`prepare_background`,
     :func:`~ddsp_textures.dsp.spectral.background_spectrum`; ``s`` its share of the power: 0.002 for rain drops
-    on a quiet bed, 0.5–0.9 for a rainforest or water), lowered after training until generation is as
-    prominent as the training audio (:func:`~ddsp_textures.models.calibration.calibrate_background_share`).
+    on a quiet bed, 0.5–0.9 for a rainforest or water), lowered after training until the model's resynthesis is
+    as prominent as the training audio (:func:`~ddsp_textures.models.calibration.calibrate_background_share`).
     Without it a frame is events alone, and the gaps between them are digital silence where the recording has a
     bed.
 
@@ -113,6 +113,8 @@ class PVAEModel(TextureModel):
             return None
         measured = float(self.background_share)
         share = calibrate_background_share(self, reference)
+        if share == measured:
+            return None
         return f"events' background share {measured:.3f} -> {share:.3f} (as prominent as the training audio)"
 
     def with_background(self, frames: torch.Tensor, controls: EventControls | None = None,
