@@ -179,10 +179,7 @@ def _resynthesize_pvae(model: PVAEModel, x: torch.Tensor, loudness: Loudness, se
     length, n = model.frame_size, x.shape[0]
     n_frames = max(1, -(-n // length))
     frames = wrap_pad(x, n_frames * length).reshape(n_frames, length)
-    device = next(model.parameters()).device
-    feats = [f.unsqueeze(0) for f in model.features(zscore(frames).to(device))]
-    target = frames.pow(2).mean(-1).sqrt().to(device)
-    y = model.stream(feats, target, torch.Generator().manual_seed(seed))
+    y = model.resynthesize_frames(frames, torch.Generator().manual_seed(seed))
     return y[:n].cpu().numpy().astype(np.float32)
 
 

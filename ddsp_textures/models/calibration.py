@@ -21,7 +21,6 @@ import math
 import numpy as np
 import torch
 
-from ddsp_textures.dsp.framing import zscore
 from ddsp_textures.metrics.events import EventStatistics, event_statistics
 
 CALIBRATION_SECONDS = 20.0   # of the training audio, resynthesised per trial share
@@ -42,15 +41,13 @@ def _excerpt(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, secon
 
 def resynthesized_events(model: torch.nn.Module, frames: torch.Tensor, share: float, seed: int = 0
                          ) -> EventStatistics:
-    """Event statistics of the model's resynthesis of consecutive ``frames (F, L)`` (their features and RMS,
-    hard events, as ``resynthesize`` does) with the background at ``share``; the model's share is restored."""
-    device = next(model.parameters()).device
-    features = [f.unsqueeze(0) for f in model.features(zscore(frames).to(device))]
-    target = frames.pow(2).mean(-1).sqrt().to(device)
+    """Event statistics of the model's resynthesis of consecutive ``frames (F, L)``
+    (:meth:`~ddsp_textures.models.PVAEModel.resynthesize_frames`, as ``resynthesize`` plays them) with the
+    background at ``share``; the model's share is restored."""
     measured = float(model.background_share)
     try:
         model.background_share.fill_(share)
-        y = model.stream(features, target, torch.Generator().manual_seed(seed))
+        y = model.resynthesize_frames(frames, torch.Generator().manual_seed(seed))
     finally:
         model.background_share.fill_(measured)
     return event_statistics(y[: frames.numel()].cpu().numpy(), model.fs)

@@ -117,6 +117,18 @@ class PVAEModel(TextureModel):
             return None
         return f"events' background share {measured:.3f} -> {share:.3f} (as prominent as the training audio)"
 
+    @torch.no_grad()
+    def resynthesize_frames(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Resynthesis of consecutive audio ``frames (F, L)``: their features and RMS, hard events, grain tails
+        carried across frames (:meth:`stream`); what ``resynthesize`` and the calibration both play.
+
+        Shape:
+            ``(F, L) -> (F·L + m − 1,)``, on ``frames``' device.
+        """
+        device = next(self.parameters()).device
+        features = [f.unsqueeze(0) for f in self.features(zscore(frames).to(device))]
+        return self.stream(features, frames.pow(2).mean(-1).sqrt().to(device), generator).to(frames.device)
+
     def with_background(self, frames: torch.Tensor, controls: EventControls | None = None,
                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames of events ``(..., L')`` mixed with the background
