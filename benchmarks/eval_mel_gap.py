@@ -68,27 +68,28 @@ def band_oracles(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             bank.apply_band_gains(ys, fixed).reshape(-1).numpy())
 
 
-def row(name: str, label: str, first: np.ndarray, y: np.ndarray, floor: float, oracles: bool) -> dict:
-    a, b = columns(first), columns(y)
+def row(name: str, label: str, reference: np.ndarray, y: np.ndarray, floor: float,
+        aligned: np.ndarray | None = None) -> dict:
+    """The scores of candidate ``y`` against ``reference`` (log-mel columns of each signal computed once);
+    with the band oracles where ``y`` is a resynthesis of ``aligned``."""
+    a, b = columns(reference), columns(y)
+    fd = frechet_distance(a, b)
     moved = b - b.mean(0) + a.mean(0)
-    deviation = third_octave_deviation_db(unit_rms(first), unit_rms(y), FS)
-    eq = equalize_to(torch.tensor(unit_rms(y)), torch.tensor(unit_rms(first)), FS, max_db=12.0).numpy()
-    out = {"texture": name, "candidate": label, "fd_ratio": frechet_distance(a, b) / floor,
-           "mean_share": float(((a.mean(0) - b.mean(0)) ** 2).sum()) / frechet_distance(a, b),
+    deviation = third_octave_deviation_db(unit_rms(reference), unit_rms(y), FS)
+    eq = equalize_to(torch.tensor(unit_rms(y)), torch.tensor(unit_rms(reference)), FS, max_db=12.0).numpy()
+    out = {"texture": name, "candidate": label, "fd_ratio": fd / floor,
+           "mean_share": float(((a.mean(0) - b.mean(0)) ** 2).sum()) / fd,
            "mean_moved_ratio": frechet_distance(a, moved) / floor,
            "spectrum_dev_db": float(np.abs(deviation).max()),
-           "power_eq_ratio": mel_frechet_distance(first, eq, FS) / floor,
+           "power_eq_ratio": frechet_distance(a, columns(eq)) / floor,
            "frame_bands_ratio": float("nan"), "fixed_bands_ratio": float("nan"),
            "band_corr": band_correlation(b), "reference_band_corr": band_correlation(a)}
-    if oracles:
-        per_frame, fixed = band_oracles(y, first if label == "generate" else SECOND[name])
-        out["frame_bands_ratio"] = mel_frechet_distance(first, per_frame, FS) / floor
-        out["fixed_bands_ratio"] = mel_frechet_distance(first, fixed, FS) / floor
+    if aligned is not None:
+        per_frame, fixed = band_oracles(y, aligned)
+        out["frame_bands_ratio"] = frechet_distance(a, columns(per_frame)) / floor
+        out["fixed_bands_ratio"] = frechet_distance(a, columns(fixed)) / floor
     print("  " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else str(v) for k, v in out.items()), flush=True)
     return out
-
-
-SECOND: dict[str, np.ndarray] = {}
 
 
 def main() -> None:
@@ -102,14 +103,13 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (first, second) in sounds.items():
-            SECOND[name] = second
             floor = mel_frechet_distance(first, second, FS)
             wav = Path(tmp) / f"{name}.wav"
             save_audio(wav, first, FS)
             model, _ = load_run(train(config("PVAE", wav, 8, Path(tmp)), progress=False))
             print(f"{name}: floor log-mel FD {floor:.1f}", flush=True)
-            rows.append(row(name, "resynthesis", first, resynthesize(model, second), floor, True))
-            rows.append(row(name, "generate", first, generate(model, len(second) / FS, first), floor, False))
+            rows.append(row(name, "resynthesis", first, resynthesize(model, second), floor, aligned=second))
+            rows.append(row(name, "generate", first, generate(model, len(second) / FS, first), floor))
     cols = [("texture", "texture"), ("candidate", "P-VAE"), ("fd_ratio", "log-mel FD ÷ floor"),
             ("mean_share", "mean term's share"), ("mean_moved_ratio", "log-mel mean moved ÷ floor"),
             ("spectrum_dev_db", "max 1/3-oct. deviation (dB)"), ("power_eq_ratio", "power EQ ÷ floor"),

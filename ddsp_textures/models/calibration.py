@@ -21,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from ddsp_textures.dsp.framing import as_signal
 from ddsp_textures.metrics.events import EventStatistics, event_statistics
 
 CALIBRATION_SECONDS = 20.0   # of the training audio, resynthesised per trial share
@@ -30,8 +31,7 @@ CALIBRATION_STEPS = 5        # bisection steps: the share to within 1.6 % of the
 
 def _excerpt(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float) -> torch.Tensor:
     """Whole frames of ``reference`` (at most ``seconds``, at least one frame) as ``(F, L)``."""
-    x = torch.as_tensor(np.asarray(reference.detach().cpu() if isinstance(reference, torch.Tensor) else reference,
-                                   dtype=np.float32)).reshape(-1)
+    x = as_signal(reference, "the calibration audio")
     length = model.frame_size
     count = min(x.shape[0], int(seconds * model.fs)) // length
     if count < 1:
