@@ -82,17 +82,14 @@ def main() -> None:
         generate(model, seconds, reference, seed=0)
         offline = seconds / (time.perf_counter() - start)
         stream = TextureStream(model, reference, seed=0)
-        exported = None
-        if "TexDSP" in name:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = export_stream(model, reference, Path(tmp) / "m.ts")
-                exported = torch.jit.load(str(path))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_stream(model, reference, Path(tmp) / "m.ts")
+            exported = torch.jit.load(str(path))
         for block in BLOCKS:
             row = {"model": name, "fs": fs, "frame_size": model.frame_size, "block": block,
                    "offline_rtf": offline, "latency_ms": 1000 * stream.latency / fs,
                    "library": _stream(stream, block, total, fs)}
-            if exported is not None:
-                row["export"] = _stream(exported, block, total, fs)
+            row["export"] = _stream(exported, block, total, fs)
             rows.append(row)
             print(row, flush=True)
     suffix = "_quick" if args.quick else ""

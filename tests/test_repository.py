@@ -188,7 +188,7 @@ def test_callers_ask_the_model_protocol_instead_of_checking_classes():
     assert all(issubclass(c, TextureModel) for c in (TexDSP, PVAEModel, HybridModel))
     assert [c.architecture for c in (TexDSP, PVAEModel, HybridModel)] == ["TexDSP", "PVAE", "HYBRID"]
     assert [c.synthesizes_events for c in (TexDSP, PVAEModel, HybridModel)] == [False, True, True]
-    assert [c.exportable for c in (TexDSP, PVAEModel, HybridModel)] == [True, False, False]
+    assert [c.exportable for c in (TexDSP, PVAEModel, HybridModel)] == [True, True, True]
 
 
 def test_pipelines_are_chosen_from_tables_not_from_branches_on_the_architecture():

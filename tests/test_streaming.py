@@ -167,7 +167,7 @@ except ImportError:
     pass
 m = torch.jit.load(sys.argv[1])
 m.reset(3)
-m.set_controls(-6.0, float("nan"), float("nan"))
+m.set_controls(-6.0, float("nan"), float(sys.argv[4]))
 y = torch.cat([m.block() for _ in range(int(sys.argv[3]))])
 assert tuple(m.block().shape) == (m.block_size,)
 np.save(sys.argv[2], y.numpy())
@@ -175,39 +175,47 @@ print(m.sample_rate, m.block_size, m.latency)
 """
 
 
-def test_the_exported_file_streams_without_the_library_and_plays_what_the_library_plays(runs, tmp_path):
-    reference = tmp_path / "clicks.wav"
-    sf.write(reference, _clicks(8.0), FS)
+@pytest.mark.parametrize("arch", ["TexDSP", "PVAE", "HYBRID"])
+def test_the_exported_file_streams_without_the_library_and_plays_what_the_library_plays(runs, tmp_path, arch):
+    reference = tmp_path / "reference.wav"
+    events = arch != "TexDSP"
+    sf.write(reference, make_texture("raindrops", 8.0, FS, seed=3, rate=20) if events else _clicks(8.0), FS)
     out = tmp_path / "rain.ts"
-    assert main(["export", str(runs["TexDSP"]), str(out), "--like", str(reference), "--block-size", "1024"]) == 0
-    result = subprocess.run([sys.executable, "-c", SUBPROCESS, str(out), str(tmp_path / "y.npy"), "40"],
+    assert main(["export", str(runs[arch]), str(out), "--like", str(reference), "--block-size", "1024"]) == 0
+    rate = 40.0 if events else float("nan")                  # the event models' rate steered to twice their own
+    result = subprocess.run([sys.executable, "-c", SUBPROCESS, str(out), str(tmp_path / "y.npy"), "40", str(rate)],
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    model, _ = load_run(runs["TexDSP"])
+    model, _ = load_run(runs[arch])
     from ddsp_textures.dsp.audio import load_audio
 
     stream = TextureStream(model, load_audio(str(reference), FS), seed=3)
     assert result.stdout.split() == ["16000", "1024", str(stream.latency)]
-    stream.set_controls(loudness=-6)
+    stream.set_controls(loudness=-6, rate=rate)
     expected = _read(stream, [1024], 40 * 1024)
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+    assert np.isfinite(expected).all() and expected.std() > 0.05
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5 * np.abs(expected).max())
 
 
-def test_export_refuses_event_models_damaged_weights_and_bad_arguments(runs, tmp_path, capsys):
-    for arch in ("PVAE", "HYBRID"):
-        assert main(["export", str(runs[arch]), str(tmp_path / "x.ts")]) == 2
-        assert capsys.readouterr().err.startswith("error: export supports TexDSP runs")
+def test_export_refuses_unknown_models_damaged_weights_and_bad_arguments(runs, tmp_path, capsys):
+    from ddsp_textures.inference.export import scripted_stream
+    from ddsp_textures.models import TextureModel
+
+    class Unknown(TextureModel):
+        architecture, fs, frame_size = "NEW", 16000.0, 1024
+
+    with pytest.raises(ValueError, match="^export needs a TexDSP, P-VAE or hybrid model, got Unknown$"):
+        scripted_stream(Unknown(), _clicks(4.0))
     assert main(["export", str(runs["TexDSP"]), str(tmp_path / "x.ts"), "--block-size", "100"]) == 2
     assert "block size must be" in capsys.readouterr().err
     assert main(["export", str(runs["TexDSP"]), str(tmp_path / "x.wav")]) == 2
     assert "must end in .ts" in capsys.readouterr().err
-    from ddsp_textures.inference.export import scripted_stream
-
-    model, _ = load_run(runs["TexDSP"])
-    with torch.no_grad():
-        next(model.parameters()).fill_(float("nan"))
-    with pytest.raises(ValueError, match="damaged"):
-        scripted_stream(model, _clicks(4.0))
+    for arch in ("TexDSP", "PVAE"):
+        model, _ = load_run(runs[arch])
+        with torch.no_grad():
+            next(model.parameters()).fill_(float("nan"))
+        with pytest.raises(ValueError, match="damaged"):
+            scripted_stream(model, _clicks(4.0))
     assert not (tmp_path / "x.ts").exists()
 
 

@@ -96,8 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--block-size", type=int, default=2048, help="samples per block (256 to 16384)")
     st.add_argument("--weights", choices=["best", "last"], default="best")
     st.add_argument("--seed", type=_seed, default=0)
-    ex = sub.add_parser("export", help="write a TexDSP run as one TorchScript file that streams blocks "
-                                       "(loads with torch.jit.load alone)")
+    ex = sub.add_parser("export", help="write a run (TexDSP, P-VAE or hybrid) as one TorchScript file that streams "
+                                       "blocks (loads with torch.jit.load alone)")
     ex.add_argument("run_dir")
     ex.add_argument("output", help="file to write, e.g. fire.ts")
     ex.add_argument("--like", help="reference recording (default: the training audio)")

@@ -1,17 +1,18 @@
-"""One portable file: a trained TexDSP run as a TorchScript stream (book chapter: *DDSP training*, section *Play
-it live*).
+"""One portable file: a trained run (TexDSP, P-VAE or hybrid) as a TorchScript stream (book chapter: *DDSP
+training*, section *Play it live*).
 
 ``python -m ddsp_textures export RUN OUT.ts`` writes the :class:`~ddsp_textures.inference.streaming.StreamCore` of
-the run
-— its networks traced for one frame, the TexEnv synth, the reference's feature trajectory and clicks as buffers, the
-stream logic scripted — to one file that loads with ``torch.jit.load`` alone::
+the run — its networks traced for one frame (no random draw inside them), its frame renderer and the stream
+logic scripted (the synth, the Poisson events, the grain draws, the background), the reference's feature
+trajectory and clicks as buffers — to one file that loads with ``torch.jit.load`` alone::
 
     stream = torch.jit.load("fire.ts")
     stream.reset(0)
     stream.set_controls(-6.0, float("nan"), float("nan"))     # loudness dB, centroid Hz, rate events/s
     block = stream.block()                                     # (stream.block_size,) float32
 
-It plays what :class:`~ddsp_textures.inference.streaming.TextureStream` plays, sample for sample.
+It plays what :class:`~ddsp_textures.inference.streaming.TextureStream` plays, sample for sample up to float
+rounding.
 """
 
 from __future__ import annotations
@@ -24,21 +25,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddsp_textures.inference.streaming import TexDSPNetwork, renderer_for, stream_core
-from ddsp_textures.models import TexDSP
+from ddsp_textures.inference.frame_renderers import RENDERERS, StreamModel, renderer_for
+from ddsp_textures.inference.streaming import stream_core
+from ddsp_textures.stats.features import feature_dims
 
 MIN_BLOCK, MAX_EXPORT_BLOCK = 256, 16384
 
 
-def scripted_stream(model: TexDSP, reference: np.ndarray | torch.Tensor, block_size: int = 2048,
+def scripted_stream(model: StreamModel, reference: np.ndarray | torch.Tensor, block_size: int = 2048,
                     transients: str | bool | None = "default") -> torch.jit.ScriptModule:
-    """The TorchScript stream of a TexDSP model (see the module docstring)."""
-    if getattr(model, "synthesizes_events", False):
-        raise ValueError(f"export supports TexDSP runs; this run is a {type(model).__name__}, whose events are "
-                         f"drawn inside the network (stream it with the library: TextureStream or the 'stream' "
-                         f"command)")
-    if not getattr(model, "exportable", False):
-        raise ValueError(f"export needs a TexDSP model, got {type(model).__name__}")
+    """The TorchScript stream of a trained model (see the module docstring)."""
+    if getattr(model, "architecture", None) not in RENDERERS or not getattr(model, "exportable", False):
+        raise ValueError(f"export needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
     if isinstance(block_size, bool) or not isinstance(block_size, int) or \
             not MIN_BLOCK <= block_size <= MAX_EXPORT_BLOCK:
         raise ValueError(f"block size must be an integer in [{MIN_BLOCK}, {MAX_EXPORT_BLOCK}], got {block_size!r}")
@@ -46,20 +44,19 @@ def scripted_stream(model: TexDSP, reference: np.ndarray | torch.Tensor, block_s
         if p.is_floating_point() and not bool(torch.isfinite(p).all()):
             raise ValueError(f"the run's weights are damaged: {name} has NaN or inf values")
     model = model.cpu().eval()
-    net = TexDSPNetwork(model).eval()
-    example = (torch.zeros(1, 2, sum(net.dims)), torch.zeros(1, 1, model.encoder.gru.hidden_size))
+    renderer = renderer_for(model)
+    dims = feature_dims(model.feature_names, model.n_bands)
+    example = (torch.zeros(1, model.steps_per_frame, sum(dims)), torch.zeros(1, 1, model.encoder.gru.hidden_size))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(net, example, check_trace=False)
-    renderer = renderer_for(model, traced)
-    with torch.no_grad():
+        renderer.net = torch.jit.trace(renderer.net.eval(), example, check_trace=False)
         core = stream_core(model, reference, transients, block_size=block_size, renderer=renderer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.jit.script(core)
 
 
-def export_stream(model: TexDSP, reference: np.ndarray | torch.Tensor, path: str | os.PathLike,
+def export_stream(model: StreamModel, reference: np.ndarray | torch.Tensor, path: str | os.PathLike,
                   block_size: int = 2048, transients: str | bool | None = "default") -> Path:
     """Write :func:`scripted_stream` to ``path`` (atomically: a temporary file renamed into place)."""
     path = Path(path)

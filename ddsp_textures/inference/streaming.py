@@ -9,7 +9,7 @@ with controls that move while it plays (book chapter: *DDSP training*, section *
    frame's centre —
    loudness (dB, added to ``energy_bands``), centroid (Hz, the ``centroid`` input) and rate (events/s, the
    ``rate``/``events`` inputs) — and, with a second reference, interpolated between the two (``morph`` 0…1);
-2. the frame renderer (:class:`TexDSPRenderer`, :class:`HybridRenderer`, :class:`PVAERenderer`) runs the model's
+2. the frame renderer (:mod:`~ddsp_textures.inference.frame_renderers`: TexDSP, hybrid, P-VAE) runs the model's
    GRU over the frame's steps with its state carried from the previous frame and synthesises one frame; whole
    TexEnv frames are rotated and joined with short circular crossfades (as
    :func:`~ddsp_textures.dsp.framing.join_model_frames`), P-VAE frames carry their grain tails into the next
@@ -31,20 +31,27 @@ Loudness follows the ramp sample by sample; the model's inputs are read where ea
 rate at each click.  The delay is what lets every frame and every click be synthesised whole before any of its
 samples is played, whatever the block size.
 
-The core is TorchScript: ``python -m ddsp_textures export RUN OUT.ts`` (:func:`export_stream`) saves it, with the
-TexDSP network traced, as one file that needs only ``torch``.
+The core is TorchScript: ``python -m ddsp_textures export RUN OUT.ts``
+(:func:`~ddsp_textures.inference.export.export_stream`) saves it, with the model's networks traced, as one file
+that needs only ``torch``.
 """
 
 
 import math
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
+from ddsp_textures.dsp.framing import zscore
+from ddsp_textures.inference.frame_renderers import (  # noqa: F401  (join_chunk, RENDERERS: the stream's API)
+    RENDERERS,
+    StreamModel,
+    TexDSPNetwork,
+    join_chunk,
+    renderer_for,
+)
 from ddsp_textures.inference.generation import (
     BLOCK_FRAMES,
     LOUDNESS_RANGE_DB,
@@ -52,20 +59,9 @@ from ddsp_textures.inference.generation import (
     _unit_rms,
     transient_layer,
 )
-from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
-from ddsp_textures.models.event_head import EventControls
-from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, feature_dims
-from ddsp_textures.synths.pvae import (
-    background_noise,
-    drawn_grains,
-    expected_event_power,
-    mix_background,
-    type_energy,
-)
 from ddsp_textures.synths.transients import analyze_transients, detector, event_waveforms
 
-BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
 CONTROL_RAMP_S = 0.05        # a control change moves in a linear ramp of this length
 SEED_STRIDE = 1_000_003      # frame j of seed s draws from a generator seeded with s · SEED_STRIDE + j
 MAX_SEED = 2**31 - 1
@@ -105,217 +101,6 @@ def _interp_samples(times: list[float], values: list[float], start: int, n: int)
     t0, t1 = tt[i - 1], tt[i]
     w = ((t - t0) / (t1 - t0).clamp_min(1e-9)).clamp(0.0, 1.0)
     return vv[i - 1] + w * (vv[i] - vv[i - 1])
-
-
-def _next_shift(previous: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
-    """The next whole frame's carrier shift: uniform for the first frame, then the previous one moved by a delay
-    in ``[L/4, 3L/4)`` minus the hop ``L`` (:func:`~ddsp_textures.dsp.framing.random_shifts`)."""
-    if int(previous[0]) < 0:
-        return torch.randint(0, length, (1,), generator=generator)
-    delay = torch.randint(length // 4, length - length // 4, (1,), generator=generator)
-    return (previous + delay - length) % length
-
-
-def join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
-    """An L-periodic frame rotated to start near ``start``, at the quietest of 32 points within ``±L/16``
-    (:func:`~ddsp_textures.dsp.framing.rotate_frames`), then laid out for overlap-add as
-    :func:`~ddsp_textures.dsp.framing.join_circular` joins frames: ``(L + fade,)`` — faded in over its first
-    ``fade`` samples, followed by its own periodic continuation faded out."""
-    length = frame.shape[0]
-    power = frame.double().pow(2)
-    padded = torch.cat([power[length - fade:], power, power[:fade]])
-    cumulative = torch.nn.functional.pad(padded.cumsum(0), [1, 0])
-    energy = cumulative[2 * fade: 2 * fade + length] - cumulative[:length]
-    reach = length / 16
-    offsets = torch.linspace(-reach, reach, 32).round().long()
-    starts = (start + offsets) % length
-    best = starts[int(energy[starts].argmin())]
-    rotated = torch.roll(frame, -int(best))
-    t = (torch.arange(fade, dtype=frame.dtype) + 1) / fade
-    fade_in, fade_out = torch.sin(0.5 * math.pi * t), torch.cos(0.5 * math.pi * t)
-    return torch.cat([rotated[:fade] * fade_in, rotated[fade:], rotated[:fade] * fade_out])
-
-
-def _band_group(coeffs: torch.Tensor, carriers: torch.Tensor, shift: int, target: torch.Tensor, low: int,
-                high: int, specific: bool) -> torch.Tensor:
-    """Bands ``low … high − 1`` of a TexEnv frame summed (:func:`~ddsp_textures.synths.texenv.texenv_synthesis`,
-    with per-band loudness where ``specific``, as :func:`~ddsp_textures.synths.texenv.normalize_loudness`):
-    ``coeffs (N, P)`` complex, ``carriers (N, L)`` → ``(L,)``."""
-    length = carriers.shape[-1]
-    env = torch.fft.irfft(coeffs[low:high] * math.sqrt(length), n=length, dim=-1)
-    bands = env * torch.roll(carriers[low:high], shift, -1)
-    if specific:
-        bands = bands * (target[low:high] / rms(bands)).unsqueeze(-1)
-    return bands.sum(0)
-
-
-class TexDSPNetwork(nn.Module):
-    """A TexDSP model's networks for one whole frame (traceable): concatenated features ``(1, S, D)`` and GRU
-    state ``(1, 1, H)`` → the frame's TexEnv coefficients ``(N, P)`` (complex) and the new state."""
-
-    def __init__(self, model: TexDSP) -> None:
-        super().__init__()
-        self.model = model
-        self.dims = feature_dims(model.feature_names, model.n_bands)
-
-    def forward(self, feats: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        latent, state = self.model.encode(list(torch.split(feats, self.dims, dim=-1)), state)
-        return self.model.decode(latent[:, -1:])[0, 0], state
-
-
-class TexDSPRenderer(nn.Module):
-    """Whole TexEnv frames of a TexDSP model (TorchScript, with :class:`TexDSPNetwork` traced or not), in
-    stages that a stream spreads over its blocks: :meth:`prepare` (the networks and every random draw),
-    :attr:`parts` groups of :data:`BANDS_PER_PART` bands (:meth:`part`), :meth:`finish` (loudness, rotation,
-    crossfade layout).  State: ``[GRU state, previous carrier shift]``."""
-
-    def __init__(self, net: nn.Module, carriers: torch.Tensor, specific: bool, fade: int, hidden: int) -> None:
-        super().__init__()
-        self.net, self.specific, self.fade, self.hidden = net, specific, fade, hidden
-        self.register_buffer("carriers", carriers.detach().float().clone())
-        self.frame_size, self.n_bands = carriers.shape[-1], carriers.shape[0]
-        self.bands_per_part = BANDS_PER_PART
-        self.parts = -(-self.n_bands // BANDS_PER_PART)
-
-    @torch.jit.export
-    def initial_state(self) -> list[torch.Tensor]:
-        return [torch.zeros(1, 1, self.hidden), torch.full((1,), -1, dtype=torch.long)]
-
-    @torch.jit.export
-    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
-                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """``[coefficients, target, shift, rotation start]`` of the frame, and the new state."""
-        shift = _next_shift(state[1], self.frame_size, generator)
-        coeffs, gru = self.net(feats, state[0])
-        start = torch.randint(0, self.frame_size, (1,), generator=generator)
-        return [coeffs, target, shift, start], [gru, shift]
-
-    @torch.jit.export
-    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
-        low = k * self.bands_per_part
-        return _band_group(plan[0], self.carriers, int(plan[2][0]), plan[1], low,
-                           min(low + self.bands_per_part, self.n_bands), self.specific)
-
-    @torch.jit.export
-    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        if not self.specific:
-            frame = frame * (plan[1].reshape(()) / rms(frame))
-        return join_chunk(frame, self.fade, int(plan[3][0]))
-
-
-def _event_draws(model: PVAEModel | HybridModel, latent: torch.Tensor, measured: torch.Tensor | None,
-                 generator: torch.Generator) -> tuple[EventControls, torch.Tensor, torch.Tensor]:
-    """One frame's event controls, and its hard events: their start times ``(E,)`` and their grains scaled by
-    their amplitudes ``(E, m)`` — drawn in the order :func:`~ddsp_textures.synths.pvae.pvae_synthesis` draws
-    them (:func:`~ddsp_textures.synths.events.hard_events`' ``u`` and ``v``, then the grains of the ``"atom"``
-    draw)."""
-    c = model.head.controls(latent, measured, model.encoder.network_dtype)
-    latents = c.latents[0, 0]
-    shape = (model.atoms, model.frame_size)
-    u = torch.rand(shape, generator=generator, dtype=c.rate.dtype)
-    v = torch.rand(shape, generator=generator, dtype=c.rate.dtype).clamp(1e-6, 1.0)
-    kind, at = torch.nonzero(u < c.rate[0, 0] / model.atoms / model.fs, as_tuple=True)
-    amplitude = (v[kind, at] ** c.alpha[0, 0]).unsqueeze(-1)
-    if model.vae.draw == "atom":
-        return c, at, amplitude * drawn_grains(model.vae, latents[kind], generator)
-    return c, at, amplitude * model.vae.decode(latents)[kind]
-
-
-def _place_events(at: torch.Tensor, grains: torch.Tensor, n: int, circular: bool) -> torch.Tensor:
-    """Grains ``(E, m)`` starting at ``at (E,)``, added one by one as the events are few: ``(n,)`` circular, else
-    ``(n + m − 1,)`` (:func:`~ddsp_textures.synths.events.place_grains` for hard events)."""
-    m = grains.shape[-1]
-    size = n if circular else n + m - 1
-    out = torch.zeros(size, dtype=grains.dtype)
-    if at.numel() == 0:
-        return out
-    index = at.unsqueeze(-1) + torch.arange(m)
-    if circular:
-        index = index % n
-    return out.index_add_(0, index.reshape(-1), grains.reshape(-1))
-
-
-class HybridRenderer(nn.Module):
-    """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, given as a whole the band RMS
-    target (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are.  Stages:
-    the networks and every draw, the events, one per four bed bands, then the mix, its band-RMS filter and the
-    crossfade layout.  A part is ``(2, L)``: bed, events."""
-
-    def __init__(self, model: HybridModel, fade: int) -> None:
-        super().__init__()
-        self.model, self.fade = model, fade
-        self.dims = feature_dims(model.feature_names, model.n_bands)
-        self.parts = 1 + -(-model.n_bands // BANDS_PER_PART)
-
-    def initial_state(self) -> list[torch.Tensor]:
-        hidden = self.model.encoder.gru.hidden_size
-        return [torch.zeros(1, 1, hidden), torch.full((1,), -1, dtype=torch.long)]
-
-    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
-                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        model = self.model
-        shift = _next_shift(state[1], model.frame_size, generator)
-        parts = list(torch.split(feats, self.dims, dim=-1))
-        latent, gru = model.encoder(parts, state[0])
-        latent = latent[:, -1:]
-        measured = measured_rate(model.feature_names, [p[:, -1:] for p in parts])
-        c, at, grains = _event_draws(model, latent, measured, generator)
-        start = torch.randint(0, model.frame_size, (1,), generator=generator)
-        gain = c.gain[0, 0] if model.events_enabled else 0.0 * c.gain[0, 0]
-        coeffs = model.decode(latent)[0, 0]
-        return [coeffs, target, shift, start, at, grains, gain], [gru, shift]
-
-    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
-        model, length = self.model, self.model.frame_size
-        out = torch.zeros(2, length)
-        if k == 0:
-            out[1] = _place_events(plan[4], plan[5], length, True)
-        else:
-            low = (k - 1) * BANDS_PER_PART
-            out[0] = _band_group(plan[0], model.synth.carriers, int(plan[2][0]), plan[1], low,
-                                 min(low + BANDS_PER_PART, model.n_bands), False)
-        return out
-
-    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        mix = frame[0] + plan[6] * zscore(frame[1])
-        matched = self.model.bank.set_band_rms(mix.reshape(1, 1, -1), plan[1].reshape(1, 1, -1)).reshape(-1)
-        return join_chunk(matched, self.fade, int(plan[3][0]))
-
-
-class PVAERenderer(nn.Module):
-    """Consecutive P-VAE frames with hard events, each at its target RMS, followed by its grain tail
-    (as :meth:`~ddsp_textures.models.PVAEModel.stream`).  Stages: the networks and every draw, the events,
-    then the gain."""
-
-    def __init__(self, model: PVAEModel) -> None:
-        super().__init__()
-        self.model, self.parts = model, 1
-        self.dims = feature_dims(model.feature_names, model.n_bands)
-
-    def initial_state(self) -> list[torch.Tensor]:
-        return [torch.zeros(1, 1, self.model.encoder.gru.hidden_size)]
-
-    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
-                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        model = self.model
-        parts = list(torch.split(feats, self.dims, dim=-1))
-        latent, gru = model.encoder(parts, state[0])
-        c, at, grains = _event_draws(model, latent, measured_rate(model.feature_names, parts), generator)
-        noise, power = torch.zeros(0), torch.zeros(0)
-        if model.has_background:        # the events' expected power only matters for the mix with it
-            noise = background_noise(model.background, (), model.frame_size, generator)
-            energy = type_energy(model.vae, c.latents[0, 0])
-            power = expected_event_power(c.rate[0, 0], c.alpha[0, 0], energy, model.fs)
-        return [at, grains, target, noise, power], [gru]
-
-    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
-        return _place_events(plan[0], plan[1], self.model.frame_size, False)
-
-    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        length = self.model.frame_size
-        if plan[3].numel():              # the background (PVAEModel.with_background)
-            return mix_background(frame, plan[3], self.model.background_share, plan[4])[0] * plan[2].reshape(())
-        return frame * (plan[2].reshape(()) / (rms(frame[:length]) + 1e-8))
 
 
 class StreamCore(nn.Module):
@@ -613,8 +398,6 @@ class StreamCore(nn.Module):
         return self.block()
 
 
-StreamModel = TexDSP | PVAEModel | HybridModel
-
 
 def _events(x: torch.Tensor, fs: int, transients: str) -> tuple[torch.Tensor, torch.Tensor, float, torch.Tensor]:
     """The reference's clicks (:func:`~ddsp_textures.synths.transients.analyze_transients`): their waveforms
@@ -655,30 +438,6 @@ def _columns(model: StreamModel) -> tuple[tuple[int, int], int, list[int], list[
             rate_scales.append(RATE_SCALE if name == "rate" else EVENTS_SCALE)
         start += dim
     return energy, centroid, rate_cols, rate_scales
-
-
-def _texdsp_renderer(model: StreamModel, fade: int, network: nn.Module | None) -> nn.Module:
-    return TexDSPRenderer(TexDSPNetwork(model) if network is None else network, model.synth.carriers,
-                          model.band_target, fade, model.encoder.gru.hidden_size)
-
-
-RENDERERS: dict[str, Callable[[StreamModel, int, nn.Module | None], nn.Module]] = {
-    "TexDSP": _texdsp_renderer,
-    "HYBRID": lambda model, fade, network: HybridRenderer(model, fade),
-    "PVAE": lambda model, fade, network: PVAERenderer(model),
-}
-"""The frame renderer of each :attr:`~ddsp_textures.models.TextureModel.architecture` (``model``, crossfade in
-samples, a traced network or ``None``): a new architecture adds its entry here and in
-:data:`ddsp_textures.inference.resynthesis.RESYNTHESIZERS`."""
-
-
-def renderer_for(model: StreamModel, network: nn.Module | None = None) -> nn.Module:
-    """The frame renderer of a model's architecture (``network``: a traced :class:`TexDSPNetwork`)."""
-    fade = max(1, min(model.frame_size // 2, round(FADE_SECONDS * float(model.fs))))
-    factory = RENDERERS.get(getattr(model, "architecture", None))
-    if factory is None:
-        raise ValueError(f"streaming needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
-    return factory(model, fade, network)
 
 
 def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transients: str | bool | None = "default",

@@ -73,7 +73,7 @@ class HybridModel(TexEnvBedModel):
         self.vae.eval()                                        # the grain VAE stays frozen
         return self
 
-    architecture, synthesizes_events, has_grain_vae = "HYBRID", True, True
+    architecture, synthesizes_events, has_grain_vae, exportable = "HYBRID", True, True, True
 
     @property
     def band_target(self) -> bool:

@@ -89,7 +89,7 @@ class PVAEModel(TextureModel):
         self.vae.eval()                                        # the grain VAE stays frozen
         return self
 
-    architecture, synthesizes_events, steps_per_frame, has_grain_vae = "PVAE", True, 1, True
+    architecture, synthesizes_events, steps_per_frame, has_grain_vae, exportable = "PVAE", True, 1, True, True
 
     def frame_loudness(self, frames: torch.Tensor) -> torch.Tensor:
         """The RMS of ``frames (F, L)``: P-VAE frames are synthesised at one level."""

@@ -215,6 +215,12 @@ def choose_atoms(weights: torch.Tensor, generator: torch.Generator | None = None
     """
     device = weights.device if generator is None else generator.device
     r = torch.rand(weights.shape[0], generator=generator, device=device, dtype=weights.dtype).to(weights.device)
+    return atoms_at(weights, r)
+
+
+def atoms_at(weights: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """The atoms of :func:`choose_atoms` for given uniform draws ``r (E,)``: the first index whose cumulative
+    weight reaches ``r`` (TorchScript)."""
     index = torch.searchsorted(weights.cumsum(-1).contiguous(), r.unsqueeze(-1)).squeeze(-1)
     return index.clamp_max(weights.shape[-1] - 1)
 
@@ -300,6 +306,13 @@ def background_noise(magnitude: torch.Tensor, shape: tuple[int, ...], length: in
     """
     device = magnitude.device if generator is None else generator.device      # draws on the generator's device
     noise = torch.randn(*shape, length, generator=generator, device=device).to(magnitude.device)
+    return shaped_noise(noise, magnitude)
+
+
+def shaped_noise(noise: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    """White noise frames ``(..., L)`` filtered by ``magnitude (L // 2 + 1,)`` and scaled to unit RMS: the
+    deterministic half of :func:`background_noise` (TorchScript)."""
+    length = noise.shape[-1]
     y = torch.fft.irfft(torch.fft.rfft(noise, dim=-1) * magnitude.to(noise.dtype), n=length, dim=-1)
     return y / y.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-12)
 
@@ -342,11 +355,18 @@ def mix_background(events: torch.Tensor, noise: torch.Tensor, share: torch.Tenso
     >>> round(float(mix_background(e, torch.ones(2, 8), 0.36, torch.full((2, 1), 64.0))[1][0]), 3)   # floored
     0.2
     """
+    return mix_with_share(events, noise, torch.as_tensor(share, dtype=events.dtype, device=events.device),
+                          expected_power)
+
+
+def mix_with_share(events: torch.Tensor, noise: torch.Tensor, share: torch.Tensor,
+                   expected_power: torch.Tensor | None = None, floor: float = LONE_EVENT_FLOOR
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`mix_background` with the share as a tensor (TorchScript)."""
     length = noise.shape[-1]
-    share = torch.as_tensor(share, dtype=events.dtype, device=events.device)
     power = events[..., :length].pow(2).mean(-1, keepdim=True)
     if expected_power is not None:
-        power = torch.maximum(power, LONE_EVENT_FLOOR * expected_power.to(power.dtype))
+        power = torch.maximum(power, floor * expected_power.to(power.dtype))
     gain = (1 - share).sqrt() * torch.rsqrt(power + 1e-20)            # finite gradient at an empty frame
     mixed = events * gain
     mixed = torch.cat([mixed[..., :length] + share.sqrt() * noise, mixed[..., length:]], dim=-1)

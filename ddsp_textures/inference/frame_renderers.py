@@ -1,0 +1,353 @@
+"""Frame renderers of the stream (book chapter: *DDSP training*, section *Play it live*): one per
+architecture, each turning a frame's encoder inputs into one whole frame of audio in stages that
+:class:`~ddsp_textures.inference.streaming.StreamCore` spreads over its blocks — :meth:`prepare` (the networks
+and every random draw of the frame), :attr:`parts` synthesis stages (:meth:`part`) and :meth:`finish`.
+
+Every renderer is TorchScript.  Its networks are one module (:class:`TexDSPNetwork`, :class:`EventNetwork`) with
+no random draw inside, which :func:`~ddsp_textures.inference.export.scripted_stream` traces for one frame; the
+draws (carrier shifts, Poisson events, dictionary atoms, background noise) are scripted, from the frame's own
+generator, so the library's stream and the exported file draw the same numbers.
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ddsp_textures.dsp.filterbanks import one_sided_weights
+from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
+from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
+from ddsp_textures.models.pvae import measured_rate
+from ddsp_textures.stats.features import feature_dims
+from ddsp_textures.synths.pvae import atoms_at, expected_event_power, mix_with_share, shaped_noise, type_energy
+
+BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
+
+StreamModel = TexDSP | PVAEModel | HybridModel
+
+
+def _next_shift(previous: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
+    """The next whole frame's carrier shift: uniform for the first frame, then the previous one moved by a delay
+    in ``[L/4, 3L/4)`` minus the hop ``L`` (:func:`~ddsp_textures.dsp.framing.random_shifts`)."""
+    if int(previous[0]) < 0:
+        return torch.randint(0, length, (1,), generator=generator)
+    delay = torch.randint(length // 4, length - length // 4, (1,), generator=generator)
+    return (previous + delay - length) % length
+
+
+def join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
+    """An L-periodic frame rotated to start near ``start``, at the quietest of 32 points within ``±L/16``
+    (:func:`~ddsp_textures.dsp.framing.rotate_frames`), then laid out for overlap-add as
+    :func:`~ddsp_textures.dsp.framing.join_circular` joins frames: ``(L + fade,)`` — faded in over its first
+    ``fade`` samples, followed by its own periodic continuation faded out."""
+    length = frame.shape[0]
+    power = frame.double().pow(2)
+    padded = torch.cat([power[length - fade:], power, power[:fade]])
+    cumulative = torch.nn.functional.pad(padded.cumsum(0), [1, 0])
+    energy = cumulative[2 * fade: 2 * fade + length] - cumulative[:length]
+    reach = length / 16
+    offsets = torch.linspace(-reach, reach, 32).round().long()
+    starts = (start + offsets) % length
+    best = starts[int(energy[starts].argmin())]
+    rotated = torch.roll(frame, -int(best))
+    t = (torch.arange(fade, dtype=frame.dtype) + 1) / fade
+    fade_in, fade_out = torch.sin(0.5 * math.pi * t), torch.cos(0.5 * math.pi * t)
+    return torch.cat([rotated[:fade] * fade_in, rotated[fade:], rotated[:fade] * fade_out])
+
+
+def _band_group(coeffs: torch.Tensor, carriers: torch.Tensor, shift: int, target: torch.Tensor, low: int,
+                high: int, specific: bool) -> torch.Tensor:
+    """Bands ``low … high − 1`` of a TexEnv frame summed (:func:`~ddsp_textures.synths.texenv.texenv_synthesis`,
+    with per-band loudness where ``specific``, as :func:`~ddsp_textures.synths.texenv.normalize_loudness`):
+    ``coeffs (N, P)`` complex, ``carriers (N, L)`` → ``(L,)``."""
+    length = carriers.shape[-1]
+    env = torch.fft.irfft(coeffs[low:high] * math.sqrt(length), n=length, dim=-1)
+    bands = env * torch.roll(carriers[low:high], shift, -1)
+    if specific:
+        bands = bands * (target[low:high] / rms(bands)).unsqueeze(-1)
+    return bands.sum(0)
+
+
+class TexDSPNetwork(nn.Module):
+    """A TexDSP model's networks for one whole frame (traceable): concatenated features ``(1, S, D)`` and GRU
+    state ``(1, 1, H)`` → the frame's TexEnv coefficients ``(N, P)`` (complex) and the new state."""
+
+    def __init__(self, model: TexDSP) -> None:
+        super().__init__()
+        self.model = model
+        self.dims = feature_dims(model.feature_names, model.n_bands)
+
+    def forward(self, feats: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        latent, state = self.model.encode(list(torch.split(feats, self.dims, dim=-1)), state)
+        return self.model.decode(latent[:, -1:])[0, 0], state
+
+
+class TexDSPRenderer(nn.Module):
+    """Whole TexEnv frames of a TexDSP model (TorchScript, with :class:`TexDSPNetwork` traced or not), in
+    stages that a stream spreads over its blocks: :meth:`prepare` (the networks and every random draw),
+    :attr:`parts` groups of :data:`BANDS_PER_PART` bands (:meth:`part`), :meth:`finish` (loudness, rotation,
+    crossfade layout).  State: ``[GRU state, previous carrier shift]``."""
+
+    def __init__(self, net: nn.Module, carriers: torch.Tensor, specific: bool, fade: int, hidden: int) -> None:
+        super().__init__()
+        self.net, self.specific, self.fade, self.hidden = net, specific, fade, hidden
+        self.register_buffer("carriers", carriers.detach().float().clone())
+        self.frame_size, self.n_bands = carriers.shape[-1], carriers.shape[0]
+        self.bands_per_part = BANDS_PER_PART
+        self.parts = -(-self.n_bands // BANDS_PER_PART)
+
+    @torch.jit.export
+    def initial_state(self) -> list[torch.Tensor]:
+        return [torch.zeros(1, 1, self.hidden), torch.full((1,), -1, dtype=torch.long)]
+
+    @torch.jit.export
+    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
+                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``[coefficients, target, shift, rotation start]`` of the frame, and the new state."""
+        shift = _next_shift(state[1], self.frame_size, generator)
+        coeffs, gru = self.net(feats, state[0])
+        start = torch.randint(0, self.frame_size, (1,), generator=generator)
+        return [coeffs, target, shift, start], [gru, shift]
+
+    @torch.jit.export
+    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
+        low = k * self.bands_per_part
+        return _band_group(plan[0], self.carriers, int(plan[2][0]), plan[1], low,
+                           min(low + self.bands_per_part, self.n_bands), self.specific)
+
+    @torch.jit.export
+    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
+        if not self.specific:
+            frame = frame * (plan[1].reshape(()) / rms(frame))
+        return join_chunk(frame, self.fade, int(plan[3][0]))
+
+
+
+class EventNetwork(nn.Module):
+    """A P-VAE's or a hybrid's networks for one frame (traceable; no random draw): concatenated features
+    ``(1, S, D)`` and GRU state ``(1, 1, H)`` → the frame's event rate ``()``, amplitude exponent ``α ()``, the
+    grains of its ``K`` event types — for the ``"atom"`` draw their weights over the dictionary ``(K, J)`` and
+    band gains in log10 ``(K, N_g + 2)``, for the ``"mixture"`` draw their decoded grains ``(K, m)`` (the other
+    pair empty) —, each type's mean event energy ``(K,)`` (where the P-VAE mixes a background, else empty), and
+    for a hybrid its event gain ``()`` and bed coefficients ``(N, P)``; then the new state.
+
+    A P-VAE reads the controls of the frame's first step, a hybrid those of its last (the step its bed
+    decodes), as :meth:`~ddsp_textures.models.PVAEModel.stream` and
+    :meth:`~ddsp_textures.models.HybridModel.synthesize` do."""
+
+    def __init__(self, model: PVAEModel | HybridModel) -> None:
+        super().__init__()
+        self.model = model
+        self.dims = feature_dims(model.feature_names, model.n_bands)
+        self.bed = bool(model.has_carriers)               # a hybrid: a TexEnv bed under the events
+        self.energy = bool(getattr(model, "has_background", False))
+
+    def forward(self, feats: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        model, vae = self.model, self.model.vae
+        parts = list(torch.split(feats, self.dims, dim=-1))
+        latent, state = model.encoder(parts, state)
+        if self.bed:
+            latent, parts = latent[:, -1:], [p[:, -1:] for p in parts]
+        c = model.head.controls(latent, measured_rate(model.feature_names, parts), model.encoder.network_dtype)
+        latents = c.latents[0, 0]
+        empty = latents.new_zeros(0)
+        weights, log_gains, grains, energy, gain, coeffs = empty, empty, empty, empty, empty, empty
+        if vae.draw == "atom":
+            weights, log_gains = vae.mixture(latents)
+        else:
+            grains = vae.decode(latents)
+        if self.energy:
+            energy = type_energy(vae, latents)
+        if self.bed:
+            gain = c.gain[0, 0] if model.events_enabled else 0.0 * c.gain[0, 0]
+            coeffs = model.decode(latent)[0, 0]
+        return c.rate[0, 0], c.alpha[0, 0], weights, log_gains, grains, energy, gain, coeffs, state
+
+
+class EventDraws(nn.Module):
+    """A frame's hard events (TorchScript), drawn in the order
+    :func:`~ddsp_textures.synths.pvae.pvae_synthesis` draws them: Bernoulli events per type and sample
+    (:func:`~ddsp_textures.synths.events.hard_events`' ``u``, then its amplitudes' ``v``), then for the ``"atom"``
+    draw one dictionary grain per event (:func:`~ddsp_textures.synths.pvae.drawn_grains`), shaped by its type's
+    band gains under the grain window (:meth:`~ddsp_textures.synths.pvae.GrainVAE.shape_grains`)."""
+
+    def __init__(self, model: PVAEModel | HybridModel) -> None:
+        super().__init__()
+        vae = model.vae
+        self.atoms, self.frame_size, self.fs = int(model.atoms), int(model.frame_size), float(model.fs)
+        atom = vae.draw == "atom"
+        self.register_buffer("dictionary", vae.dictionary.detach().float().clone() if atom else torch.zeros(0, 0))
+        self.register_buffer("band_filters", vae.bank.filters.float().pow(2) if atom else torch.zeros(0, 0))
+        self.register_buffer("window", vae.window.detach().float().clone())
+
+    def forward(self, rate: torch.Tensor, alpha: torch.Tensor, weights: torch.Tensor, log_gains: torch.Tensor,
+                grains: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start times ``(E,)`` and grains scaled by their amplitudes ``(E, m)``."""
+        shape = [self.atoms, self.frame_size]
+        u = torch.rand(shape, generator=generator, dtype=rate.dtype)
+        v = torch.rand(shape, generator=generator, dtype=rate.dtype).clamp(1e-6, 1.0)
+        hits = torch.nonzero(u < rate / self.atoms / self.fs)
+        kind, at = hits[:, 0], hits[:, 1]
+        amplitude = (v[kind, at] ** alpha).unsqueeze(-1)
+        if weights.numel() == 0:                                   # the "mixture" draw: the decoded grain
+            return at, amplitude * grains[kind]
+        picked = weights[kind]
+        r = torch.rand([picked.shape[0]], generator=generator, dtype=picked.dtype)
+        chosen = self.dictionary[atoms_at(picked, r)]
+        if chosen.shape[0] == 0:
+            return at, amplitude * chosen
+        size = chosen.shape[-1]
+        response = torch.pow(10.0, log_gains[kind]).to(chosen.dtype) @ self.band_filters
+        shaped = torch.fft.irfft(torch.fft.rfft(chosen, dim=-1) * response, n=size, dim=-1) * self.window
+        return at, amplitude * shaped
+
+
+def place_events(at: torch.Tensor, grains: torch.Tensor, n: int, circular: bool) -> torch.Tensor:
+    """Grains ``(E, m)`` starting at ``at (E,)``, added one by one as the events are few: ``(n,)`` circular, else
+    ``(n + m − 1,)`` (:func:`~ddsp_textures.synths.events.place_grains` for hard events)."""
+    m = grains.shape[-1]
+    size = n if circular else n + m - 1
+    out = torch.zeros(size, dtype=grains.dtype)
+    if at.numel() == 0:
+        return out
+    index = at.unsqueeze(-1) + torch.arange(m)
+    if circular:
+        index = index % n
+    return out.index_add_(0, index.reshape(-1), grains.reshape(-1))
+
+
+def set_band_rms(x: torch.Tensor, target: torch.Tensor, filters: torch.Tensor, weights: torch.Tensor,
+                 eps: float = 1e-8) -> torch.Tensor:
+    """:meth:`~ddsp_textures.dsp.filterbanks.FilterBank.set_band_rms` of one frame ``(L,)`` (TorchScript):
+    ``target (N + 2,)``, the bank's squared responses ``filters (N + 2, F)`` and its
+    :func:`~ddsp_textures.dsp.filterbanks.one_sided_weights` ``(F,)``.
+
+    >>> from ddsp_textures.dsp.filterbanks import FilterBank
+    >>> bank = FilterBank(1024, 16000, 6, 50, 8000)
+    >>> x, target = torch.randn(1024), torch.rand(8) + 0.1
+    >>> y = set_band_rms(x, target, bank.filters.float().pow(2), one_sided_weights(1024, torch.float32))
+    >>> bool(torch.allclose(y, bank.set_band_rms(x, target), atol=1e-5))
+    True
+    """
+    length = x.shape[-1]
+    spectrum = torch.fft.rfft(x, dim=-1)
+    power = (spectrum.abs().pow(2) * weights) @ filters.T / length**2
+    gains = target / (power.sqrt() + eps)
+    return torch.fft.irfft(spectrum * (gains @ filters), n=length, dim=-1)
+
+
+class HybridRenderer(nn.Module):
+    """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, given as a whole the band RMS
+    target (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are.  Stages:
+    the networks and every draw, the events, one per four bed bands, then the mix, its band-RMS filter and the
+    crossfade layout.  A part is ``(2, L)``: bed, events.  State: ``[GRU state, previous carrier shift]``."""
+
+    def __init__(self, model: HybridModel, fade: int, network: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net = EventNetwork(model) if network is None else network
+        self.draws = EventDraws(model)
+        self.fade, self.hidden = fade, model.encoder.gru.hidden_size
+        self.frame_size, self.n_bands = int(model.frame_size), int(model.n_bands)
+        self.bands_per_part = BANDS_PER_PART
+        self.parts = 1 + -(-self.n_bands // BANDS_PER_PART)
+        self.register_buffer("carriers", model.synth.carriers.detach().float().clone())
+        self.register_buffer("band_filters", model.bank.filters.float().pow(2))
+        self.register_buffer("parseval", one_sided_weights(self.frame_size, torch.float32))
+
+    @torch.jit.export
+    def initial_state(self) -> list[torch.Tensor]:
+        return [torch.zeros(1, 1, self.hidden), torch.full((1,), -1, dtype=torch.long)]
+
+    @torch.jit.export
+    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
+                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``[coefficients, target, shift, rotation start, event times, event grains, event gain]``."""
+        shift = _next_shift(state[1], self.frame_size, generator)
+        rate, alpha, weights, log_gains, grains, _, gain, coeffs, gru = self.net(feats, state[0])
+        at, events = self.draws(rate, alpha, weights, log_gains, grains, generator)
+        start = torch.randint(0, self.frame_size, (1,), generator=generator)
+        return [coeffs, target, shift, start, at, events, gain], [gru, shift]
+
+    @torch.jit.export
+    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
+        out = torch.zeros(2, self.frame_size)
+        if k == 0:
+            out[1] = place_events(plan[4], plan[5], self.frame_size, True)
+        else:
+            low = (k - 1) * self.bands_per_part
+            out[0] = _band_group(plan[0], self.carriers, int(plan[2][0]), plan[1], low,
+                                 min(low + self.bands_per_part, self.n_bands), False)
+        return out
+
+    @torch.jit.export
+    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
+        mix = frame[0] + plan[6] * zscore(frame[1])
+        matched = set_band_rms(mix, plan[1].reshape(-1), self.band_filters, self.parseval)
+        return join_chunk(matched, self.fade, int(plan[3][0]))
+
+
+class PVAERenderer(nn.Module):
+    """Consecutive P-VAE frames with hard events, each at its target RMS, followed by its grain tail
+    (as :meth:`~ddsp_textures.models.PVAEModel.stream`).  Stages: the networks and every draw, the events,
+    then the gain (and the background mix).  State: ``[GRU state]``."""
+
+    def __init__(self, model: PVAEModel, network: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net = EventNetwork(model) if network is None else network
+        self.draws = EventDraws(model)
+        self.parts, self.hidden, self.frame_size = 1, model.encoder.gru.hidden_size, int(model.frame_size)
+        self.fs, self.has_background = float(model.fs), bool(model.has_background)
+        background = model.background if self.has_background else torch.zeros(0)
+        share = model.background_share if self.has_background else torch.zeros(())
+        self.register_buffer("background", background.detach().float().clone())
+        self.register_buffer("share", share.detach().float().clone())
+
+    @torch.jit.export
+    def initial_state(self) -> list[torch.Tensor]:
+        return [torch.zeros(1, 1, self.hidden)]
+
+    @torch.jit.export
+    def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
+                generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``[event times, event grains, target RMS, background noise, expected event power]``."""
+        rate, alpha, weights, log_gains, grains, energy, _, _, gru = self.net(feats, state[0])
+        at, events = self.draws(rate, alpha, weights, log_gains, grains, generator)
+        noise, power = torch.zeros(0), torch.zeros(0)
+        if self.has_background:        # the events' expected power only matters for the mix with it
+            noise = shaped_noise(torch.randn([self.frame_size], generator=generator), self.background)
+            power = expected_event_power(rate, alpha, energy, self.fs)
+        return [at, events, target, noise, power], [gru]
+
+    @torch.jit.export
+    def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
+        return place_events(plan[0], plan[1], self.frame_size, False)
+
+    @torch.jit.export
+    def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
+        if plan[3].numel() > 0:              # the background (PVAEModel.with_background)
+            return mix_with_share(frame, plan[3], self.share, plan[4])[0] * plan[2].reshape(())
+        return frame * (plan[2].reshape(()) / (rms(frame[:self.frame_size]) + 1e-8))
+
+
+RENDERERS: dict[str, Callable[[StreamModel, int, nn.Module | None], nn.Module]] = {
+    "TexDSP": lambda model, fade, network: TexDSPRenderer(
+        TexDSPNetwork(model) if network is None else network, model.synth.carriers, model.band_target, fade,
+        model.encoder.gru.hidden_size),
+    "HYBRID": lambda model, fade, network: HybridRenderer(model, fade, network),
+    "PVAE": lambda model, fade, network: PVAERenderer(model, network),
+}
+"""The frame renderer of each :attr:`~ddsp_textures.models.TextureModel.architecture` (``model``, crossfade in
+samples, its traced network or ``None``): a new architecture adds its entry here and in
+:data:`ddsp_textures.inference.resynthesis.RESYNTHESIZERS`."""
+
+
+def renderer_for(model: StreamModel, network: nn.Module | None = None, fade: int | None = None) -> nn.Module:
+    """The frame renderer of a model's architecture (``network``: its traced :class:`TexDSPNetwork` or
+    :class:`EventNetwork`; ``fade``: the crossfade of whole TexEnv frames in samples)."""
+    factory = RENDERERS.get(getattr(model, "architecture", None))
+    if factory is None:
+        raise ValueError(f"streaming needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
+    if fade is None:
+        fade = max(1, min(model.frame_size // 2, round(FADE_SECONDS * float(model.fs))))
+    return factory(model, fade, network)
