@@ -5,7 +5,9 @@ per envelope, equaliser on) on one thread, per transient mode, before and after 
 
 "before" runs the previous carriers, envelope analysis and chooser (``legacy_resynthesis.py``: full grids, and
 ``"auto"`` resynthesising all three candidates of the whole input); "after" the library's (each band on its own
-small grid, ``"auto"`` comparing the candidates on a probe of four frames).  RTF = seconds of audio per second
+small grid, ``"auto"`` comparing the candidates on a probe of four frames).  "previous" is the library before
+its last round of numerics (``legacy_numerics.py``: TexStat's moments by powers, moduli by ``hypot``), which
+"before" keeps too.  RTF = seconds of audio per second
 of compute (best of two runs).
 """
 
@@ -25,6 +27,7 @@ from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths.analysis import texenv_resynthesize
 
 from .common import RESULTS, machine
+from .legacy_numerics import previous_numerics
 from .legacy_resynthesis import legacy_resynthesis
 
 RECORDINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "recordings"
@@ -62,11 +65,13 @@ def main() -> None:
         for mode in MODES:
             with legacy_resynthesis():
                 before, y_before = _rtf(x, fs, mode)
+            with previous_numerics():
+                previous, y_previous = _rtf(x, fs, mode)
             after, y_after = _rtf(x, fs, mode)
-            texstat = frame_distances(measure, x, [y_before, y_after])
+            texstat = frame_distances(measure, x, [y_before, y_previous, y_after])
             rows.append({"recording": name, "seconds": len(x) / fs, "transients": str(mode),
-                         "rtf_before": before, "rtf_after": after, "texstat_before": texstat[0],
-                         "texstat_after": texstat[1]})
+                         "rtf_before": before, "rtf_previous": previous, "rtf_after": after,
+                         "texstat_before": texstat[0], "texstat_previous": texstat[1], "texstat_after": texstat[2]})
             print(rows[-1], flush=True)
     suffix = "_quick" if args.quick else ""
     data = {"machine": machine(), "seconds": seconds, "rows": rows}
@@ -81,12 +86,15 @@ def write_table(data: dict, path: Path) -> None:
     """The Markdown table of a run's JSON (``python -m benchmarks.bench_resynthesis --render`` redoes it)."""
     lines = [f"# DSP resynthesis speed (one thread, {data['seconds']:g} s per recording)", "",
              f"Machine: {data['machine']}", "",
-             "| recording | transients | RTF before | RTF after | speed-up "
+             "| recording | transients | RTF before | RTF previous | RTF after | speed-up | previous → after "
              "| frame TexStat to the input, before → after |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['recording']} | {LABELS.get(r['transients'], r['transients'])} | {r['rtf_before']:.1f}× | "
-              f"{r['rtf_after']:.1f}× | {r['rtf_after'] / r['rtf_before']:.2f}× | "
-              f"{r['texstat_before']:.2f} → {r['texstat_after']:.2f} |" for r in data["rows"]]
+             "|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        previous = f"{r['rtf_previous']:.1f}×" if "rtf_previous" in r else "–"
+        ratio = f"{r['rtf_after'] / r['rtf_previous']:.2f}×" if "rtf_previous" in r else "–"
+        lines.append(f"| {r['recording']} | {LABELS.get(r['transients'], r['transients'])} | {r['rtf_before']:.1f}× | "
+                     f"{previous} | {r['rtf_after']:.1f}× | {r['rtf_after'] / r['rtf_before']:.2f}× | {ratio} | "
+                     f"{r['texstat_before']:.2f} → {r['texstat_after']:.2f} |")
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

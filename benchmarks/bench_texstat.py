@@ -5,7 +5,10 @@ once, time-domain subbands (rfft + irfft of every band), the Hilbert envelope by
 rfft + irfft and the modulation bank by rfft + irfft of all M + 2 bands — 8 FFT passes over ``(B, N, L)``-sized
 data.  "After" is the library: batch chunks sized for the cache, the analytic signal from one inverse FFT of
 each band's one-sided spectrum, and the decimated envelope and its modulation bands kept as spectra (their
-variances and correlations by Parseval) — 2 passes.  Both give the same statistics (checked before timing).
+variances and correlations by Parseval) — 2 passes.  "Previous" is the library before its last round: the same
+pipeline with the envelope moments by ``pow(3)``/``pow(4)`` (14x slower than products on a CPU) and moduli by
+``hypot``/``abs`` (2.4x slower than one fused multiply-add); "before" keeps those too.  All give the same
+statistics (checked before timing).
 Each measurement runs in a fresh interpreter, so the reported peak memory (CPU: peak RSS above the inputs;
 CUDA: ``max_memory_allocated``) is its own.
 
@@ -26,20 +29,20 @@ from ddsp_textures.stats.texstat import (
     _std,
     _upper_pairs,
     correlation_matrix,
-    envelope_moments,
     statistics_distances,
 )
 
 from .common import RESULTS, add_summary, peak_rss_mb, run_worker, timeit, write_results
+from .legacy_numerics import previous_moments, previous_numerics
 
 
 def before_statistics(ts: TexStat, x: torch.Tensor) -> list[torch.Tensor]:
     """The previous release's ``TexStat.statistics`` (time-domain pipeline, whole batch)."""
-    env = hilbert_envelope(ts.cochlear(x))
+    env = hilbert_envelope(ts.cochlear(x))               # z.abs(), as before
     dec = downsample(env, ts.factor)
     mod = ts.modulation(dec)
     b = x.shape[0]
-    s1 = envelope_moments(env, ts.alpha, ts.eps)
+    s1 = previous_moments(env, ts.alpha, ts.eps)
     s2 = _upper_pairs(correlation_matrix(env))
     s3 = (_std(mod) / _std(dec).unsqueeze(-1)).reshape(b, -1)
     s4 = _upper_pairs(correlation_matrix(mod.transpose(1, 2))).transpose(1, 2).reshape(b, -1)
@@ -61,6 +64,10 @@ def worker(args: dict) -> dict:
     y = torch.randn(b, length, device=device, requires_grad=True)
     if impl == "library":
         loss_fn = ts
+    elif impl == "previous":
+        def loss_fn(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+            with previous_numerics():
+                return ts(a, c)
     else:
         loss_fn = lambda a, c: before_loss(ts, a, c)  # noqa: E731
 
@@ -90,8 +97,11 @@ def check_equal() -> None:
     for length, n in ((8192, 8), (44100, 16)):
         ts = TexStat(length, 44100, n, 6).double()
         x = torch.randn(3, length, dtype=torch.float64)
-        for a, b in zip(ts.statistics(x, chunk_size=2), before_statistics(ts, x), strict=True):
+        with previous_numerics():
+            previous = ts.statistics(x, chunk_size=2)
+        for a, b, c in zip(ts.statistics(x, chunk_size=2), before_statistics(ts, x), previous, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+            torch.testing.assert_close(a, c, rtol=1e-9, atol=1e-9)
 
 
 def main() -> None:
@@ -118,7 +128,7 @@ def main() -> None:
         for threads in args.threads if device == "cpu" else [args.threads[0]]:
             for batch, n in sizes:
                 row = {"device": device, "threads": threads, "batch": batch, "length": length, "N": n, "M": 6}
-                for impl in ("library", "before"):
+                for impl in ("library", "previous", "before"):
                     res = run_worker(__spec__.name, {"device": device, "batch": batch, "n_bands": n, "length": length,
                                                 "impl": impl, "repeat": args.repeat, "threads": threads})
                     if "error" in res:
@@ -129,13 +139,18 @@ def main() -> None:
                 if "before_forward_backward_s" in row and "library_forward_backward_s" in row:
                     row["speedup"] = row["before_forward_backward_s"] / row["library_forward_backward_s"]
                     row["memory_ratio"] = row["before_peak_mb"] / max(row["library_peak_mb"], 1e-3)
+                if "previous_forward_backward_s" in row and "library_forward_backward_s" in row:
+                    row["round_speedup"] = row["previous_forward_backward_s"] / row["library_forward_backward_s"]
+                    row["round_speedup_forward"] = row["previous_forward_s"] / row["library_forward_s"]
                 rows.append(row)
                 print(row, flush=True)
     columns = [("device", "device"), ("threads", "threads"), ("batch", "B"), ("N", "N"),
                ("before_forward_s", "before fwd (s)"), ("before_forward_backward_s", "before fwd+bwd (s)"),
-               ("before_peak_mb", "before peak (MiB)"), ("library_forward_s", "after fwd (s)"),
+               ("before_peak_mb", "before peak (MiB)"), ("previous_forward_s", "previous fwd (s)"),
+               ("previous_forward_backward_s", "previous fwd+bwd (s)"), ("library_forward_s", "after fwd (s)"),
                ("library_forward_backward_s", "after fwd+bwd (s)"), ("library_peak_mb", "after peak (MiB)"),
-               ("speedup", "speed-up fwd+bwd"), ("memory_ratio", "memory before/after")]
+               ("speedup", "speed-up fwd+bwd"), ("round_speedup_forward", "previous/after fwd"),
+               ("round_speedup", "previous/after fwd+bwd"), ("memory_ratio", "memory before/after")]
     path = write_results("texstat" + ("_quick" if args.quick else ""),
                          "TexStat loss: forward+backward time and peak memory", rows, columns,
                          notes=f"L = {length} samples at 44.1 kHz, M = 6; medians of {args.repeat} runs, "
@@ -149,8 +164,8 @@ def _seconds(value: float) -> str:
 
 def summary_table(rows: list[dict]) -> list[str]:
     """The README's digest: CPU, every size on one thread and the two larger batches on two."""
-    lines = ["| TexStat fwd+bwd, L = 65536, M = 6 | threads | before | after | speed-up | peak before → after |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| TexStat fwd+bwd, L = 65536, M = 6 | threads | before | previous | after | speed-up | previous → after "
+             "(fwd+bwd / fwd) | peak before → after |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["device"] != "cpu" or "speedup" not in r or (r["threads"] != 1 and (r["N"] != 16 or r["batch"] < 8)):
             continue
@@ -160,7 +175,12 @@ def summary_table(rows: list[dict]) -> list[str]:
         peak = ("(below RSS resolution)" if r["before_peak_mb"] == 0 else
                 f"{r['before_peak_mb']:.0f} → {r['library_peak_mb']:.0f} MiB")
         before, after = _seconds(r["before_forward_backward_s"]), _seconds(r["library_forward_backward_s"])
-        lines.append(f"| B = {r['batch']}, N = {r['N']} | {r['threads']} | {before} | {after} | {speedup} | {peak} |")
+        previous, round_ = "–", "–"
+        if "round_speedup" in r:
+            previous = _seconds(r["previous_forward_backward_s"])
+            round_ = f"{r['round_speedup']:.2f}× / {r['round_speedup_forward']:.2f}×"
+        lines.append(f"| B = {r['batch']}, N = {r['N']} | {r['threads']} | {before} | {previous} | {after} | {speedup} "
+                     f"| {round_} | {peak} |")
     return lines
 
 

@@ -14,11 +14,13 @@ import torch
 
 from ddsp_textures.dsp.filterbanks import FilterBank, erb_bank, one_sided_weights
 from ddsp_textures.dsp.framing import overlap_add
-from ddsp_textures.dsp.numerics import modulus, safe_divide
+from ddsp_textures.dsp.numerics import safe_divide
 from ddsp_textures.metrics import closest_candidate
 from ddsp_textures.synths import analysis, transients
 from ddsp_textures.synths.carriers import carrier_magnitudes
 from ddsp_textures.synths.transients import DETECTORS
+
+from .legacy_numerics import previous_modulus, previous_numerics
 
 
 def previous_make_carriers(bank: FilterBank, generator: torch.Generator | None = None,
@@ -31,7 +33,7 @@ def previous_make_carriers(bank: FilterBank, generator: torch.Generator | None =
     one_sided = one_sided_weights(length, torch.float32)
     for _ in range(iterations):
         analytic = torch.fft.ifft(spectrum_ * one_sided, n=length, dim=-1)
-        flat = safe_divide(analytic.real, modulus(analytic), eps=1e-12)
+        flat = safe_divide(analytic.real, previous_modulus(analytic), eps=1e-12)
         rotated = torch.fft.rfft(flat, dim=-1)
         spectrum_ = rotated * safe_divide(magnitude, rotated.abs(), eps=1e-30)
     carriers = torch.fft.irfft(spectrum_, n=length, dim=-1).double()
@@ -72,5 +74,6 @@ def legacy_resynthesis() -> Iterator[None]:
     with mock.patch.object(analysis, "make_carriers", previous_make_carriers), \
             mock.patch.object(analysis, "texenv_analysis", previous_texenv_analysis), \
             mock.patch.object(analysis, "choose_transients", previous_choose_transients), \
-            mock.patch.object(transients, "detection_function", previous_detection_function):
+            mock.patch.object(transients, "detection_function", previous_detection_function), \
+            previous_numerics():
         yield

@@ -29,6 +29,8 @@ class TextureModel(nn.Module):
         has_background: a background noise measured on the training audio (:meth:`prepare_background`).
         exportable: the one-file TorchScript export (:func:`~ddsp_textures.inference.export.export_stream`)
             supports it.
+        settles_after_training: :meth:`after_training` fits something to the training audio (the P-VAE's
+            background share); the trainer reloads the best weights for it only then.
     """
 
     architecture: str = ""
@@ -38,6 +40,7 @@ class TextureModel(nn.Module):
     has_grain_vae: bool = False
     has_background: bool = False
     exportable: bool = False
+    settles_after_training: bool = False
     feature_names: Sequence[str]
 
     @property

@@ -78,6 +78,7 @@ class PVAEModel(TextureModel):
         self.vae.requires_grad_(False)
         self.register_buffer("vae_trained", torch.zeros((), dtype=torch.bool))
         self.has_background = background
+        self.settles_after_training = background         # the background share is calibrated after training
         if background:                        # measured on the training audio by prepare_background
             self.register_buffer("background", torch.zeros(frame_size // 2 + 1))
             self.register_buffer("background_share", torch.zeros(()))

@@ -297,6 +297,15 @@ def validation_plateau(history: dict[str, list[float]], window: int = 4, tol: fl
     return (before - recent) < tol * abs(before)
 
 
+def weights_path(run_dir: str | Path, which: str = "best") -> Path:
+    """The checkpoint file of a run's ``"best"`` weights (the last checkpoint where no best one is saved yet) or
+    of its ``"last"`` ones."""
+    if which not in ("best", "last"):
+        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    path = Path(run_dir) / (BEST if which == "best" else CHECKPOINT)
+    return path if path.is_file() or which == "last" else Path(run_dir) / CHECKPOINT
+
+
 def load_run(run_dir: str | Path, which: str = "best"):
     """Load a trained model (``"best"`` or ``"last"`` weights) and its config from a run directory.
 
@@ -309,9 +318,7 @@ def load_run(run_dir: str | Path, which: str = "best"):
         raise ValueError(f"which must be 'best' or 'last', got {which!r}")
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory not found (or not a directory): {run_dir}")
-    path = run_dir / (BEST if which == "best" else CHECKPOINT)
-    if which == "best" and not path.is_file():
-        path = run_dir / CHECKPOINT
+    path = weights_path(run_dir, which)
     state = load_checkpoint(path)
     cfg = checkpoint_config(state, path)
     model = build_model(cfg)

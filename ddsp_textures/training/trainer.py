@@ -64,6 +64,7 @@ from ddsp_textures.training.rundir import (
     load_run,
     load_weights,
     remove_failed_run,
+    weights_path,
 )
 
 
@@ -301,8 +302,11 @@ class Trainer:
     def finish_best(self) -> None:
         """The model's :meth:`~ddsp_textures.models.TextureModel.after_training` on its best weights (the last
         checkpoint where none is saved yet) and the training audio (its first minute); what it changes is saved
-        back into that file."""
-        path = self.run_dir / BEST if (self.run_dir / BEST).is_file() else self.run_dir / CHECKPOINT
+        back into that file.  A model that settles nothing
+        (:attr:`~ddsp_textures.models.TextureModel.settles_after_training`) is not reloaded."""
+        if not self.model.settles_after_training:
+            return
+        path = weights_path(self.run_dir)
         model, _ = load_run(self.run_dir)
         limit, pieces = int(MAX_REFERENCE_S * self.cfg.sampling_rate), []
         for signal in self.signals:                     # in memory or memory-mapped
