@@ -19,6 +19,10 @@ except ImportError:  # nbval not installed: nothing to collect
 
 os.environ.setdefault("DDSP_TEXTURES_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("PYTEST_XDIST_WORKER"):        # pytest -n 2: chapters side by side, one thread each (BLAS
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                 "DDSP_TEXTURES_THREADS"):       # workers spin-wait for a core the other chapter holds)
+        os.environ.setdefault(name, "1")
 
 
 def _is_chapter(path) -> bool:

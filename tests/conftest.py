@@ -1,8 +1,13 @@
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):       # pytest -n 2: two workers on two cores, one torch thread each
+    torch.set_num_threads(1)                     # (two threads per worker stall each other's FFTs), and the
+    os.environ.setdefault("DDSP_TEXTURES_THREADS", "1")     # command-line runs they start take one too
 
 
 @pytest.fixture(autouse=True)

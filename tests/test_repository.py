@@ -20,7 +20,8 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
     assert ci_lines == [test_command]
-    assert "pytest --nbval book/" in test_command and "jupyter-book build . -W -n --keep-going" in test_command
+    assert "--nbval book/" in test_command and "jupyter-book build . -W -n --keep-going" in test_command
+    assert test_command.index("tests/execute_book.py") < test_command.index("jupyter-book build")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.json")), ids=lambda p: p.name)
