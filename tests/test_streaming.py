@@ -279,8 +279,9 @@ def test_streamed_event_frames_are_the_models_own_synthesis(runs):
     from ddsp_textures.inference.streaming import join_chunk, renderer_for
     from ddsp_textures.stats.features import feature_dims
 
-    for arch in ("PVAE", "HYBRID"):
+    for arch, draw in (("PVAE", "atom"), ("PVAE", "mixture"), ("HYBRID", "atom")):
         model, _ = load_run(runs[arch])
+        model.vae.draw = draw                        # "mixture": each event sounds its type's decoded blend
         renderer = renderer_for(model)
         dims = feature_dims(model.feature_names, model.n_bands)
         steps = 1 if arch == "PVAE" else 2

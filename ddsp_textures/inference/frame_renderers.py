@@ -20,7 +20,7 @@ from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.stats.features import feature_dims
-from ddsp_textures.synths.pvae import atoms_at, expected_event_power, mix_with_share, shaped_noise, type_energy
+from ddsp_textures.synths.pvae import atoms_at, expected_event_power, mix_with_share, shaped_noise
 
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
 
@@ -129,8 +129,7 @@ class EventNetwork(nn.Module):
     ``(1, S, D)`` and GRU state ``(1, 1, H)`` → the frame's event rate ``()``, amplitude exponent ``α ()``, the
     grains of its ``K`` event types — for the ``"atom"`` draw their weights over the dictionary ``(K, J)`` and
     band gains in log10 ``(K, N_g + 2)``, for the ``"mixture"`` draw their decoded grains ``(K, m)`` (the other
-    pair empty) —, each type's mean event energy ``(K,)`` (where the P-VAE mixes a background, else empty), and
-    for a hybrid its event gain ``()`` and bed coefficients ``(N, P)``; then the new state.
+    pair empty) —, and for a hybrid its event gain ``()`` and bed coefficients ``(N, P)``; then the new state.
 
     A P-VAE reads the controls of the frame's first step, a hybrid those of its last (the step its bed
     decodes), as :meth:`~ddsp_textures.models.PVAEModel.stream` and
@@ -141,7 +140,6 @@ class EventNetwork(nn.Module):
         self.model = model
         self.dims = feature_dims(model.feature_names, model.n_bands)
         self.bed = bool(model.has_carriers)               # a hybrid: a TexEnv bed under the events
-        self.energy = bool(getattr(model, "has_background", False))
 
     def forward(self, feats: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         model, vae = self.model, self.model.vae
@@ -152,38 +150,41 @@ class EventNetwork(nn.Module):
         c = model.head.controls(latent, measured_rate(model.feature_names, parts), model.encoder.network_dtype)
         latents = c.latents[0, 0]
         empty = latents.new_zeros(0)
-        weights, log_gains, grains, energy, gain, coeffs = empty, empty, empty, empty, empty, empty
+        weights, log_gains, grains, gain, coeffs = empty, empty, empty, empty, empty
         if vae.draw == "atom":
             weights, log_gains = vae.mixture(latents)
         else:
             grains = vae.decode(latents)
-        if self.energy:
-            energy = type_energy(vae, latents)
         if self.bed:
             gain = c.gain[0, 0] if model.events_enabled else 0.0 * c.gain[0, 0]
             coeffs = model.decode(latent)[0, 0]
-        return c.rate[0, 0], c.alpha[0, 0], weights, log_gains, grains, energy, gain, coeffs, state
+        return c.rate[0, 0], c.alpha[0, 0], weights, log_gains, grains, gain, coeffs, state
 
 
 class EventDraws(nn.Module):
     """A frame's hard events (TorchScript), drawn in the order
     :func:`~ddsp_textures.synths.pvae.pvae_synthesis` draws them: Bernoulli events per type and sample
     (:func:`~ddsp_textures.synths.events.hard_events`' ``u``, then its amplitudes' ``v``), then for the ``"atom"``
-    draw one dictionary grain per event (:func:`~ddsp_textures.synths.pvae.drawn_grains`), shaped by its type's
-    band gains under the grain window (:meth:`~ddsp_textures.synths.pvae.GrainVAE.shape_grains`)."""
+    draw one dictionary grain per event (:func:`~ddsp_textures.synths.pvae.drawn_grains`).  The draws
+    (:meth:`forward`) and the deterministic work on them (:meth:`shape`: each atom under its type's band gains
+    and the grain window, as :meth:`~ddsp_textures.synths.pvae.GrainVAE.shape_grains`; :meth:`energy`) are
+    apart, so that a stream can do them in different blocks."""
 
     def __init__(self, model: PVAEModel | HybridModel) -> None:
         super().__init__()
         vae = model.vae
         self.atoms, self.frame_size, self.fs = int(model.atoms), int(model.frame_size), float(model.fs)
         atom = vae.draw == "atom"
-        self.register_buffer("dictionary", vae.dictionary.detach().float().clone() if atom else torch.zeros(0, 0))
+        self.size = int(vae.dictionary.shape[-1]) if atom else 0
+        spectra = torch.fft.rfft(vae.dictionary.detach().float(), dim=-1) if atom else torch.zeros(0, 0) + 0j
+        self.register_buffer("spectra", spectra)                                   # the atoms' spectra (J, F)
         self.register_buffer("band_filters", vae.bank.filters.float().pow(2) if atom else torch.zeros(0, 0))
         self.register_buffer("window", vae.window.detach().float().clone())
 
-    def forward(self, rate: torch.Tensor, alpha: torch.Tensor, weights: torch.Tensor, log_gains: torch.Tensor,
-                grains: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start times ``(E,)`` and grains scaled by their amplitudes ``(E, m)``."""
+    def forward(self, rate: torch.Tensor, alpha: torch.Tensor, weights: torch.Tensor, grains: torch.Tensor,
+                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The draws: start times ``(E,)``, grain types ``(E,)``, amplitudes ``(E, 1)`` and, for the ``"atom"``
+        draw, the dictionary index of each event's grain ``(E,)`` (else empty)."""
         shape = [self.atoms, self.frame_size]
         u = torch.rand(shape, generator=generator, dtype=rate.dtype)
         v = torch.rand(shape, generator=generator, dtype=rate.dtype).clamp(1e-6, 1.0)
@@ -191,16 +192,32 @@ class EventDraws(nn.Module):
         kind, at = hits[:, 0], hits[:, 1]
         amplitude = (v[kind, at] ** alpha).unsqueeze(-1)
         if weights.numel() == 0:                                   # the "mixture" draw: the decoded grain
-            return at, amplitude * grains[kind]
+            return at, kind, amplitude, kind.new_zeros(0)
         picked = weights[kind]
         r = torch.rand([picked.shape[0]], generator=generator, dtype=picked.dtype)
-        chosen = self.dictionary[atoms_at(picked, r)]
-        if chosen.shape[0] == 0:
-            return at, amplitude * chosen
-        size = chosen.shape[-1]
-        response = torch.pow(10.0, log_gains[kind]).to(chosen.dtype) @ self.band_filters
-        shaped = torch.fft.irfft(torch.fft.rfft(chosen, dim=-1) * response, n=size, dim=-1) * self.window
-        return at, amplitude * shaped
+        return at, kind, amplitude, atoms_at(picked, r)
+
+    @torch.jit.export
+    def shape(self, kind: torch.Tensor, amplitude: torch.Tensor, chosen: torch.Tensor, log_gains: torch.Tensor,
+              grains: torch.Tensor) -> torch.Tensor:
+        """The events' grains scaled by their amplitudes ``(E, m)``: dictionary atoms ``chosen`` under their
+        type's band gains, or (the ``"mixture"`` draw) their type's decoded grain."""
+        if log_gains.numel() == 0:
+            return amplitude * grains[kind]
+        if chosen.numel() == 0:
+            return amplitude.new_zeros(0, self.size)
+        response = torch.pow(10.0, log_gains[kind]).to(self.window.dtype) @ self.band_filters
+        shaped = torch.fft.irfft(self.spectra[chosen] * response, n=self.size, dim=-1) * self.window
+        return amplitude * shaped
+
+    @torch.jit.export
+    def energy(self, weights: torch.Tensor, log_gains: torch.Tensor, grains: torch.Tensor) -> torch.Tensor:
+        """Each grain type's mean event energy ``(K,)``, as :func:`~ddsp_textures.synths.pvae.type_energy`."""
+        if log_gains.numel() == 0:
+            return grains.pow(2).sum(-1)
+        response = (torch.pow(10.0, log_gains).to(self.window.dtype) @ self.band_filters).unsqueeze(-2)
+        shaped = torch.fft.irfft(self.spectra * response, n=self.size, dim=-1) * self.window
+        return (weights * shaped.pow(2).sum(-1)).sum(-1)
 
 
 def place_events(at: torch.Tensor, grains: torch.Tensor, n: int, circular: bool) -> torch.Tensor:
@@ -240,8 +257,9 @@ def set_band_rms(x: torch.Tensor, target: torch.Tensor, filters: torch.Tensor, w
 class HybridRenderer(nn.Module):
     """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, given as a whole the band RMS
     target (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are.  Stages:
-    the networks and every draw, the events, one per four bed bands, then the mix, its band-RMS filter and the
-    crossfade layout.  A part is ``(2, L)``: bed, events.  State: ``[GRU state, previous carrier shift]``."""
+    the networks and every draw, the events (their grains shaped and placed), one per four bed bands, then the
+    mix, its band-RMS filter and the crossfade layout.  A part is ``(2, L)``: bed, events.  State:
+    ``[GRU state, previous carrier shift]``."""
 
     def __init__(self, model: HybridModel, fade: int, network: nn.Module | None = None) -> None:
         super().__init__()
@@ -262,18 +280,20 @@ class HybridRenderer(nn.Module):
     @torch.jit.export
     def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
                 generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """``[coefficients, target, shift, rotation start, event times, event grains, event gain]``."""
+        """``[coefficients, target, shift, rotation start, event gain, event times, types, amplitudes, atoms,
+        band gains, decoded grains]``."""
         shift = _next_shift(state[1], self.frame_size, generator)
-        rate, alpha, weights, log_gains, grains, _, gain, coeffs, gru = self.net(feats, state[0])
-        at, events = self.draws(rate, alpha, weights, log_gains, grains, generator)
+        rate, alpha, weights, log_gains, grains, gain, coeffs, gru = self.net(feats, state[0])
+        at, kind, amplitude, chosen = self.draws(rate, alpha, weights, grains, generator)
         start = torch.randint(0, self.frame_size, (1,), generator=generator)
-        return [coeffs, target, shift, start, at, events, gain], [gru, shift]
+        return [coeffs, target, shift, start, gain, at, kind, amplitude, chosen, log_gains, grains], [gru, shift]
 
     @torch.jit.export
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
         out = torch.zeros(2, self.frame_size)
         if k == 0:
-            out[1] = place_events(plan[4], plan[5], self.frame_size, True)
+            events = self.draws.shape(plan[6], plan[7], plan[8], plan[9], plan[10])
+            out[1] = place_events(plan[5], events, self.frame_size, True)
         else:
             low = (k - 1) * self.bands_per_part
             out[0] = _band_group(plan[0], self.carriers, int(plan[2][0]), plan[1], low,
@@ -282,15 +302,16 @@ class HybridRenderer(nn.Module):
 
     @torch.jit.export
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        mix = frame[0] + plan[6] * zscore(frame[1])
+        mix = frame[0] + plan[4] * zscore(frame[1])
         matched = set_band_rms(mix, plan[1].reshape(-1), self.band_filters, self.parseval)
         return join_chunk(matched, self.fade, int(plan[3][0]))
 
 
 class PVAERenderer(nn.Module):
     """Consecutive P-VAE frames with hard events, each at its target RMS, followed by its grain tail
-    (as :meth:`~ddsp_textures.models.PVAEModel.stream`).  Stages: the networks and every draw, the events,
-    then the gain (and the background mix).  State: ``[GRU state]``."""
+    (as :meth:`~ddsp_textures.models.PVAEModel.stream`).  Stages: the networks and every draw, the events
+    (their grains shaped and placed), then the gain (and the background's filter and mix).  State:
+    ``[GRU state]``."""
 
     def __init__(self, model: PVAEModel, network: nn.Module | None = None) -> None:
         super().__init__()
@@ -310,24 +331,27 @@ class PVAERenderer(nn.Module):
     @torch.jit.export
     def prepare(self, feats: torch.Tensor, state: list[torch.Tensor], target: torch.Tensor,
                 generator: torch.Generator) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """``[event times, event grains, target RMS, background noise, expected event power]``."""
-        rate, alpha, weights, log_gains, grains, energy, _, _, gru = self.net(feats, state[0])
-        at, events = self.draws(rate, alpha, weights, log_gains, grains, generator)
-        noise, power = torch.zeros(0), torch.zeros(0)
-        if self.has_background:        # the events' expected power only matters for the mix with it
-            noise = shaped_noise(torch.randn([self.frame_size], generator=generator), self.background)
-            power = expected_event_power(rate, alpha, energy, self.fs)
-        return [at, events, target, noise, power], [gru]
+        """``[target RMS, event times, types, amplitudes, atoms, band gains, decoded grains, white noise,
+        rate, α, dictionary weights]``: the networks and the draws; the grains are shaped in the next stage,
+        the background filtered and the events' expected power found in the last."""
+        rate, alpha, weights, log_gains, grains, _, _, gru = self.net(feats, state[0])
+        at, kind, amplitude, chosen = self.draws(rate, alpha, weights, grains, generator)
+        noise = torch.randn([self.frame_size], generator=generator) if self.has_background else torch.zeros(0)
+        return [target, at, kind, amplitude, chosen, log_gains, grains, noise, rate, alpha, weights], [gru]
 
     @torch.jit.export
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
-        return place_events(plan[0], plan[1], self.frame_size, False)
+        events = self.draws.shape(plan[2], plan[3], plan[4], plan[5], plan[6])
+        return place_events(plan[1], events, self.frame_size, False)
 
     @torch.jit.export
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        if plan[3].numel() > 0:              # the background (PVAEModel.with_background)
-            return mix_with_share(frame, plan[3], self.share, plan[4])[0] * plan[2].reshape(())
-        return frame * (plan[2].reshape(()) / (rms(frame[:self.frame_size]) + 1e-8))
+        if plan[7].numel() > 0:              # the background (PVAEModel.with_background)
+            noise = shaped_noise(plan[7], self.background)
+            energy = self.draws.energy(plan[10], plan[5], plan[6])
+            power = expected_event_power(plan[8], plan[9], energy, self.fs)
+            return mix_with_share(frame, noise, self.share, power)[0] * plan[0].reshape(())
+        return frame * (plan[0].reshape(()) / (rms(frame[:self.frame_size]) + 1e-8))
 
 
 RENDERERS: dict[str, Callable[[StreamModel, int, nn.Module | None], nn.Module]] = {
