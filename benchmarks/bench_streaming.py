@@ -37,13 +37,15 @@ BLOCKS = (512, 2048, 8192)
 
 
 def _models() -> list[tuple[str, object, np.ndarray]]:
-    """The shipped configs at 44.1 kHz (pvae_raindrops ships at 22.05 kHz: measured at both), and the main job's
-    recipe as a hybrid."""
+    """The shipped configs (the main job's P-VAE at 44.1 kHz; pvae_raindrops ships at 22.05 kHz: measured at both),
+    and the main job's recipe as a TexDSP (as it shipped before) and as a hybrid."""
     out = []
-    for name, overrides, texture in (("quick_fire", {}, "fire"), ("pvae_raindrops", {}, "raindrops"),
+    texenv = {"param_per_env": 128}
+    for name, overrides, texture in (("quick_fire", {"architecture": "TexDSP", **texenv,
+                                                     "features_list": ["energy_bands", "centroid", "rate"]}, "fire"),
+                                     ("quick_fire", {}, "fire"), ("pvae_raindrops", {}, "raindrops"),
                                      ("pvae_raindrops", {"sampling_rate": 44100}, "raindrops"),
-                                     ("quick_fire", {"architecture": "HYBRID", "atoms_number": 4,
-                                                     "vae_grain_size": 1024}, "fire")):
+                                     ("quick_fire", {"architecture": "HYBRID", **texenv}, "fire")):
         raw = json.loads((CONFIGS / f"{name}.json").read_text())
         cfg = parse_config({**raw, **overrides}, CONFIGS)
         model = build_model(cfg).eval()

@@ -81,8 +81,8 @@ VARIANTS = {"PVAE_NO_BACKGROUND": ("PVAE", {"pvae_background": False}, "PVAE, no
 
 
 def config(architecture: str, wav: Path, epochs: int, workdir: Path) -> dict:
-    """The main job's recipe (``configs/quick_fire.json``) on ``wav``; P-VAE and hybrid with its event keys;
-    a name of :data:`VARIANTS` for an earlier setting."""
+    """The TexDSP recipe of the main job as it shipped until ``benchmarks/eval_main_job.py`` (with 16 bands) on
+    ``wav``; P-VAE and hybrid with its event keys; a name of :data:`VARIANTS` for an earlier setting."""
     run_name = f"{wav.stem}_{architecture}"
     architecture, extra, _ = VARIANTS.get(architecture, (architecture, {}, architecture))
     cfg = {"architecture": architecture, "audio_path": str(wav), "sampling_rate": FS, "frame_size": L,
