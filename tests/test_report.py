@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 
 from ddsp_textures.app.cli import main
+from ddsp_textures.training.rundir import load_history
 
 TINY = {"frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000, "sequence_length": 2,
         "features_list": ["energy_bands", "centroid", "rate"], "hidden_size_enc": 16, "hidden_size_dec": 16,
@@ -15,9 +16,9 @@ TINY = {"frame_size": 4096, "hop_size": 2048, "sampling_rate": 16000, "sequence_
         "batch_size": 4, "epochs": 1, "learning_rate": 0.003, "seed": 1}
 
 
-def _train(tmp_path, seconds: float, *flags: str):
+def _train(tmp_path, seconds: float, *flags: str, **keys):
     cfg = {**TINY, "audio_path": f"procedural:fire?seconds={seconds:g}", "models_directory": str(tmp_path / "runs"),
-           "run_name": "fire"}
+           "run_name": "fire", **keys}
     path = tmp_path / "fire.json"
     path.write_text(json.dumps(cfg))
     assert main(["train", str(path), "--quiet", *flags]) == 0
@@ -38,7 +39,21 @@ def test_train_writes_samples_and_a_self_contained_report(tmp_path, capsys):
     for name in ("original", "resynthesis", "generated"):
         data, fs = sf.read(run / "samples" / f"{name}.wav")
         assert fs == 16000 and len(data) == 8 * 16000 and np.isfinite(data).all() and np.abs(data).max() > 0.01
-    _check_page((run / "report.html").read_text(), ["original", "resynthesis", "generated", "frame spread"])
+    page = (run / "report.html").read_text()
+    _check_page(page, ["original", "resynthesis", "generated", "frame spread"])
+    val = load_history(run)["val_loss"]                        # one epoch: the best is epoch 1
+    assert (f"Validation loss (what picks the best weights) {val[0]:.3g} before training, best {val[1]:.3g} at epoch 1 "
+            f"({100 * (val[1] / val[0] - 1):+.0f} %)") in page
+    assert "A P-VAE starts near its end" not in page
+
+
+def test_a_pvae_report_says_why_its_curve_is_flat(tmp_path):
+    run = _train(tmp_path, 8, architecture="PVAE", epochs=2, features_list=["energy_bands", "events"],
+                 atoms_number=2, vae_grain_size=512, vae_param_per_env=16, vae_hidden=32, vae_epochs=2)
+    val = load_history(run)["val_loss"]
+    best = min((1, 2), key=val.__getitem__)
+    page = (run / "report.html").read_text()
+    assert f"best {val[best]:.3g} at epoch {best}" in page and "A P-VAE starts near its end" in page
 
 
 def test_report_command_with_a_floor_and_its_errors(tmp_path, capsys):

@@ -86,6 +86,24 @@ td:first-child,th:first-child{text-align:left}.players td{text-align:center;bord
 p.note{color:#555;font-size:.9em}"""
 
 
+def _training_note(history: dict[str, list[float]], weights: str, events: bool) -> str:
+    """One line under the loss curves: the validation loss before training, its best epoch and the change, and
+    (for a model made only of events, a P-VAE) why its curve is flat."""
+    val = history["val_loss"]
+    finite = [i for i in range(1, len(val)) if math.isfinite(val[i])]
+    if not finite or not math.isfinite(val[0]) or val[0] == 0:
+        return ""
+    best = min(finite, key=val.__getitem__)
+    text = (f"Validation loss (what picks the best weights) {val[0]:.3g} before training, best {val[best]:.3g} "
+            f"at epoch {best} ({100 * (val[best] / val[0] - 1):+.0f} %); these samples use the "
+            f"{html.escape(weights)} weights. ")
+    if events:
+        text += ("A P-VAE starts near its end (its rate starts at the measured one, its grains are the "
+                 "recording's), and a frame-aligned loss also charges where its events fall, which no control can "
+                 "match: its curve stays flat and noisy. The time-free measures below judge it.")
+    return f"<p class='note'>{text}</p>"
+
+
 def write_report(run_dir: str | Path, weights: str = "best", seed: int = 0,
                  started: Callable[[], None] | None = None) -> Path:
     """Write ``RUN/samples/{original,resynthesis,generated}.wav`` and ``RUN/report.html``; returns the page's
@@ -143,6 +161,7 @@ def write_report(run_dir: str | Path, weights: str = "best", seed: int = 0,
             "<h2>Listen</h2>", _players(shown, fs),
             "<h2>Look</h2>", f"<img alt='spectrograms' src='data:image/png;base64,{_spectrograms(shown, fs)}'>",
             "<h2>Training</h2>", f"<img alt='loss curves' src='data:image/png;base64,{_png(history_figure(history))}'>",
+            _training_note(history, weights, model.synthesizes_events and not model.has_carriers),
             "<h2>Time-free measures</h2>", _scores_table(rows, floor, stick.events),
             "<p class='note'>" + (
                 "The first half of the training audio is the reference and its second half the floor: another "
