@@ -172,7 +172,7 @@ def _crackles_per_second(x: np.ndarray, fs: int) -> float:
 @pytest.mark.slow
 def test_shipped_quick_config_generates_fire_that_crackles_like_its_recording(tmp_path):
     # the main job's recipe (a P-VAE: benchmarks/eval_main_job.py) for 3 of its 10 epochs; its generated fire
-    # crackles as often as the training fire (2.3 crackles/s by this count; generated 2.6/s, measured), where the
+    # crackles as often as the training fire (2.3 crackles/s by this count; generated 2.0/s, measured), where the
     # main job of issue 29's first measurement (a TexDSP decoding near-average frames) generated none
     from ddsp_textures.inference.generation import generate
     from ddsp_textures.training.data import load_sources
