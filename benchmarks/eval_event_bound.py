@@ -73,14 +73,18 @@ def dsp(x: torch.Tensor, transients: bool | str, seed: int) -> torch.Tensor:
                                generator=torch.Generator().manual_seed(seed))
 
 
+def fill_gates(layer: Transients, residual: torch.Tensor, name: str, fs: float) -> torch.Tensor:
+    """The residual of detector ``name`` with each event's gate filled by the residual ``FILL_DELAY_S`` later
+    (a linear cross-fade): a bed without a trace of the event times."""
+    half = max(1, int(round(detector(name)["half_ms"] * 1e-3 * fs)))
+    _, _, gate = segment_gates(layer.times, residual.shape[0], half)
+    return residual + gate * torch.roll(residual, -int(FILL_DELAY_S * fs))
+
+
 def filled_bed(x: torch.Tensor, layer: Transients, residual: torch.Tensor, name: str, seed: int) -> torch.Tensor:
-    """TexEnv resynthesis (not equalised) of the residual with each gate's gap filled by the residual
-    ``FILL_DELAY_S`` later (a linear cross-fade): a bed without a trace of the event times."""
-    half = max(1, int(round(detector(name)["half_ms"] * 1e-3 * FS)))
-    _, _, gate = segment_gates(layer.times, x.shape[0], half)
-    filled = residual + gate * torch.roll(residual, -int(FILL_DELAY_S * FS))
-    return texenv_resynthesize(filled, erb_bank(L, FS, 16), PARAM_PER_ENV, transients=False, equalize=False,
-                               generator=torch.Generator().manual_seed(seed))
+    """TexEnv resynthesis (not equalised) of :func:`fill_gates`' bed."""
+    return texenv_resynthesize(fill_gates(layer, residual, name, FS), erb_bank(L, FS, 16), PARAM_PER_ENV,
+                               transients=False, equalize=False, generator=torch.Generator().manual_seed(seed))
 
 
 def retimed(layer: Transients, how: str, generator: torch.Generator) -> Transients:

@@ -98,6 +98,24 @@ def config(architecture: str, wav: Path, epochs: int, workdir: Path) -> dict:
     return {**cfg, **extra}
 
 
+def score_row(stick: Yardstick, floor: dict[str, float], y: np.ndarray,
+              held: tuple[Yardstick, dict[str, float]] | None = None) -> dict:
+    """One candidate's row: the yardstick's scores of ``y``, their ratios to ``floor`` (:func:`relative`), the
+    KAD and log-mel FD ratios against a held-out ``(yardstick, its floor's scores)`` (NaN without one), the
+    reference's event statistics and the targets met."""
+    scores = stick.scores(y)
+    rel = relative(scores, floor, stick.events)
+    unseen = {"heldout_kad_ratio": float("nan"), "heldout_mel_fd_ratio": float("nan")}
+    if held is not None:
+        other = relative(held[0].scores(y), held[1], held[0].events)
+        unseen = {"heldout_kad_ratio": other["kad_ratio"], "heldout_mel_fd_ratio": other["mel_fd_ratio"]}
+    met = meets_targets(rel, stick.events["onset_rate"])
+    return {**scores, **rel, **unseen, "reference_rate": stick.events["onset_rate"],
+            "reference_periodicity": stick.events["periodicity"],
+            "reference_peak_to_median": stick.events["peak_to_median"],
+            "targets_met": ", ".join(k for k, v in met.items() if v) or "none"}
+
+
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
              workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Rows of one texture and the signals to draw."""
@@ -135,21 +153,12 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     held_floor = held_out.floor_scores()
     rows = []
     for label, y in candidates.items():
-        scores = stick.scores(y)
-        rel = relative(scores, floor, stick.events)
-        met = meets_targets(rel, stick.events["onset_rate"])
-        unseen = {"heldout_kad_ratio": float("nan"), "heldout_mel_fd_ratio": float("nan")}
-        if "resynthesis" not in label and "floor" not in label:     # resyntheses are of the second half itself
-            other = relative(held_out.scores(y), held_floor, held_out.events)
-            unseen = {"heldout_kad_ratio": other["kad_ratio"], "heldout_mel_fd_ratio": other["mel_fd_ratio"]}
-        rows.append({"texture": name, "candidate": label, **scores, **rel, **unseen,
-                     "reference_rate": stick.events["onset_rate"],
-                     "reference_periodicity": stick.events["periodicity"],
-                     "reference_peak_to_median": stick.events["peak_to_median"],
-                     "targets_met": ", ".join(k for k, v in met.items() if v) or "none"})
-        print(f"  {name} | {label}: KAD ×{rel['kad_ratio']:.2f}, mel FD ×{rel['mel_fd_ratio']:.2f}, "
-              f"spread {rel['spread']:.2f}, rate {scores['onset_rate']:.2f}/{stick.events['onset_rate']:.2f}, "
-              f"periodicity {scores['periodicity']:.2f}", flush=True)
+        unseen = "resynthesis" not in label and "floor" not in label     # resyntheses are of the second half
+        row = score_row(stick, floor, y, (held_out, held_floor) if unseen else None)
+        rows.append({"texture": name, "candidate": label, **row})
+        print(f"  {name} | {label}: KAD ×{row['kad_ratio']:.2f}, mel FD ×{row['mel_fd_ratio']:.2f}, "
+              f"spread {row['spread']:.2f}, rate {row['onset_rate']:.2f}/{row['reference_rate']:.2f}, "
+              f"periodicity {row['periodicity']:.2f}", flush=True)
     return rows, {"original": first, **candidates}
 
 

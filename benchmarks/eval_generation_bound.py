@@ -27,12 +27,12 @@ Writes ``results/generation_bound[_quick].{json,md}``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
 import torch
 
 from benchmarks.common import write_results
+from benchmarks.eval_event_bound import fill_gates, retimed
 from benchmarks.eval_generation import FS, L, halves
 from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.dsp.spectral import equalize_to
@@ -41,30 +41,13 @@ from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.synths.transients import (
     DETECTORS,
-    Transients,
     analyze_transients,
     detector,
-    segment_gates,
     synthesize_transients,
 )
 
-FILL_DELAY_S = 0.05
 PARAM_PER_ENV = 128
 MAX_ATOMS = 100_000          # one atom per event: the events are the recording's own
-
-
-def filled(x: torch.Tensor, layer: Transients, residual: torch.Tensor, name: str) -> torch.Tensor:
-    """The bed with each event's gate filled by the bed ``FILL_DELAY_S`` later (a linear cross-fade)."""
-    half = max(1, int(round(detector(name)["half_ms"] * 1e-3 * FS)))
-    _, _, gate = segment_gates(layer.times, x.shape[0], half)
-    return residual + gate * torch.roll(residual, -int(FILL_DELAY_S * FS))
-
-
-def poisson(layer: Transients, generator: torch.Generator) -> Transients:
-    """The events at times drawn uniformly over the signal (as many as there were)."""
-    edge, count = 2 * layer.half_width, layer.times.numel()
-    times = torch.randint(edge, layer.length - edge, (count,), generator=generator)
-    return dataclasses.replace(layer, times=times)
 
 
 def stationary(bed: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -88,8 +71,8 @@ def candidates(x: torch.Tensor, name: str, seed: int = 0) -> tuple[dict[str, tor
     """The bounds made from ``x`` (the second half) with detector ``name``, and its events per second."""
     generator = torch.Generator().manual_seed(seed)
     layer, residual = analyze_transients(x, FS, MAX_ATOMS, generator=generator, **detector(name))
-    bed = filled(x, layer, residual, name)
-    events = synthesize_transients(poisson(layer, generator))
+    bed = fill_gates(layer, residual, name, FS)
+    events = synthesize_transients(retimed(layer, "poisson", generator))
     texenv = texenv_resynthesize(bed, erb_bank(L, FS, 16), PARAM_PER_ENV, transients=False, equalize=False,
                                  generator=torch.Generator().manual_seed(seed))
     return {"original bed + events at Poisson times": bed + events,

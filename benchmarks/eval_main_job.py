@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, write_results
+from benchmarks.eval_generation import score_row
 from ddsp_textures.dsp.audio import save_audio
 from ddsp_textures.inference.generation import generate
-from ddsp_textures.metrics import Yardstick, meets_targets, relative
+from ddsp_textures.metrics import Yardstick
 from ddsp_textures.plotting import spectrogram
 from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.textures import make_texture
@@ -103,21 +104,12 @@ def main() -> None:
             learned = f"{val[0]:.2f} → {val[best]:.2f} (epoch {best}), last {val[-1]:.2f}"
             y = generate(model, HALF_S, first)
             signals[f"{name} generate"] = y
-            scores = stick.scores(y)
-            rel = relative(scores, floor, stick.events)
-            other = relative(held.scores(y), held_floor, held.events)
-            met = meets_targets(rel, stick.events["onset_rate"])
+            row = score_row(stick, floor, y, (held, held_floor))
             rows.append({"candidate": name, "architecture": cfg.architecture, "train_s": seconds, "validation": learned,
-                         **scores, **rel,
-                         "heldout_kad_ratio": other["kad_ratio"], "heldout_mel_fd_ratio": other["mel_fd_ratio"],
-                         "reference_rate": stick.events["onset_rate"],
-                         "reference_periodicity": stick.events["periodicity"],
-                         "reference_peak_to_median": stick.events["peak_to_median"],
-                         "targets_met": ", ".join(k for k, v in met.items() if v) or "none"})
-            print(f"{name}: trained in {seconds:.0f} s; KAD ×{rel['kad_ratio']:.2f}, "
-                  f"mel FD ×{rel['mel_fd_ratio']:.2f}, "
-                  f"onsets {scores['onset_rate']:.2f}/{stick.events['onset_rate']:.2f}, "
-                  f"periodicity {scores['periodicity']:.2f}, spread {rel['spread']:.2f}", flush=True)
+                         **row})
+            print(f"{name}: trained in {seconds:.0f} s; KAD ×{row['kad_ratio']:.2f}, "
+                  f"mel FD ×{row['mel_fd_ratio']:.2f}, onsets {row['onset_rate']:.2f}/{row['reference_rate']:.2f}, "
+                  f"periodicity {row['periodicity']:.2f}, spread {row['spread']:.2f}", flush=True)
     draw(signals, RESULTS / f"{args.name}.png")
     columns = [("candidate", "candidate"), ("architecture", "architecture"), ("train_s", "training (s)"),
                ("validation", "validation: start → best, last"),
