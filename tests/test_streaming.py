@@ -14,6 +14,7 @@ from ddsp_textures.inference.generation import generate
 from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.inference.streaming import CONTROL_RAMP_S, StreamCore, TextureStream
 from ddsp_textures.metrics import event_statistics
+from ddsp_textures.synths import texenv_resynthesize
 from ddsp_textures.textures import make_texture
 from ddsp_textures.training.rundir import load_run
 from ddsp_textures.training.trainer import train
@@ -92,6 +93,28 @@ def test_a_hybrid_places_the_reference_clicks_over_its_bed_and_a_pvae_takes_none
                  lambda: resynthesize(pvae, reference, transients="clicks")):
         with pytest.raises(ValueError, match="TexEnv bed"):
             call()
+
+
+def test_generation_places_the_layer_that_the_references_dsp_resynthesis_keeps(runs):
+    """By default a TexDSP generation places the layer that ``texenv_resynthesize(..., transients="auto")`` keeps
+    on the (unit-RMS) reference: a detector's over clicks on noise, none over steady noise."""
+    model, cfg = load_run(runs["TexDSP"])
+    noise = (0.1 * np.random.default_rng(1).standard_normal(6 * FS)).astype(np.float32)
+    kept, defaults = [], []
+    for reference in (_clicks(6.0), noise):
+        x = torch.from_numpy(reference / np.sqrt(np.mean(reference.astype(np.float64) ** 2))).float()
+
+        def dsp(mode, x=x):
+            return texenv_resynthesize(x, model.bank, cfg.param_per_env, transients=mode,
+                                       generator=torch.Generator().manual_seed(0))
+
+        auto = dsp("auto")
+        kept.append(next(mode for mode in (False, "clicks", "knocks") if torch.equal(auto, dsp(mode))))
+        defaults.append(generate(model, 2.0, reference, seed=2))
+        np.testing.assert_array_equal(defaults[-1], generate(model, 2.0, reference, seed=2,
+                                                             transients=kept[-1] or None))
+    assert kept[0] and kept[1] is False, kept
+    assert not np.array_equal(defaults[0], generate(model, 2.0, _clicks(6.0), seed=2, transients=None))
 
 
 def test_a_control_change_reaches_the_audio_after_the_stated_latency_in_a_ramp(runs):

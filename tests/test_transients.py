@@ -8,6 +8,7 @@ from ddsp_textures.dsp.filterbanks import erb_bank
 from ddsp_textures.metrics import frame_distance, third_octave_deviation_db
 from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
+from ddsp_textures.synths.analysis import transient_choice
 from ddsp_textures.synths.transients import (
     Transients,
     analyze_transients,
@@ -209,6 +210,7 @@ def test_auto_keeps_the_plain_resynthesis_where_there_are_no_events():
     layer, _ = analyze_transients(x, FS)
     assert layer.times.numel() == 0
     assert torch.equal(y_auto, y_plain)
+    assert transient_choice(x, bank, 64) is False                     # what a generation from x places: none
 
 
 @pytest.mark.parametrize("seconds", [0.4, 1.5])
@@ -228,6 +230,7 @@ def test_auto_is_exactly_the_closest_mode_or_its_probes_choice(seconds):
     if seconds < 1:                                            # the whole search: the closest, exactly
         assert chosen == int(np.argmin(scores))
     assert chosen > 0 and scores[chosen] <= 1.05 * min(scores) < scores[0]    # clicks kept, as close as the best
+    assert transient_choice(x, bank, 64, seed=4) == [False, "clicks", "knocks"][chosen]     # its name
 
 
 def test_model_resynthesis_keeps_the_input_transients_on_the_models_bed():

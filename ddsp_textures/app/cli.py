@@ -72,9 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--variation", choices=["bootstrap", "mean"], default="bootstrap",
                    help="bootstrap: the reference's own feature trajectory in random blocks, so frames vary as the "
                         "recording's do (default); mean: its mean features, one average frame repeated")
-    c.add_argument("--transients", default="default", choices=["default", "clicks", "knocks", "none"],
+    c.add_argument("--transients", default="default", choices=["default", "auto", "clicks", "knocks", "none"],
                    help="the reference's clicks placed anew over the generated bed of a TexDSP or hybrid run "
-                        "(default: clicks; none for P-VAE runs, which have no bed)")
+                        "(default: auto, the detector the DSP resynthesis of the reference keeps, or none; none "
+                        "for P-VAE runs, which have no bed)")
     c.add_argument("--loop", action="store_true", help="a seamless loop: the end joins the start without a click")
     c.add_argument("--weights", choices=["best", "last"], default="best")
     c.add_argument("--seed", type=_seed, default=0)

@@ -24,9 +24,10 @@ and held constant outside the given times.  TexDSP and hybrid models synthesise 
 shifts, joined with short circular crossfades as in a resynthesis (:mod:`ddsp_textures.inference.resynthesis`); P-VAE
 and hybrid models draw hard Poisson events from their learned rate.
 
-``transients`` (models with a TexEnv bed — TexDSP and hybrid —, default ``"clicks"``): the reference's clicks
-are taken out first (:func:`~ddsp_textures.synths.transients.analyze_transients`); the model generates the bed
-(and a hybrid its own events) from the residual's features and loudness, and the layer's atoms — each event
+``transients`` (models with a TexEnv bed — TexDSP and hybrid —, default ``"auto"``: the detector that the DSP
+resynthesis of the reference keeps, or none, :func:`reference_layer`): the reference's clicks are taken out
+first (:func:`~ddsp_textures.synths.transients.analyze_transients`); the model generates the bed (and a hybrid
+its own events) from the residual's features and loudness, and the layer's atoms — each event
 with its own gain and band spectrum — are placed anew, at times whose intervals are drawn from the reference's
 own inter-onset intervals (so the events come as often and as irregularly as in the recording) and scaled by the
 ``rate`` curve.  A TexEnv envelope cannot render a 0.2-ms crackle (it comes out as a dense train of soft puffs,
@@ -63,14 +64,29 @@ NO_BED_FOR_TRANSIENTS = ("transients are placed over a TexEnv bed (TexDSP and hy
 
 def transient_layer(model: TextureModel, transients: str | bool | None, variation: str = "bootstrap"
                     ) -> str | bool | None:
-    """The transient layer a generation, stream or resynthesis of ``model`` takes: ``"default"`` is ``"clicks"``
+    """The transient layer a generation, stream or resynthesis of ``model`` takes: ``"default"`` is ``"auto"``
     for a model with a TexEnv bed (TexDSP, hybrid) with ``variation="bootstrap"``, else none; any other value as
     given.  A layer for a model without a bed (a P-VAE) is a ``ValueError``."""
     if transients == "default":
-        transients = "clicks" if getattr(model, "has_carriers", False) and variation == "bootstrap" else None
+        transients = "auto" if getattr(model, "has_carriers", False) and variation == "bootstrap" else None
     if transients and not getattr(model, "has_carriers", False):
         raise ValueError(NO_BED_FOR_TRANSIENTS)
     return transients
+
+
+def reference_layer(model: TextureModel, transients: str | bool | None, reference: torch.Tensor
+                    ) -> str | None:
+    """The detector whose layer a generation from ``reference`` places (``None``: no layer).  ``"auto"``: the
+    one the DSP resynthesis of the reference keeps (:func:`~ddsp_textures.synths.analysis.transient_choice`),
+    none where no layer brings it closer to the recording — on a train's rumble the clicks detector cuts out
+    clatter that the bed then misses, and a layer placed anew made its generation 2.6× further from the
+    recording in log-mel FD (``benchmarks/README.md``, *Which layer generation places*)."""
+    transients = transient_layer(model, transients)
+    if transients == "auto":
+        from ddsp_textures.synths.analysis import transient_choice
+
+        transients = transient_choice(reference, model.bank, 2 * model.synth.n_coeffs)
+    return transients or None
 
 
 def parse_curve(curve: Curve, name: str = "curve") -> list[tuple[float, float]]:
@@ -250,8 +266,9 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
     ``loop``: the end joins the start without a click — ``seconds`` plus :data:`LOOP_FADE_S` are generated and
     the extra tail is crossfaded onto the head (:func:`loop_join`), for a sample that repeats seamlessly.
 
-    ``transients``: ``"default"`` (``"clicks"`` for a model with a TexEnv bed — TexDSP, hybrid — with
-    ``variation="bootstrap"``, else none: a P-VAE draws its own events only), a detector name of
+    ``transients``: ``"default"`` (``"auto"`` for a model with a TexEnv bed — TexDSP, hybrid — with
+    ``variation="bootstrap"``, else none: a P-VAE draws its own events only), ``"auto"`` (the layer the DSP
+    resynthesis of the reference keeps, or none: :func:`reference_layer`), a detector name of
     :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
     Returns float32 audio at the model's sample rate, at the level of the reference scaled to unit RMS
     (``variation="mean"``: level 0 dB is that of a z-scored, unit-RMS, frame).
@@ -271,6 +288,8 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
     transients = transient_layer(model, transients, variation)
     if transients and variation == "mean":
         raise ValueError("transients need variation='bootstrap'")
+    if transients == "auto":
+        transients = reference_layer(model, transients, _unit_rms(reference))
     names = model.feature_names
     if rate is not None and not {"rate", "events"} & set(names) and not transients:
         raise ValueError(f"this model has no 'rate' or 'events' input (its features: {', '.join(names)}), and no "

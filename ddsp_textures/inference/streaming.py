@@ -14,7 +14,7 @@ with controls that move while it plays (book chapter: *DDSP training*, section *
    TexEnv frames are rotated and joined with short circular crossfades (as
    :func:`~ddsp_textures.dsp.framing.join_model_frames`), P-VAE frames carry their grain tails into the next
    one;
-3. TexDSP and hybrid streams place the reference's clicks anew
+3. TexDSP and hybrid streams place the reference's clicks anew, where its DSP resynthesis keeps a layer
    (:func:`~ddsp_textures.inference.generation.replace_events`: intervals drawn from the reference's own,
    scaled by the rate control);
 4. the output is multiplied by the loudness control, sample by sample.
@@ -57,6 +57,7 @@ from ddsp_textures.inference.generation import (
     LOUDNESS_RANGE_DB,
     _reference_frames,
     _unit_rms,
+    reference_layer,
     transient_layer,
 )
 from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE, feature_dims
@@ -445,8 +446,9 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
                 renderer: nn.Module | None = None) -> StreamCore:
     """A :class:`StreamCore` for ``model`` from a reference recording (and a second one to morph towards).
 
-    ``transients``: ``"default"`` (``"clicks"`` for models with a TexEnv bed — TexDSP, hybrid —, none for a
-    P-VAE; :func:`~ddsp_textures.inference.generation.generate`), a detector name of
+    ``transients``: ``"default"`` (``"auto"`` for models with a TexEnv bed — TexDSP, hybrid —, none for a
+    P-VAE; :func:`~ddsp_textures.inference.generation.generate`), ``"auto"`` (per reference, the layer its DSP
+    resynthesis keeps: :func:`~ddsp_textures.inference.generation.reference_layer`), a detector name of
     :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
     """
     renderer = renderer_for(model) if renderer is None else renderer
@@ -459,8 +461,9 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
     for x in (reference, reference if morph_reference is None else morph_reference):
         x = _unit_rms(x)
         waves, intervals, rate = torch.zeros(0, 1), torch.zeros(0, dtype=torch.float64), 0.0
-        if transients:
-            waves, intervals, rate, x = _events(x, fs, transients)
+        layer = reference_layer(model, transients, x)
+        if layer:
+            waves, intervals, rate, x = _events(x, fs, layer)
         with torch.no_grad():
             feats, level = _trajectory(model, x, steps_per_frame)
         sides.append((feats, level, waves, intervals, rate))

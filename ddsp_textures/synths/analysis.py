@@ -142,11 +142,24 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
     if n_atoms < 1:
         raise ValueError(f"n_atoms must be >= 1, got {n_atoms}")
 
+    render = _renderer(bank, param_per_env, carriers, match_energy, generator, max_gain_db, n_atoms, equalize)
+    if transients == "auto":
+        return choose_transients(x, render, bank)
+    y = None if transients is False else render(transients, x)
+    return render(False, x) if y is None else y
+
+
+Render = Callable[[str | bool, torch.Tensor], torch.Tensor | None]
+
+
+def _renderer(bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None, match_energy: bool,
+              generator: torch.Generator | None, max_gain_db: float, n_atoms: int, equalize: bool) -> Render:
+    """``render(name, signal)``: the DSP resynthesis of ``signal`` with ``name``'s layer (``False``: none;
+    ``None`` where a detector finds no event).  Every call draws what a call of :func:`texenv_resynthesize` with
+    ``transients=name`` would, so "auto" gives exactly that call's output."""
     start = None if generator is None else generator.get_state()
 
     def render(name: str | bool, signal: torch.Tensor) -> torch.Tensor | None:
-        """The resynthesis of ``signal`` with ``name``'s layer (``None`` where it finds no event); every call
-        draws what a call with ``transients=name`` would, so "auto" gives exactly that call's output."""
         if start is not None:
             generator.set_state(start)
         if name is False:
@@ -160,10 +173,22 @@ def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, c
             y = y + synthesize_transients(layer).to(signal.device, signal.dtype)
         return equalize_to(y, signal, bank.fs) if equalize else y
 
-    if transients == "auto":
-        return choose_transients(x, render, bank)
-    y = None if transients is False else render(transients, x)
-    return render(False, x) if y is None else y
+    return render
+
+
+def transient_choice(x: torch.Tensor, bank: FilterBank, param_per_env: int, seed: int = 0) -> str | bool:
+    """The layer that the DSP resynthesis of ``x`` keeps with ``transients="auto"`` (:func:`choose_transients`):
+    ``False`` (none) or a detector name of :data:`~ddsp_textures.synths.transients.DETECTORS`.  What a trained
+    model's generation places over its bed by default (:func:`~ddsp_textures.inference.generation.generate`):
+    the layer that brings a noise-carrier resynthesis of the reference closest to it.
+
+    Shape:
+        ``x (n,)``, a mono signal at ``bank.fs``; inputs shorter than one frame get ``False``.
+    """
+    if x.dim() != 1 or not x.is_floating_point() or not torch.isfinite(x).all():
+        raise ValueError("expected a finite, floating-point mono signal (1-D tensor)")
+    render = _renderer(bank, param_per_env, None, False, torch.Generator().manual_seed(seed), 12.0, 32, True)
+    return _choose(x, render, bank)[0]
 
 
 PROBE_FRAMES = 4        # frames of the bank's length on which "auto" compares its candidates (for long inputs)
@@ -204,8 +229,7 @@ def probe_excerpt(x: torch.Tensor, length: int, fs: float, pieces: int = PROBE_F
     return out
 
 
-def choose_transients(x: torch.Tensor, render: Callable[[str | bool, torch.Tensor], torch.Tensor | None],
-                      bank: FilterBank) -> torch.Tensor:
+def choose_transients(x: torch.Tensor, render: Render, bank: FilterBank) -> torch.Tensor:
     """``transients="auto"``, the one chooser of the DSP and the model resyntheses.  ``render(name, signal)`` is
     the resynthesis of ``signal`` without a layer (``name=False``) or with a detector's of
     :data:`~ddsp_textures.synths.transients.DETECTORS` (``None`` where it found no event).  The candidates are
@@ -217,20 +241,35 @@ def choose_transients(x: torch.Tensor, render: Callable[[str | bool, torch.Tenso
     otherwise the two closest are, and compared on the whole input.  Against the
     search over whole inputs: ``benchmarks/eval_chooser.py``.  Without a whole frame of ``x``, no layer.
     Returns exactly ``render(choice, x)``."""
+    return _choose(x, render, bank)[1]
+
+
+def _choose(x: torch.Tensor, render: Render, bank: FilterBank) -> tuple[str | bool, torch.Tensor]:
+    """:func:`choose_transients` with the name of its choice: ``(name, render(name, x))``."""
     names: list[str | bool] = [False, *DETECTORS]
     if x.shape[-1] < bank.length:
-        return render(False, x)
+        return False, render(False, x)
     if x.shape[-1] // bank.length < 2 * PROBE_FRAMES:
-        return closest_candidate(x, [y for name in names if (y := render(name, x)) is not None], bank)
+        rendered = [(name, y) for name in names if (y := render(name, x)) is not None]
+        return _closest(x, rendered, bank)
     probe = probe_excerpt(x, bank.length, bank.fs)
     trials = [(name, y) for name in names if (y := render(name, probe)) is not None]
     scores = per_frame_distances(TexStat.for_bank(bank).to(x.device), probe, [y for _, y in trials])
     order = sorted(range(len(trials)), key=lambda i: float(scores[i].mean()))
     if len(trials) > 1 and not _probe_decides(scores[order[0]], scores[order[1]]):
-        finalists = [y for name, _ in (trials[i] for i in order[:2]) if (y := render(name, x)) is not None]
-        return closest_candidate(x, finalists, bank) if finalists else render(False, x)
-    full = render(trials[order[0]][0], x)
-    return render(False, x) if full is None else full
+        finalists = [(name, y) for name, _ in (trials[i] for i in order[:2]) if (y := render(name, x)) is not None]
+        return _closest(x, finalists, bank) if finalists else (False, render(False, x))
+    name = trials[order[0]][0]
+    full = render(name, x)
+    return (False, render(False, x)) if full is None else (name, full)
+
+
+def _closest(x: torch.Tensor, rendered: list[tuple[str | bool, torch.Tensor]], bank: FilterBank
+             ) -> tuple[str | bool, torch.Tensor]:
+    """The ``(name, output)`` whose output is closest to ``x`` (:func:`~ddsp_textures.metrics.closest_candidate`;
+    the first wins ties)."""
+    best = closest_candidate(x, [y for _, y in rendered], bank)
+    return next((name, y) for name, y in rendered if y is best)
 
 
 def _probe_decides(best: np.ndarray, second: np.ndarray) -> bool:
