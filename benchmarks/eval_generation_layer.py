@@ -7,7 +7,8 @@ that layer was always the ``"clicks"`` detector's; now it is the one the DSP res
 ``eval_generation`` (first half trains and is the reference, second half is the floor), one model per
 architecture generates the second half's length with no layer, each detector's, the previous default
 (``"clicks"``: *before*) and the default now (*after*), in one run; each is scored with the yardstick as
-``eval_generation`` scores it.  Writes ``results/generation_layer[_quick].{json,md}``.
+``eval_generation`` scores it.  Writes ``results/generation_layer[_quick].{json,md}`` (``--name``: another name) and
+a PNG of spectrograms: the original, then each architecture's generation before and after.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import add_summary, write_results
-from benchmarks.eval_generation import FS, N_BANDS, L, config, halves, score_row
+from benchmarks.common import RESULTS, add_summary, write_results
+from benchmarks.eval_generation import FS, N_BANDS, L, config, draw, halves, score_row
 from ddsp_textures.dsp.audio import save_audio
 from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.metrics import Yardstick
@@ -33,14 +34,14 @@ LAYERS = {"no layer": None, "clicks (before)": "clicks", "knocks": "knocks", "de
 
 
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
-             workdir: Path) -> list[dict]:
-    """One row per architecture and layer of one texture."""
+             workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """One row per architecture and layer of one texture, and the signals to draw."""
     measure = TexStat(L, FS, N_BANDS, 6)
     stick, held = Yardstick(first, FS, measure, floor=second), Yardstick(second, FS, measure, floor=first)
     floor, held_floor = stick.floor_scores(), held.floor_scores()
     wav = workdir / f"{name}.wav"
     save_audio(wav, first, FS)
-    rows = []
+    rows, signals = [], {"original": first}
     for arch in architectures:
         model, _ = load_run(train(config(arch, wav, epochs, workdir), progress=False))
         start = time.perf_counter()
@@ -49,11 +50,13 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
         print(f"{name} {arch}: the reference's layer is {choice} ({time.perf_counter() - start:.1f} s)", flush=True)
         for label, layer in LAYERS.items():
             y = generate(model, len(second) / FS, first, transients=layer)
+            if label != "no layer" and label != "knocks":
+                signals[f"{arch} {label}"] = y
             row = score_row(stick, floor, y, (held, held_floor))
             rows.append({"texture": name, "architecture": arch, "layer": label, "choice": choice or "none", **row})
             print(f"  {label}: log-mel FD x{row['mel_fd_ratio']:.2f}, KAD x{row['kad_ratio']:.2f}, onsets "
                   f"{row['onset_rate']:.2f}/{row['reference_rate']:.2f}", flush=True)
-    return rows
+    return rows, signals
 
 
 def digest(rows: list[dict]) -> list[str]:
@@ -76,15 +79,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
     parser.add_argument("--architectures", nargs="+", default=["HYBRID", "TexDSP"], choices=["HYBRID", "TexDSP"])
     parser.add_argument("--textures", nargs="+", default=None, help="a subset of the textures")
+    parser.add_argument("--name", default=None, help="results file name (default: generation_layer[_quick])")
     args = parser.parse_args()
     torch.manual_seed(0)
     sounds = halves(args.quick)
     if args.textures:
         sounds = {k: v for k, v in sounds.items() if k in args.textures}
-    rows = []
+    rows, signals = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (first, second) in sounds.items():
-            rows += evaluate(name, first, second, args.architectures, 8 if args.quick else 25, Path(tmp))
+            texture_rows, signals[name] = evaluate(name, first, second, args.architectures,
+                                                   8 if args.quick else 25, Path(tmp))
+            rows += texture_rows
+    name = args.name or f"generation_layer{'_quick' if args.quick else ''}"
+    draw(signals, RESULTS / f"{name}.png")
     columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer"), ("choice", "layer kept"),
                ("kad_ratio", "KAD ÷ floor"), ("mel_fd_ratio", "log-mel FD ÷ floor"),
                ("heldout_kad_ratio", "held-out KAD ÷ floor"), ("heldout_mel_fd_ratio", "held-out log-mel FD ÷ floor"),
@@ -94,8 +102,8 @@ def main() -> None:
              "recipe), with no layer, each detector's, the previous default (clicks) and the default now (the "
              "layer the DSP resynthesis of the reference keeps: 'layer kept'). Ratios to the floor as in "
              "eval_generation.")
-    path = write_results(f"generation_layer{'_quick' if args.quick else ''}",
-                         "Which transient layer generation places", rows, columns, notes)
+    path = write_results(name, "Which transient layer generation places", rows, columns,
+                         notes + f" Spectrograms: `{name}.png`.")
     add_summary(path, digest(rows))
 
 
