@@ -5,6 +5,7 @@ layer chosen by one rule (:func:`choose_transients`).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 
@@ -187,8 +188,23 @@ def transient_choice(x: torch.Tensor, bank: FilterBank, param_per_env: int, seed
     """
     if x.dim() != 1 or not x.is_floating_point() or not torch.isfinite(x).all():
         raise ValueError("expected a finite, floating-point mono signal (1-D tensor)")
-    render = _renderer(bank, param_per_env, None, False, torch.Generator().manual_seed(seed), 12.0, 32, True)
-    return _choose(x, render, bank)[0]
+    key = (_digest(x), _digest(bank.filters), float(bank.fs), int(param_per_env), int(seed))
+    if key not in _CHOICES:          # the same reference again (a slider, a loop of calls): no second search
+        render = _renderer(bank, param_per_env, None, False, torch.Generator().manual_seed(seed), 12.0, 32, True)
+        while len(_CHOICES) >= MAX_CHOICES:
+            del _CHOICES[next(iter(_CHOICES))]
+        _CHOICES[key] = _choose(x, render, bank)[0]
+    return _CHOICES[key]
+
+
+MAX_CHOICES = 16
+_CHOICES: dict[tuple, str | bool] = {}
+
+
+def _digest(t: torch.Tensor) -> str:
+    """A content hash of a tensor (its dtype, shape and bytes)."""
+    data = t.detach().cpu().contiguous()
+    return hashlib.sha1(f"{data.dtype}{tuple(data.shape)}".encode() + data.numpy().tobytes()).hexdigest()
 
 
 PROBE_FRAMES = 4        # frames of the bank's length on which "auto" compares its candidates (for long inputs)
