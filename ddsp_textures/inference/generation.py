@@ -78,9 +78,9 @@ def reference_layer(model: TextureModel, transients: str | bool | None, referenc
                     ) -> str | None:
     """The detector whose layer a generation from ``reference`` places (``None``: no layer).  ``"auto"``: the
     one the DSP resynthesis of the reference keeps (:func:`~ddsp_textures.synths.analysis.transient_choice`),
-    none where no layer brings it closer to the recording — on a train's rumble the clicks detector cuts out
-    clatter that the bed then misses, and a layer placed anew made its generation 2.6× further from the
-    recording in log-mel FD (``benchmarks/README.md``, *Which layer generation places*)."""
+    none where no layer brings it closer to the recording: on a train's rumble the clicks detector cuts out
+    clatter that the bed then misses, and placed anew it took the generation further from the recording
+    (``benchmarks/README.md``, *Which layer generation places*)."""
     transients = transient_layer(model, transients)
     if transients == "auto":
         from ddsp_textures.synths.analysis import transient_choice
