@@ -45,8 +45,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     for arch in architectures:
         model, _ = load_run(train(config(arch, wav, epochs, workdir), progress=False))
         start = time.perf_counter()
-        unit = torch.from_numpy(first / np.sqrt(np.mean(first.astype(np.float64) ** 2))).float()
-        choice = reference_layer(model, "default", unit)        # as generate resolves it
+        choice = reference_layer(model, "default", first)
         print(f"{name} {arch}: the reference's layer is {choice} ({time.perf_counter() - start:.1f} s)", flush=True)
         for label, layer in LAYERS.items():
             y = generate(model, len(second) / FS, first, transients=layer)

@@ -4,8 +4,9 @@ import soundfile as sf
 import torch
 
 from ddsp_textures.app.cli import main
-from ddsp_textures.inference.generation import LOOP_FADE_S, curve_values, generate, parse_curve
+from ddsp_textures.inference.generation import LOOP_FADE_S, curve_values, generate, parse_curve, reference_layer
 from ddsp_textures.textures import make_texture
+from ddsp_textures.training.data import load_sources
 from ddsp_textures.training.rundir import load_run
 from ddsp_textures.training.trainer import train
 
@@ -77,6 +78,9 @@ def test_generate_command_writes_the_requested_length(run, tmp_path, capsys):
     assert main(["generate", str(run), str(out), "--seconds", "5", "--loudness", "0:0,5:-12", "--rate", "20"]) == 0
     data, fs = sf.read(out)
     assert fs == 16000 and len(data) == 80000 and np.abs(data).max() > 0.01
+    model, cfg = load_run(run)                   # it says which layer it placed: the reference's own choice
+    layer = reference_layer(model, "default", load_sources(cfg.audio_path, 16000, cfg.seed)[0])
+    assert f"transient layer: {layer or 'none'}\n" in capsys.readouterr().err
     assert main(["generate", str(run), str(tmp_path / "x.wav"), "--centroid", "0:abc"]) == 2
     assert capsys.readouterr().err.strip().startswith("error: centroid: cannot read")
 

@@ -74,10 +74,11 @@ def transient_layer(model: TextureModel, transients: str | bool | None, variatio
     return transients
 
 
-def reference_layer(model: TextureModel, transients: str | bool | None, reference: torch.Tensor
-                    ) -> str | None:
-    """The detector whose layer a generation from ``reference`` places (``None``: no layer).  ``"auto"``: the
-    one the DSP resynthesis of the reference keeps (:func:`~ddsp_textures.synths.analysis.transient_choice`),
+def reference_layer(model: TextureModel, transients: str | bool | None,
+                    reference: np.ndarray | torch.Tensor) -> str | None:
+    """The detector whose layer a bootstrapped generation from ``reference`` places (``None``: no layer).
+    ``"auto"``: the one the DSP resynthesis of the reference, scaled to unit RMS, keeps
+    (:func:`~ddsp_textures.synths.analysis.transient_choice`),
     none where no layer brings it closer to the recording: on a train's rumble the clicks detector cuts out
     clatter that the bed then misses, and placed anew it took the generation further from the recording
     (``benchmarks/README.md``, *Which layer generation places*)."""
@@ -85,7 +86,7 @@ def reference_layer(model: TextureModel, transients: str | bool | None, referenc
     if transients == "auto":
         from ddsp_textures.synths.analysis import transient_choice
 
-        transients = transient_choice(reference, model.bank, 2 * model.synth.n_coeffs)
+        transients = transient_choice(_unit_rms(reference), model.bank, 2 * model.synth.n_coeffs)
     return transients or None
 
 
@@ -289,7 +290,7 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
     if transients and variation == "mean":
         raise ValueError("transients need variation='bootstrap'")
     if transients == "auto":
-        transients = reference_layer(model, transients, _unit_rms(reference))
+        transients = reference_layer(model, transients, reference)
     names = model.feature_names
     if rate is not None and not {"rate", "events"} & set(names) and not transients:
         raise ValueError(f"this model has no 'rate' or 'events' input (its features: {', '.join(names)}), and no "

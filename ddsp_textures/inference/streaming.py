@@ -458,10 +458,10 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
     fs = int(model.fs)
     steps_per_frame = model.steps_per_frame
     sides = []
-    for x in (reference, reference if morph_reference is None else morph_reference):
-        x = _unit_rms(x)
+    for side in (reference, reference if morph_reference is None else morph_reference):
+        layer = reference_layer(model, transients, side)
+        x = _unit_rms(side)
         waves, intervals, rate = torch.zeros(0, 1), torch.zeros(0, dtype=torch.float64), 0.0
-        layer = reference_layer(model, transients, x)
         if layer:
             waves, intervals, rate, x = _events(x, fs, layer)
         with torch.no_grad():
