@@ -19,6 +19,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -42,13 +43,15 @@ from ddsp_textures.training.rundir import load_run
 from ddsp_textures.training.trainer import train
 
 FS, L, N_BANDS = 44100, 16384, 16
+Evaluate = Callable[[str, np.ndarray, np.ndarray, list[str], int, Path], tuple[list[dict], dict[str, np.ndarray]]]
 RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "recordings"
 PROCEDURAL = ("fire", "applause", "raindrops", "wind")
 MAX_HALF_S = 40.0
 
 
-def halves(quick: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{texture: (first half, second half)}``, each half at most :data:`MAX_HALF_S` (quick: 20 s)."""
+def halves(quick: bool, textures: list[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{texture: (first half, second half)}``, each half at most :data:`MAX_HALF_S` (quick: 20 s); only the
+    ``textures`` named, if given."""
     longest = 20.0 if quick else MAX_HALF_S
     sounds = {}
     if RECORDINGS.is_dir():
@@ -60,6 +63,8 @@ def halves(quick: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         sounds[name] = make_texture(name, 2 * longest, FS, seed=11)
     out = {}
     for name, x in sounds.items():
+        if textures and name not in textures:
+            continue
         half = min(len(x) // 2, int(longest * FS))
         out[name] = (x[:half], x[len(x) // 2: len(x) // 2 + half])
     return out
@@ -116,9 +121,23 @@ def score_row(stick: Yardstick, floor: dict[str, float], y: np.ndarray,
             "targets_met": ", ".join(k for k, v in met.items() if v) or "none"}
 
 
+def evaluate_textures(evaluate: Evaluate, quick: bool, textures: list[str] | None, architectures: list[str],
+                      epochs: int) -> tuple[list[dict], dict[str, dict[str, np.ndarray]]]:
+    """``evaluate(name, first half, second half, architectures, epochs, workdir)`` on each texture's
+    :func:`halves` (seeded, one temporary directory for the runs): all rows, and each texture's signals."""
+    torch.manual_seed(0)
+    rows, signals = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (first, second) in halves(quick, textures).items():
+            texture_rows, signals[name] = evaluate(name, first, second, architectures, epochs, Path(tmp))
+            rows += texture_rows
+    return rows, signals
+
+
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
              workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Rows of one texture and the signals to draw."""
+    print(f"{name}: halves of {len(first) / FS:.1f} s", flush=True)
     measure = TexStat(L, FS, N_BANDS, 6)
     stick = Yardstick(first, FS, measure, floor=second)
     floor = stick.floor_scores()
@@ -216,17 +235,8 @@ def main() -> None:
         if digest:
             add_summary(path, digest)
         return
-    torch.manual_seed(0)
     epochs = 8 if args.quick else 25
-    sounds = halves(args.quick)
-    if args.textures:
-        sounds = {k: v for k, v in sounds.items() if k in args.textures}
-    rows, signals = [], {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, (first, second) in sounds.items():
-            print(f"{name}: halves of {len(first) / FS:.1f} s", flush=True)
-            texture_rows, signals[name] = evaluate(name, first, second, args.architectures, epochs, Path(tmp))
-            rows += texture_rows
+    rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, epochs)
     suffix = "_quick" if args.quick else ""
     name = args.name or f"generation{suffix}"
     draw(signals, RESULTS / f"{name}.png")

@@ -14,15 +14,13 @@ a PNG of spectrograms: the original, then each architecture's generation before 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from benchmarks.common import RESULTS, add_summary, write_results
-from benchmarks.eval_generation import FS, N_BANDS, L, config, draw, halves, score_row
+from benchmarks.eval_generation import FS, N_BANDS, L, config, draw, evaluate_textures, score_row
 from ddsp_textures.dsp.audio import save_audio
 from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.metrics import Yardstick
@@ -80,16 +78,8 @@ def main() -> None:
     parser.add_argument("--textures", nargs="+", default=None, help="a subset of the textures")
     parser.add_argument("--name", default=None, help="results file name (default: generation_layer[_quick])")
     args = parser.parse_args()
-    torch.manual_seed(0)
-    sounds = halves(args.quick)
-    if args.textures:
-        sounds = {k: v for k, v in sounds.items() if k in args.textures}
-    rows, signals = [], {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, (first, second) in sounds.items():
-            texture_rows, signals[name] = evaluate(name, first, second, args.architectures,
-                                                   8 if args.quick else 25, Path(tmp))
-            rows += texture_rows
+    rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures,
+                                      8 if args.quick else 25)
     name = args.name or f"generation_layer{'_quick' if args.quick else ''}"
     draw(signals, RESULTS / f"{name}.png")
     columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer"), ("choice", "layer kept"),

@@ -97,9 +97,7 @@ def main() -> None:
     parser.add_argument("--textures", nargs="+", default=None, help="a subset of the textures")
     args = parser.parse_args()
     torch.manual_seed(0)
-    sounds = halves(quick=True)
-    if args.textures:
-        sounds = {k: v for k, v in sounds.items() if k in args.textures}
+    sounds = halves(quick=True, textures=args.textures)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (first, second) in sounds.items():
