@@ -278,24 +278,20 @@ def _run(args: argparse.Namespace) -> int:
                              equalize=args.equalize)
             _write_limited(args.output, y, cfg.sampling_rate)
         elif args.command == "generate":
-            from ddsp_textures.inference.generation import generate
+            from ddsp_textures.inference.generation import generate, reference_layer, transient_layer
             from ddsp_textures.training.rundir import load_run
 
             _check_output(args.output)
             model, cfg = load_run(args.run_dir, args.weights)
             reference = _reference(args.like, cfg)
-            transients = None if args.transients == "none" else args.transients
-            bed = transients and args.variation == "bootstrap" and getattr(model, "has_carriers", False)
-            if bed:                                   # which layer goes over the bed, said once it is written
-                from ddsp_textures.inference.generation import reference_layer
-
-                transients = reference_layer(model, transients, reference)
+            asked = transient_layer(model, None if args.transients == "none" else args.transients, args.variation)
+            layer = reference_layer(model, asked, reference) if asked else None      # resolved once, here
             y = generate(model, args.seconds, reference, args.loudness, args.centroid, args.rate, args.seed,
-                         args.variation, transients, args.loop)
+                         args.variation, layer, args.loop)
             y = y * float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))   # the reference's level
             _write_limited(args.output, y, cfg.sampling_rate)
-            if bed:
-                print(f"transient layer: {transients or 'none'}", file=sys.stderr)
+            if asked:                                 # which layer went over the bed, said once it is written
+                print(f"transient layer: {layer or 'none'}", file=sys.stderr)
         elif args.command == "stream":
             from ddsp_textures.app.stream_command import stream_to
 
