@@ -108,7 +108,8 @@ def long_term_spectrum(signals: torch.Tensor | np.ndarray | Sequence[torch.Tenso
             part = x[first * hop:(last - 1) * hop + n]
             part = torch.as_tensor(np.asarray(part, dtype=np.float64) if not torch.is_tensor(part) else part)
             frames = part.double().reshape(-1).cpu().unfold(0, n, hop) * window
-            power = torch.fft.rfft(frames, dim=-1).abs().pow(2)
+            spectrum = torch.fft.rfft(frames, dim=-1)
+            power = torch.addcmul(spectrum.real.square(), spectrum.imag, spectrum.imag)     # |z|², no root
             if n != segment:                                   # a short signal: bring it onto the common grid
                 power = torch.tensor(np.stack([np.interp(np.arange(segment // 2 + 1) * n / segment,
                                                          np.arange(n // 2 + 1), p) for p in power.numpy()]))
