@@ -11,6 +11,7 @@ generator, so the library's stream and the exported file draw the same numbers.
 
 import math
 from collections.abc import Callable
+from typing import Final
 
 import torch
 from torch import nn
@@ -25,6 +26,10 @@ from ddsp_textures.synths.pvae import atoms_at, expected_event_power, mix_with_s
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
 
 StreamModel = TexDSP | PVAEModel | HybridModel
+
+# A frame's plan (what prepare() returns for the later stages) is a list of tensors, a type TorchScript can keep in
+# the stream's state; each renderer names its slots as constants (Final class attributes: TorchScript inlines those,
+# not module globals).
 
 
 def _next_shift(previous: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
@@ -89,6 +94,11 @@ class TexDSPRenderer(nn.Module):
     :attr:`parts` groups of :data:`BANDS_PER_PART` bands (:meth:`part`), :meth:`finish` (loudness, rotation,
     crossfade layout).  State: ``[GRU state, previous carrier shift]``."""
 
+    COEFFS: Final[int] = 0          # the plan's slots
+    TARGET: Final[int] = 1
+    SHIFT: Final[int] = 2
+    START: Final[int] = 3
+
     def __init__(self, net: nn.Module, carriers: torch.Tensor, specific: bool, fade: int, hidden: int) -> None:
         super().__init__()
         self.net, self.specific, self.fade, self.hidden = net, specific, fade, hidden
@@ -113,14 +123,14 @@ class TexDSPRenderer(nn.Module):
     @torch.jit.export
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
         low = k * self.bands_per_part
-        return _band_group(plan[0], self.carriers, int(plan[2][0]), plan[1], low,
+        return _band_group(plan[self.COEFFS], self.carriers, int(plan[self.SHIFT][0]), plan[self.TARGET], low,
                            min(low + self.bands_per_part, self.n_bands), self.specific)
 
     @torch.jit.export
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         if not self.specific:
-            frame = frame * (plan[1].reshape(()) / rms(frame))
-        return join_chunk(frame, self.fade, int(plan[3][0]))
+            frame = frame * (plan[self.TARGET].reshape(()) / rms(frame))
+        return join_chunk(frame, self.fade, int(plan[self.START][0]))
 
 
 
@@ -261,6 +271,18 @@ class HybridRenderer(nn.Module):
     mix, its band-RMS filter and the crossfade layout.  A part is ``(2, L)``: bed, events.  State:
     ``[GRU state, previous carrier shift]``."""
 
+    COEFFS: Final[int] = 0          # the plan's slots: the bed's, then the events'
+    TARGET: Final[int] = 1
+    SHIFT: Final[int] = 2
+    START: Final[int] = 3
+    EVENT_GAIN: Final[int] = 4
+    TIMES: Final[int] = 5
+    TYPES: Final[int] = 6
+    AMPLITUDES: Final[int] = 7
+    ATOMS: Final[int] = 8
+    BAND_GAINS: Final[int] = 9
+    GRAINS: Final[int] = 10
+
     def __init__(self, model: HybridModel, fade: int, network: nn.Module | None = None) -> None:
         super().__init__()
         self.net = EventNetwork(model) if network is None else network
@@ -292,19 +314,20 @@ class HybridRenderer(nn.Module):
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
         out = torch.zeros(2, self.frame_size)
         if k == 0:
-            events = self.draws.shape(plan[6], plan[7], plan[8], plan[9], plan[10])
-            out[1] = place_events(plan[5], events, self.frame_size, True)
+            events = self.draws.shape(plan[self.TYPES], plan[self.AMPLITUDES], plan[self.ATOMS],
+                                      plan[self.BAND_GAINS], plan[self.GRAINS])
+            out[1] = place_events(plan[self.TIMES], events, self.frame_size, True)
         else:
             low = (k - 1) * self.bands_per_part
-            out[0] = _band_group(plan[0], self.carriers, int(plan[2][0]), plan[1], low,
+            out[0] = _band_group(plan[self.COEFFS], self.carriers, int(plan[self.SHIFT][0]), plan[self.TARGET], low,
                                  min(low + self.bands_per_part, self.n_bands), False)
         return out
 
     @torch.jit.export
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        mix = frame[0] + plan[4] * zscore(frame[1])
-        matched = set_band_rms(mix, plan[1].reshape(-1), self.band_filters, self.parseval)
-        return join_chunk(matched, self.fade, int(plan[3][0]))
+        mix = frame[0] + plan[self.EVENT_GAIN] * zscore(frame[1])
+        matched = set_band_rms(mix, plan[self.TARGET].reshape(-1), self.band_filters, self.parseval)
+        return join_chunk(matched, self.fade, int(plan[self.START][0]))
 
 
 class PVAERenderer(nn.Module):
@@ -312,6 +335,18 @@ class PVAERenderer(nn.Module):
     (as :meth:`~ddsp_textures.models.PVAEModel.stream`).  Stages: the networks and every draw, the events
     (their grains shaped and placed), then the gain (and the background's filter and mix).  State:
     ``[GRU state]``."""
+
+    TARGET: Final[int] = 0          # the plan's slots
+    TIMES: Final[int] = 1
+    TYPES: Final[int] = 2
+    AMPLITUDES: Final[int] = 3
+    ATOMS: Final[int] = 4
+    BAND_GAINS: Final[int] = 5
+    GRAINS: Final[int] = 6
+    NOISE: Final[int] = 7
+    RATE: Final[int] = 8
+    ALPHA: Final[int] = 9
+    WEIGHTS: Final[int] = 10
 
     def __init__(self, model: PVAEModel, network: nn.Module | None = None) -> None:
         super().__init__()
@@ -341,17 +376,18 @@ class PVAERenderer(nn.Module):
 
     @torch.jit.export
     def part(self, plan: list[torch.Tensor], k: int) -> torch.Tensor:
-        events = self.draws.shape(plan[2], plan[3], plan[4], plan[5], plan[6])
-        return place_events(plan[1], events, self.frame_size, False)
+        events = self.draws.shape(plan[self.TYPES], plan[self.AMPLITUDES], plan[self.ATOMS], plan[self.BAND_GAINS],
+                                  plan[self.GRAINS])
+        return place_events(plan[self.TIMES], events, self.frame_size, False)
 
     @torch.jit.export
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
-        if plan[7].numel() > 0:              # the background (PVAEModel.with_background)
-            noise = shaped_noise(plan[7], self.background)
-            energy = self.draws.energy(plan[10], plan[5], plan[6])
-            power = expected_event_power(plan[8], plan[9], energy, self.fs)
-            return mix_with_share(frame, noise, self.share, power)[0] * plan[0].reshape(())
-        return frame * (plan[0].reshape(()) / (rms(frame[:self.frame_size]) + 1e-8))
+        if plan[self.NOISE].numel() > 0:              # the background (PVAEModel.with_background)
+            noise = shaped_noise(plan[self.NOISE], self.background)
+            energy = self.draws.energy(plan[self.WEIGHTS], plan[self.BAND_GAINS], plan[self.GRAINS])
+            power = expected_event_power(plan[self.RATE], plan[self.ALPHA], energy, self.fs)
+            return mix_with_share(frame, noise, self.share, power)[0] * plan[self.TARGET].reshape(())
+        return frame * (plan[self.TARGET].reshape(()) / (rms(frame[:self.frame_size]) + 1e-8))
 
 
 RENDERERS: dict[str, Callable[[StreamModel, int, nn.Module | None], nn.Module]] = {
