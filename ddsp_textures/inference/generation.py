@@ -86,7 +86,7 @@ def reference_layer(model: TextureModel, transients: str | bool | None,
     if transients == "auto":
         from ddsp_textures.synths.analysis import transient_choice
 
-        transients = transient_choice(_unit_rms(reference), model.bank, 2 * model.synth.n_coeffs)
+        transients = transient_choice(_unit_rms(reference), model.bank, 2 * model.n_coeffs)
     return transients or None
 
 

@@ -25,6 +25,8 @@ class TextureModel(nn.Module):
             whole frames are synthesised from the even ones, 1 where every frame is synthesised.
         has_carriers: a TexEnv bed whose carriers can follow the training corpus' spectrum
             (:meth:`prepare_carriers`); generation and streaming place the reference's transient layer over it.
+            Such a model also has ``bank`` (its cochlear filterbank) and ``n_coeffs`` (the bed's complex Fourier
+            coefficients per band).
         has_grain_vae: a grain VAE that is fitted on the training audio before the model trains.
         has_background: a background noise measured on the training audio (:meth:`prepare_background`).
         exportable: the one-file TorchScript export (:func:`~ddsp_textures.inference.export.export_stream`)
