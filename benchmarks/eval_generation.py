@@ -7,7 +7,8 @@ the same texture).  Scored against the first half with :class:`ddsp_textures.met
 DSP resynthesis of the second half, each trained model's resynthesis of the second half, and its ``generate``
 output of the same length — *before* (``variation="mean"``: the mean features, one average frame repeated) and
 *after* (the default: the reference's bootstrapped feature trajectory, and for TexDSP and hybrid models the
-reference's transient atoms placed anew; a hybrid's "own events only" row is its generation without them).
+reference's transient atoms placed anew, from the layer the DSP resynthesis of the reference keeps — none,
+"clicks" or "knocks", the "layer" column; a hybrid's "own events only" row is its generation without them).
 Generation draws from the first half, so it is also scored against the second half, which it never saw
 ("held-out" columns; the floor is symmetric).  Writes ``results/generation[_quick].{json,md}`` and a
 PNG of spectrograms side by side.
@@ -31,7 +32,7 @@ import torch
 
 from benchmarks.common import RESULTS, add_summary, write_results
 from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
-from ddsp_textures.inference.generation import generate
+from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import Yardstick, meets_targets, relative
 from ddsp_textures.plotting import spectrogram
@@ -145,6 +146,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
                   "DSP resynthesis": texenv_resynthesize(torch.tensor(second, dtype=torch.float64),
                                                          measure.cochlear.double(), 128,
                                                          generator=torch.Generator().manual_seed(0)).float().numpy()}
+    layers: dict[str, str] = {}                 # the transient layer each default generation placed
     wav = workdir / f"{name}.wav"
     save_audio(wav, first, FS)
     seconds = len(second) / FS
@@ -158,6 +160,8 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             candidates["TexDSP resynthesis + clicks"] = resynthesize(model, second, transients="clicks")
         candidates[f"{arch} generate, before"] = generate(model, seconds, first, variation="mean")
         candidates[f"{arch} generate"] = generate(model, seconds, first)
+        if model.has_carriers:              # a layer over a TexEnv bed (a P-VAE takes none)
+            layers[f"{arch} generate"] = reference_layer(model, "default", first) or "none"
         if model.has_background:           # a P-VAE: as it was before its share was calibrated after training
             calibrated = float(model.background_share)
             model.prepare_background([torch.as_tensor(s) for s in load_sources(str(wav), FS)])  # as training did
@@ -166,7 +170,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             candidates[f"{arch} resynthesis, measured share"] = resynthesize(model, second)
             candidates[f"{arch} generate, measured share"] = generate(model, seconds, first)
             model.background_share.fill_(calibrated)
-        if model.synthesizes_events and model.has_carriers:      # a hybrid: the click layer is its default now
+        if model.synthesizes_events and model.has_carriers:      # a hybrid: without the reference's layer
             candidates[f"{arch} generate, own events only"] = generate(model, seconds, first, transients=None)
     held_out = Yardstick(second, FS, measure, floor=first)     # the half that no model or generation saw
     held_floor = held_out.floor_scores()
@@ -174,7 +178,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     for label, y in candidates.items():
         unseen = "resynthesis" not in label and "floor" not in label     # resyntheses are of the second half
         row = score_row(stick, floor, y, (held_out, held_floor) if unseen else None)
-        rows.append({"texture": name, "candidate": label, **row})
+        rows.append({"texture": name, "candidate": label, "layer": layers.get(label, ""), **row})
         print(f"  {name} | {label}: KAD ×{row['kad_ratio']:.2f}, mel FD ×{row['mel_fd_ratio']:.2f}, "
               f"spread {row['spread']:.2f}, rate {row['onset_rate']:.2f}/{row['reference_rate']:.2f}, "
               f"periodicity {row['periodicity']:.2f}", flush=True)
@@ -183,20 +187,21 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
 
 def before_after(rows: list[dict]) -> list[str]:
     """A digest of each :data:`VARIANTS` setting (before) against its architecture's default (after), and of a
-    hybrid's generation without the click layer (before) and with it (after): per texture and candidate, log-mel
-    FD and KAD ÷ floor, onsets/s and frame spread, before → after."""
+    hybrid's generation without the reference's layer (before) and with it (after): per texture and candidate, log-mel
+    FD and KAD ÷ floor, onsets/s and frame spread, before → after, and the layer placed."""
     pairs = [(f"{label} {kind}", f"{arch} {kind}", f"{arch} {kind}") for arch, _, label in VARIANTS.values()
              for kind in ("resynthesis", "generate")]
-    pairs += [("HYBRID generate, own events only", "HYBRID generate", "HYBRID generate: + click layer")]
-    lines = ["| texture | candidate | log-mel FD ÷ floor | KAD ÷ floor | onsets/s (original) | frame spread |",
-             "|---|---|---|---|---|---|"]
+    pairs += [("HYBRID generate, own events only", "HYBRID generate", "HYBRID generate: + the reference's layer")]
+    lines = ["| texture | candidate | layer | log-mel FD ÷ floor | KAD ÷ floor | onsets/s (original) | frame spread |",
+             "|---|---|---|---|---|---|---|"]
     index = {(r["texture"], r["candidate"]): r for r in rows}
     for texture in dict.fromkeys(r["texture"] for r in rows):
         for before, after, label in pairs:
             a, b = index.get((texture, before)), index.get((texture, after))
             if a is None or b is None:
                 continue
-            lines.append(f"| {texture} | {label} | {a['mel_fd_ratio']:.3g} → **{b['mel_fd_ratio']:.3g}** | "
+            lines.append(f"| {texture} | {label} | {b.get('layer', '')} | {a['mel_fd_ratio']:.3g} → "
+                         f"**{b['mel_fd_ratio']:.3g}** | "
                          f"{a['kad_ratio']:.3g} → {b['kad_ratio']:.3g} | {a['onset_rate']:.2f} → "
                          f"{b['onset_rate']:.2f} ({b['reference_rate']:.2f}) | {a['spread']:.2f} → "
                          f"{b['spread']:.2f} |")
@@ -240,7 +245,7 @@ def main() -> None:
     suffix = "_quick" if args.quick else ""
     name = args.name or f"generation{suffix}"
     draw(signals, RESULTS / f"{name}.png")
-    columns = [("texture", "texture"), ("candidate", "candidate"), ("kad_ratio", "KAD ÷ floor"),
+    columns = [("texture", "texture"), ("candidate", "candidate"), ("layer", "layer"), ("kad_ratio", "KAD ÷ floor"),
                ("mel_fd_ratio", "log-mel FD ÷ floor"), ("heldout_kad_ratio", "held-out KAD ÷ floor"),
                ("heldout_mel_fd_ratio", "held-out log-mel FD ÷ floor"), ("spread", "frame spread"),
                ("onset_rate", "onsets/s"), ("reference_rate", "original onsets/s"),
