@@ -23,6 +23,9 @@ from ddsp_textures.synths.carriers import make_carriers
 from ddsp_textures.synths.texenv import texenv_synthesis
 from ddsp_textures.synths.transients import DETECTORS, analyze_transients, detector, synthesize_transients
 
+MAX_GAIN_DB = 12.0      # the band-energy fit's bound (match_band_energies), texenv_resynthesize's default
+N_ATOMS = 32            # atoms of a transient layer's dictionary, texenv_resynthesize's default
+
 
 def texenv_analysis(x: torch.Tensor, bank: FilterBank, n_coeffs: int) -> torch.Tensor:
     """First ``n_coeffs`` rfft coefficients (ortho) of each band's Hilbert envelope, each band's analytic signal
@@ -62,7 +65,7 @@ def band_energy_gram(coeffs: torch.Tensor, carriers: torch.Tensor, bank: FilterB
 
 
 def match_band_energies(coeffs: torch.Tensor, carriers: torch.Tensor, bank: FilterBank, target: torch.Tensor,
-                        steps: int = 50, max_gain_db: float = 12.0) -> torch.Tensor:
+                        steps: int = 50, max_gain_db: float = MAX_GAIN_DB) -> torch.Tensor:
     """Rescale each band's coefficients, within ``±max_gain_db``, so that the synthesised signal analysed by
     ``bank`` has band energies (mean squares) close to ``target``.
 
@@ -100,8 +103,8 @@ def match_band_energies(coeffs: torch.Tensor, carriers: torch.Tensor, bank: Filt
 @renamed_keywords(equalise="equalize")
 def texenv_resynthesize(x: torch.Tensor, bank: FilterBank, param_per_env: int, carriers: torch.Tensor | None = None,
                         match_energy: bool = False, generator: torch.Generator | None = None,
-                        max_gain_db: float = 12.0, transients: bool | str = "auto",
-                        n_atoms: int = 32, equalize: bool = True) -> torch.Tensor:
+                        max_gain_db: float = MAX_GAIN_DB, transients: bool | str = "auto",
+                        n_atoms: int = N_ATOMS, equalize: bool = True) -> torch.Tensor:
     """DSP analysis→synthesis of a whole signal (no network), book chapter *TexEnv synth*.
 
     Frames of ``L = bank.length`` with hop ``L/2`` are analysed to ``param_per_env // 2`` coefficients per
@@ -190,7 +193,9 @@ def transient_choice(x: torch.Tensor, bank: FilterBank, param_per_env: int, seed
         raise ValueError("expected a finite, floating-point mono signal (1-D tensor)")
     key = (_digest(x), _digest(bank.filters), float(bank.fs), int(param_per_env), int(seed))
     if key not in _CHOICES:          # the same reference again (a slider, a loop of calls): no second search
-        render = _renderer(bank, param_per_env, None, False, torch.Generator().manual_seed(seed), 12.0, 32, True)
+        render = _renderer(bank, param_per_env, carriers=None, match_energy=False,       # texenv_resynthesize's
+                           generator=torch.Generator().manual_seed(seed), max_gain_db=MAX_GAIN_DB,  # defaults
+                           n_atoms=N_ATOMS, equalize=True)
         while len(_CHOICES) >= MAX_CHOICES:
             del _CHOICES[next(iter(_CHOICES))]
         _CHOICES[key] = _choose(x, render, bank)[0]
