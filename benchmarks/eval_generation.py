@@ -20,7 +20,7 @@ import argparse
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import matplotlib
@@ -35,6 +35,7 @@ from ddsp_textures.dsp.audio import audio_files, load_audio, save_audio
 from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.metrics import Yardstick, meets_targets, relative
+from ddsp_textures.models import TextureModel
 from ddsp_textures.plotting import spectrogram
 from ddsp_textures.stats.texstat import TexStat
 from ddsp_textures.synths import texenv_resynthesize
@@ -120,6 +121,25 @@ def score_row(stick: Yardstick, floor: dict[str, float], y: np.ndarray,
             "reference_periodicity": stick.events["periodicity"],
             "reference_peak_to_median": stick.events["peak_to_median"],
             "targets_met": ", ".join(k for k, v in met.items() if v) or "none"}
+
+
+def held_out_scorer(first: np.ndarray, second: np.ndarray) -> Callable[[np.ndarray], dict]:
+    """:func:`score_row` of a generation from ``first``: scored against it (the floor: ``second``) and, held out,
+    against ``second`` (the floor: ``first``)."""
+    measure = TexStat(L, FS, N_BANDS, 6)
+    stick, held = Yardstick(first, FS, measure, floor=second), Yardstick(second, FS, measure, floor=first)
+    floor, held_floor = stick.floor_scores(), held.floor_scores()
+    return lambda y: score_row(stick, floor, y, (held, held_floor))
+
+
+def trained(name: str, first: np.ndarray, architectures: list[str], epochs: int, workdir: Path
+            ) -> Iterator[tuple[str, TextureModel]]:
+    """``(architecture, model)`` trained on ``first`` (saved once as ``name.wav``) with :func:`config`, one after
+    the other."""
+    wav = workdir / f"{name}.wav"
+    save_audio(wav, first, FS)
+    for arch in architectures:
+        yield arch, load_run(train(config(arch, wav, epochs, workdir), progress=False))[0]
 
 
 def evaluate_textures(evaluate: Evaluate, quick: bool, textures: list[str] | None, architectures: list[str],

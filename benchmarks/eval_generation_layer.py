@@ -20,13 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import RESULTS, add_summary, write_results
-from benchmarks.eval_generation import FS, N_BANDS, L, config, draw, evaluate_textures, score_row
-from ddsp_textures.dsp.audio import save_audio
+from benchmarks.eval_generation import FS, draw, evaluate_textures, held_out_scorer, trained
 from ddsp_textures.inference.generation import generate, reference_layer
-from ddsp_textures.metrics import Yardstick
-from ddsp_textures.stats.texstat import TexStat
-from ddsp_textures.training.rundir import load_run
-from ddsp_textures.training.trainer import train
 
 LAYERS = {"no layer": None, "clicks (before)": "clicks", "knocks": "knocks", "default (after)": "default"}
 
@@ -34,14 +29,9 @@ LAYERS = {"no layer": None, "clicks (before)": "clicks", "knocks": "knocks", "de
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
              workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
     """One row per architecture and layer of one texture, and the signals to draw."""
-    measure = TexStat(L, FS, N_BANDS, 6)
-    stick, held = Yardstick(first, FS, measure, floor=second), Yardstick(second, FS, measure, floor=first)
-    floor, held_floor = stick.floor_scores(), held.floor_scores()
-    wav = workdir / f"{name}.wav"
-    save_audio(wav, first, FS)
+    score = held_out_scorer(first, second)
     rows, signals = [], {"original": first}
-    for arch in architectures:
-        model, _ = load_run(train(config(arch, wav, epochs, workdir), progress=False))
+    for arch, model in trained(name, first, architectures, epochs, workdir):
         start = time.perf_counter()
         choice = reference_layer(model, "default", first)
         print(f"{name} {arch}: the reference's layer is {choice} ({time.perf_counter() - start:.1f} s)", flush=True)
@@ -49,7 +39,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             y = generate(model, len(second) / FS, first, transients=layer)
             if label != "no layer" and label != "knocks":
                 signals[f"{arch} {label}"] = y
-            row = score_row(stick, floor, y, (held, held_floor))
+            row = score(y)
             rows.append({"texture": name, "architecture": arch, "layer": label, "choice": choice or "none", **row})
             print(f"  {label}: log-mel FD x{row['mel_fd_ratio']:.2f}, KAD x{row['kad_ratio']:.2f}, onsets "
                   f"{row['onset_rate']:.2f}/{row['reference_rate']:.2f}", flush=True)

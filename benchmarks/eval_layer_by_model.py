@@ -25,14 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import write_results
-from benchmarks.eval_generation import FS, N_BANDS, L, config, evaluate_textures, score_row
-from ddsp_textures.dsp.audio import save_audio
+from benchmarks.eval_generation import FS, evaluate_textures, held_out_scorer, trained
 from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.inference.resynthesis import resynthesize
-from ddsp_textures.metrics import Yardstick
-from ddsp_textures.stats.texstat import TexStat
-from ddsp_textures.training.rundir import load_run
-from ddsp_textures.training.trainer import train
 
 MODES: dict[str, str | bool] = {"none": False, "clicks": "clicks", "knocks": "knocks"}
 
@@ -40,14 +35,9 @@ MODES: dict[str, str | bool] = {"none": False, "clicks": "clicks", "knocks": "kn
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
              workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Rows of one texture: each architecture's two choices and their generations' scores."""
-    measure = TexStat(L, FS, N_BANDS, 6)
-    stick, held = Yardstick(first, FS, measure, floor=second), Yardstick(second, FS, measure, floor=first)
-    floor, held_floor = stick.floor_scores(), held.floor_scores()
-    wav = workdir / f"{name}.wav"
-    save_audio(wav, first, FS)
+    score = held_out_scorer(first, second)
     rows = []
-    for arch in architectures:
-        model, _ = load_run(train(config(arch, wav, epochs, workdir), progress=False))
+    for arch, model in trained(name, first, architectures, epochs, workdir):
         start = time.perf_counter()
         auto = resynthesize(model, first, transients="auto")
         by_model = next(label for label, mode in MODES.items()
@@ -58,7 +48,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
         for chooser, layer in choices.items():
             if layer not in scored:
                 y = generate(model, len(second) / FS, first, transients=None if layer == "none" else layer)
-                scored[layer] = score_row(stick, floor, y, (held, held_floor))
+                scored[layer] = score(y)
             row = scored[layer]
             rows.append({"texture": name, "architecture": arch, "chooser": chooser, "layer": layer, **row})
             print(f"  {chooser}: {layer}, log-mel FD x{row['mel_fd_ratio']:.2f}, KAD x{row['kad_ratio']:.2f}, "
