@@ -5,10 +5,10 @@ once, time-domain subbands (rfft + irfft of every band), the Hilbert envelope by
 rfft + irfft and the modulation bank by rfft + irfft of all M + 2 bands — 8 FFT passes over ``(B, N, L)``-sized
 data.  "After" is the library: batch chunks sized for the cache, the analytic signal from one inverse FFT of
 each band's one-sided spectrum, and the decimated envelope and its modulation bands kept as spectra (their
-variances and correlations by Parseval) — 2 passes.  "Previous" is the library before its last round: the same
-pipeline with the envelope moments by ``pow(3)``/``pow(4)`` (14x slower than products on a CPU) and moduli by
-``hypot``/``abs`` (2.4x slower than one fused multiply-add); "before" keeps those too.  All give the same
-statistics (checked before timing).
+variances and correlations by Parseval) — 2 passes.  "Previous" is the library before its last round (the Gram
+round): the same pipeline with the envelopes centred twice and normalised before their correlations, and the
+modulation vectors normalised before theirs, where the library now takes variances and correlations from one Gram
+matrix each (``legacy_numerics.previous_texstat``).  All give the same statistics (checked before timing).
 Each measurement runs in a fresh interpreter, so the reported peak memory (CPU: peak RSS above the inputs;
 CUDA: ``max_memory_allocated``) is its own.
 
@@ -33,7 +33,7 @@ from ddsp_textures.stats.texstat import (
 )
 
 from .common import RESULTS, add_summary, peak_rss_mb, run_worker, timeit, write_results
-from .legacy_numerics import previous_moments, previous_numerics
+from .legacy_numerics import previous_moments, previous_texstat
 
 
 def before_statistics(ts: TexStat, x: torch.Tensor) -> list[torch.Tensor]:
@@ -66,7 +66,7 @@ def worker(args: dict) -> dict:
         loss_fn = ts
     elif impl == "previous":
         def loss_fn(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-            with previous_numerics():
+            with previous_texstat():
                 return ts(a, c)
     else:
         loss_fn = lambda a, c: before_loss(ts, a, c)  # noqa: E731
@@ -97,7 +97,7 @@ def check_equal() -> None:
     for length, n in ((8192, 8), (44100, 16)):
         ts = TexStat(length, 44100, n, 6).double()
         x = torch.randn(3, length, dtype=torch.float64)
-        with previous_numerics():
+        with previous_texstat():
             previous = ts.statistics(x, chunk_size=2)
         for a, b, c in zip(ts.statistics(x, chunk_size=2), before_statistics(ts, x), previous, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
