@@ -1,4 +1,5 @@
-"""A P-VAE's events made as prominent as its training audio's, after training (book chapter: *P-VAE synth*).
+"""What a trained model settles on its training audio (book chapters: *P-VAE synth*, *DDSP training*): a P-VAE's
+events made as prominent as the audio's, and a bed's lines spread where it pulses alone.
 
 A P-VAE with a background plays its events at ``1 − s`` of each frame's power over a noise at ``s``, the share
 measured between the training audio's events (:meth:`~ddsp_textures.models.PVAEModel.prepare_background`).
@@ -12,6 +13,14 @@ audio's (:func:`~ddsp_textures.metrics.events.event_statistics`; the rate stops 
 from events the grains cannot play, as on the train).  The trainer does this for the best model at the end of
 every run (:meth:`~ddsp_textures.models.TextureModel.after_training`; measured before and after in
 ``benchmarks/README.md``, *The P-VAE's events, as prominent as the recording's*).
+
+A TexDSP's or hybrid's bed decodes nearly the same envelope in every frame, with its power in a few Fourier lines,
+and pulses at their period (65–115 ms).  Generation places the reference's events over the bed, which covers the
+pulse where the recording has events; where it has none (a forest, a train's rumble) the pulse is heard.
+:func:`calibrate_line_spread` spreads the bed's lines (:func:`~ddsp_textures.synths.line_spread.spread_lines`) just
+enough that the model's resynthesis of its training audio pulses no more than the audio plus the yardstick's
+margin, and only where no layer is placed (measured in ``benchmarks/README.md``, *The bed's pulse, spread where it
+is heard*).
 """
 
 from __future__ import annotations
@@ -21,12 +30,18 @@ import math
 import numpy as np
 import torch
 
-from ddsp_textures.dsp.framing import as_signal
+from ddsp_textures.dsp.framing import as_signal, join_model_frames, random_shifts, zscore
 from ddsp_textures.metrics.events import EventStatistics, event_statistics
+from ddsp_textures.metrics.yardstick import TARGETS
+from ddsp_textures.synths.analysis import transient_choice
+from ddsp_textures.synths.line_spread import SPREAD_RATIOS
 
 CALIBRATION_SECONDS = 20.0   # of the training audio, resynthesised per trial share
 MIN_SHARE_RATIO = 0.5        # the share is lowered to at least this fraction of the measured one
 CALIBRATION_STEPS = 5        # bisection steps: the share to within 1.6 % of the measured one
+PULSE_SECONDS = 60.0         # of the training audio, resynthesised per trial line spread
+PULSE_HEADROOM = 0.05        # calibrate to the audio's periodicity + this, half the yardstick's margin: generation
+                             # pulses up to 0.02-0.04 more than this resynthesis (a train's hybrid: 0.19 against 0.17)
 
 
 def _excerpt(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float) -> torch.Tensor:
@@ -90,3 +105,63 @@ def calibrate_background_share(model: torch.nn.Module, reference: np.ndarray | t
             high = middle
     model.background_share.fill_(low)
     return low
+
+
+@torch.no_grad()
+def bed_periodicity(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float = PULSE_SECONDS,
+                    seed: int = 0) -> float:
+    """Envelope periodicity (:func:`~ddsp_textures.metrics.events.event_statistics`) of a model's resynthesis of
+    the first ``seconds`` of ``reference`` without a transient layer: consecutive whole frames, each rendered from
+    its own features at its own loudness (:meth:`~ddsp_textures.models.TextureModel.render_frames`), carriers
+    shifted, frames rotated and joined as resynthesis joins them.
+
+    Shape:
+        ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
+    """
+    frames = _excerpt(model, reference, seconds)
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    features = [f.unsqueeze(0) for f in model.features(zscore(frames).to(device))]
+    target = model.frame_loudness(frames.to(device)).unsqueeze(0)
+    shifts = random_shifts(frames.shape[0], model.frame_size, generator, hop=model.frame_size).unsqueeze(0)
+    out = model.render_frames(features, target, shifts, torch.arange(frames.shape[0]), generator)[0]
+    y = join_model_frames(out.cpu(), model.fs, generator)
+    return event_statistics(y.numpy().astype(np.float64), model.fs).periodicity
+
+
+@torch.no_grad()
+def calibrate_line_spread(model: torch.nn.Module, reference: np.ndarray | torch.Tensor,
+                          seconds: float = PULSE_SECONDS, seed: int = 0) -> str | None:
+    """Where the model's resynthesis of ``reference`` (:func:`bed_periodicity`) pulses more than the reference's
+    periodicity plus the yardstick's margin (0.1), set the narrowest line spread of
+    :data:`~ddsp_textures.synths.line_spread.SPREAD_RATIOS` that brings it within :data:`PULSE_HEADROOM` of the
+    reference's (the widest where none does); none where generation from ``reference`` places a transient layer
+    over the bed (:func:`~ddsp_textures.synths.analysis.transient_choice` keeps one).  Returns a one-line report
+    of a change, else ``None``.
+
+    Shape:
+        ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
+    """
+    x = _excerpt(model, reference, seconds).reshape(-1)
+    whole = as_signal(reference, "the calibration audio")
+    was_training = model.training
+    model.eval()
+    try:
+        model.set_line_spread(1.0)
+        unit = whole / whole.double().pow(2).mean().sqrt().clamp_min(1e-12).float()    # as generation scales it
+        if transient_choice(unit, model.bank, 2 * model.n_coeffs, seed):
+            return None                         # generation from this audio places its events over the bed
+        own = event_statistics(x.numpy().astype(np.float64), model.fs).periodicity
+        before = after = bed_periodicity(model, x, seconds, seed)
+        if not own + TARGETS["periodicity_margin"] < before:
+            return None                                          # within the yardstick's margin already
+        limit = own + PULSE_HEADROOM
+        for ratio in SPREAD_RATIOS:
+            model.set_line_spread(ratio)
+            after = bed_periodicity(model, x, seconds, seed)
+            if after <= limit:
+                break
+        return (f"bed's envelope lines spread x{ratio:g}: its pulse {before:.2f} -> {after:.2f} "
+                f"(the training audio's {own:.2f})")
+    finally:
+        model.train(was_training)

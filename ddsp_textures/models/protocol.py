@@ -32,7 +32,9 @@ class TextureModel(nn.Module):
         exportable: the one-file TorchScript export (:func:`~ddsp_textures.inference.export.export_stream`)
             supports it.
         settles_after_training: :meth:`after_training` fits something to the training audio (the P-VAE's
-            background share); the trainer reloads the best weights for it only then.
+            background share, a bed's line spread); the trainer reloads the best weights for it only then.
+        optional_state: state-dict entries added after runs were first saved; weights without them load with
+            the model's defaults.
     """
 
     architecture: str = ""
@@ -43,6 +45,7 @@ class TextureModel(nn.Module):
     has_background: bool = False
     exportable: bool = False
     settles_after_training: bool = False
+    optional_state: tuple[str, ...] = ()
     feature_names: Sequence[str]
 
     @property

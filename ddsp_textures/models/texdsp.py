@@ -12,10 +12,12 @@ from torch import nn
 
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import rms
+from ddsp_textures.models.calibration import calibrate_line_spread
 from ddsp_textures.models.encoder import FeatureEncoder
 from ddsp_textures.models.protocol import TextureModel
 from ddsp_textures.nn import mlp, networks_autocast
 from ddsp_textures.stats.features import band_loudness
+from ddsp_textures.synths.line_spread import spread_kernel, spread_lines
 from ddsp_textures.synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
 
 
@@ -30,6 +32,10 @@ class TexEnvBedModel(TextureModel):
     and with the same state-dict keys as before they were shared)."""
 
     has_carriers = True
+    settles_after_training = True            # the bed's line spread (calibrate_line_spread)
+    optional_state = ("line_spread",)
+    line_spread: torch.Tensor
+    line_kernel: torch.Tensor
 
     def _build_bed(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
                    hidden_enc: int, hidden_dec: int, depth_enc: int, depth_dec: int, low: float,
@@ -44,6 +50,9 @@ class TexEnvBedModel(TextureModel):
         latent, out = self.encoder.latent_size, n_bands * self.n_coeffs
         self.mag_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
         self.phase_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
+        self.register_buffer("line_spread", torch.ones(()))                          # 1: lines as decoded
+        self.register_buffer("line_kernel", torch.eye(self.n_coeffs), persistent=False)
+        self.register_load_state_dict_post_hook(_rebuild_line_kernel)
         with torch.no_grad():  # start from small, smooth envelopes: DC ≈ 0.3·√L, higher harmonics ≈ 0
             bias = torch.full((n_bands, self.n_coeffs), -6.0)
             bias[:, 0] = math.log(0.3 / 0.7)
@@ -57,14 +66,37 @@ class TexEnvBedModel(TextureModel):
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex coefficients ``(B, S, N, P)`` of the bed in polar form: magnitude ``√L·sigmoid``, phase
-        ``2π·sigmoid``."""
+        ``2π·sigmoid``; at inference (not while training) with the lines spread by :attr:`line_spread` where
+        calibration set one (:meth:`set_line_spread`)."""
         with networks_autocast(latent.device, self.encoder.network_dtype):
             magnitude, phase = self.mag_decoder(latent), self.phase_decoder(latent)
-        return coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size,
-                                        self.positive_dc)
+        coeffs = coefficients_from_logits(magnitude.float(), phase.float(), self.n_bands, self.frame_size,
+                                          self.positive_dc)
+        if not self.training and bool(self.line_spread > 1.0):
+            coeffs = spread_lines(coeffs, self.line_kernel)
+        return coeffs
+
+    def set_line_spread(self, ratio: float) -> None:
+        """Spread each band's envelope power over the lines within a factor ``ratio`` at inference
+        (:func:`~ddsp_textures.synths.line_spread.spread_lines`; 1: the lines as decoded).  Saved with the
+        weights as ``line_spread``."""
+        if not ratio >= 1.0:
+            raise ValueError(f"a line spread is a ratio >= 1, got {ratio}")
+        self.line_spread.fill_(float(ratio))
+        self.line_kernel.copy_(spread_kernel(self.n_coeffs, float(ratio)).to(self.line_kernel.device))
+
+    def after_training(self, reference: torch.Tensor) -> str | None:
+        """The narrowest line spread that takes away a pulse the bed has alone and the training audio lacks
+        (:func:`~ddsp_textures.models.calibration.calibrate_line_spread`)."""
+        return calibrate_line_spread(self, reference)
 
     def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
         self.synth.shape_carriers(spectrum, generator)
+
+
+def _rebuild_line_kernel(module: nn.Module, incompatible: object) -> None:
+    """After ``load_state_dict``: the (unsaved) spreading matrix of the loaded ``line_spread``."""
+    module.set_line_spread(float(module.line_spread))
 
 
 class TexDSP(TexEnvBedModel):

@@ -264,7 +264,11 @@ def load_weights(model: torch.nn.Module, state: dict[str, Any], path: Path) -> N
     from ddsp_textures.models.upgrade import upgrade_state_dict
 
     try:
-        model.load_state_dict(upgrade_state_dict(state["model"]))
+        weights = upgrade_state_dict(state["model"])
+        defaults = model.state_dict()
+        for key in getattr(model, "optional_state", ()):      # saved before the entry existed: its default
+            weights.setdefault(key, defaults[key])
+        model.load_state_dict(weights)
     except (RuntimeError, KeyError, ValueError) as err:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])[:240]

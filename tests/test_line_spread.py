@@ -1,0 +1,114 @@
+"""The bed's envelope lines spread where it pulses alone (synths.line_spread, models.calibration)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.signal import butter, hilbert, sosfiltfilt
+
+from ddsp_textures.models import TexDSP
+from ddsp_textures.models.calibration import calibrate_line_spread
+from ddsp_textures.synths.line_spread import SPREAD_RATIOS, spread_kernel, spread_lines
+from ddsp_textures.textures import make_texture
+
+FS, L = 16000, 4096
+
+
+def _numpy_kernel(n: int, ratio: float) -> np.ndarray:
+    out = np.zeros((n, n))
+    out[0, 0] = 1.0
+    for j in range(1, n):
+        w = np.array([1.0 / k if 1 <= k and j / ratio <= k <= j * ratio else 0.0 for k in range(n)])
+        out[:, j] = w / w.sum()
+    return out
+
+
+def _autocorrelation(x: np.ndarray, lag: int) -> float:
+    x = x - x.mean()
+    return float(np.dot(x[:-lag], x[lag:]) / np.dot(x, x))
+
+
+def _circular_autocorrelation(x: np.ndarray, lag: int) -> float:
+    x = x - x.mean()
+    return float(np.dot(x, np.roll(x, lag)) / np.dot(x, x))
+
+
+def test_spreading_keeps_power_and_phases_and_takes_a_single_lines_period_away():
+    np.testing.assert_allclose(spread_kernel(32, 1.5).numpy(), _numpy_kernel(32, 1.5), atol=1e-7)
+    assert torch.equal(spread_kernel(32, 1.0), torch.eye(32))
+    rng = np.random.default_rng(0)
+    c = torch.tensor(rng.standard_normal((3, 32)) + 1j * rng.standard_normal((3, 32)), dtype=torch.complex64)
+    out = spread_lines(c, spread_kernel(32, 2.0))
+    np.testing.assert_allclose(out.abs().pow(2).sum(-1), c.abs().pow(2).sum(-1), rtol=1e-5)   # per band
+    np.testing.assert_allclose(torch.angle(out), torch.angle(c), atol=1e-5)
+    # one line at k = 8: the envelope (numpy's irfft) repeats every L/8 samples; spread, it no longer does
+    line = torch.zeros(1, 32, dtype=torch.complex64)
+    line[0, 0], line[0, 8] = 20.0, 10.0
+    envelopes = [np.fft.irfft(np.pad(v[0].numpy(), (0, L // 2 + 1 - 32)), n=L)
+                 for v in (line, spread_lines(line, spread_kernel(32, 2.0)))]
+    before, after = (_circular_autocorrelation(e, L // 8) for e in envelopes)
+    assert before > 0.99 and abs(after) < 0.3
+    np.testing.assert_allclose(np.var(envelopes[1]), np.var(envelopes[0]), rtol=1e-4)  # same modulation power
+
+
+def _pulsing_model() -> TexDSP:
+    """A bed whose every frame decodes one strong line at 3·FS/L ≈ 11.7 Hz (an 85-ms pulse), phases fixed."""
+    torch.manual_seed(0)
+    model = TexDSP(["energy_bands"], L, FS, 8, 32, hidden_enc=8, hidden_dec=8)
+    with torch.no_grad():
+        last = model.mag_decoder[-1]
+        last.weight.zero_()
+        bias = torch.full((8, 16), -12.0)
+        bias[:, 0], bias[:, 3] = 1.0, 0.5
+        last.bias.copy_(bias.reshape(-1))
+        model.phase_decoder[-1].weight.zero_()
+    return model.eval()
+
+
+def _pulse(y: np.ndarray) -> float:
+    """Independent of metrics.events: SciPy's Hilbert envelope above 2 kHz in 5-ms blocks, its autocorrelation
+    at the bed's period (L/3 samples)."""
+    band = sosfiltfilt(butter(8, 2000, "highpass", fs=FS, output="sos"), np.asarray(y, dtype=np.float64))
+    power = np.abs(hilbert(band)) ** 2
+    env = np.sqrt(power[: len(power) // 80 * 80].reshape(-1, 80).mean(-1))
+    return _autocorrelation(env, round(L / 3 / 80))
+
+
+def test_calibration_spreads_a_pulsing_bed_until_it_pulses_like_the_audio_and_only_then(tmp_path):
+    from ddsp_textures.inference.resynthesis import resynthesize
+
+    noise = np.random.default_rng(1).standard_normal(20 * FS).astype(np.float32)
+    model = _pulsing_model()
+    before = _pulse(resynthesize(model, noise, seed=0))
+    report = calibrate_line_spread(model, noise)
+    ratio = float(model.line_spread)
+    assert ratio in SPREAD_RATIOS and report is not None and f"x{ratio:g}" in report
+    after = _pulse(resynthesize(model, noise, seed=0))
+    assert before > 0.6 and after < 0.2 and _pulse(noise) < 0.1
+    # training decodes the lines as they are (the calibrated spread is an inference setting), and it is saved
+    model.train()
+    latent = torch.zeros(1, 1, model.encoder.latent_size)
+    assert torch.allclose(model.decode(latent).abs()[0, 0, :, 3], torch.full((8,), math.sqrt(L) / (1 + math.exp(-0.5))))
+    restored = _pulsing_model()
+    restored.load_state_dict(model.state_dict())
+    assert float(restored.line_spread) == ratio and torch.equal(restored.line_kernel, spread_kernel(16, ratio))
+    # where generation places a layer over the bed (a crackling fire), the lines stay as decoded
+    fire = make_texture("fire", seconds=20, fs=FS, seed=3)
+    assert calibrate_line_spread(model, fire) is None and float(model.line_spread) == 1.0
+    with pytest.raises(ValueError, match="ratio >= 1"):
+        model.set_line_spread(0.5)
+
+
+def test_runs_saved_before_the_line_spread_load_with_the_lines_as_decoded(tmp_path):
+    from ddsp_textures.training.rundir import load_run
+    from ddsp_textures.training.trainer import train
+    from tests.test_training import _cfg
+
+    run = train(_cfg(tmp_path, run_name="old", epochs=1), progress=False)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert "line_spread" in state["model"]
+    del state["model"]["line_spread"]
+    torch.save(state, run / "checkpoint.pt")
+    model, _ = load_run(run, "last")
+    assert float(model.line_spread) == 1.0 and torch.equal(model.line_kernel, torch.eye(model.n_coeffs))
