@@ -56,7 +56,9 @@ def test_the_overall_timeout_still_ends_in_empty():
     with pytest.raises(Empty):
         asyncio.run(channel.get_msg(timeout=1.2))
     assert 1.2 <= time.monotonic() - start < 1.8
-    assert sum(channel.socket.calls) == pytest.approx(1200, abs=5)
+    # slices of 500 ms, the last one what remains: together never more than the timeout, and less only by what
+    # the earlier slices overran on a loaded machine (a CI run: 1189)
+    assert channel.socket.calls[:2] == [500, 500] and 1000 <= sum(channel.socket.calls) <= 1200
     assert max(channel.socket.calls) <= 500
 
 
