@@ -112,3 +112,21 @@ def test_runs_saved_before_the_line_spread_load_with_the_lines_as_decoded(tmp_pa
     torch.save(state, run / "checkpoint.pt")
     model, _ = load_run(run, "last")
     assert float(model.line_spread) == 1.0 and torch.equal(model.line_kernel, torch.eye(model.n_coeffs))
+
+
+def test_the_exported_stream_plays_the_spread_lines_as_the_library_does():
+    from ddsp_textures.inference.export import scripted_stream
+    from ddsp_textures.inference.streaming import TextureStream
+
+    noise = np.random.default_rng(2).standard_normal(6 * FS).astype(np.float32)
+    model = _pulsing_model()
+    played = {}
+    for ratio in (1.0, 2.0):
+        model.set_line_spread(ratio)
+        scripted = scripted_stream(model, noise, block_size=1024, transients=None)
+        scripted.reset(3)
+        exported = torch.cat([scripted.block() for _ in range(12)]).numpy()
+        library = TextureStream(model, noise, seed=3, transients=None).read(12 * 1024)
+        np.testing.assert_allclose(exported, library, atol=1e-5 * np.abs(library).max())
+        played[ratio] = library
+    assert np.abs(played[2.0] - played[1.0]).max() > 0.1 * np.abs(played[1.0]).max()
