@@ -112,6 +112,14 @@ def test_runs_saved_before_the_line_spread_load_with_the_lines_as_decoded(tmp_pa
     torch.save(state, run / "checkpoint.pt")
     model, _ = load_run(run, "last")
     assert float(model.line_spread) == 1.0 and torch.equal(model.line_kernel, torch.eye(model.n_coeffs))
+    # a damaged value is one clear error, not a NaN in the audio
+    from ddsp_textures.training.rundir import CheckpointError
+
+    for bad, message in ((0.5, "ratio >= 1, got 0.5"), (float("nan"), "'line_spread' contains NaN")):
+        state["model"]["line_spread"] = torch.tensor(bad)
+        torch.save(state, run / "checkpoint.pt")
+        with pytest.raises(CheckpointError, match=message):
+            load_run(run, "last")
 
 
 def test_the_exported_stream_plays_the_spread_lines_as_the_library_does():
