@@ -41,7 +41,7 @@ MIN_SHARE_RATIO = 0.5        # the share is lowered to at least this fraction of
 CALIBRATION_STEPS = 5        # bisection steps: the share to within 1.6 % of the measured one
 PULSE_SECONDS = 60.0         # of the training audio, resynthesised per trial line spread
 PULSE_HEADROOM = 0.05        # calibrate to the audio's periodicity + this, half the yardstick's margin: generation
-                             # pulses up to 0.02-0.04 more than this resynthesis (a train's hybrid: 0.19 against 0.17)
+                             # can pulse a little more than this resynthesis (benchmarks/README.md, *The bed's pulse*)
 
 
 def _excerpt(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float) -> torch.Tensor:

@@ -96,7 +96,7 @@ def _moments_and_correlations(env: torch.Tensor, alpha: Sequence[float], eps: fl
     """S1 and S2 from one centring of the envelopes ``(B, N, T)``: :func:`envelope_moments` and the upper pairs of
     :func:`correlation_matrix`, equal to them within float rounding.  The Gram matrix of the centred envelopes
     holds both the variances (its diagonal) and the correlations, so the envelopes are centred once and never
-    normalised: forward + backward of S1 and S2 about twice as fast on a CPU (benchmarks/README.md, *Speed*).
+    normalised (measured in benchmarks/README.md, *Speed*, "Gram round").
     """
     t = env.shape[-1]
     mu = env.mean(dim=-1)
