@@ -51,6 +51,20 @@ def as_signal(audio: np.ndarray | torch.Tensor, name: str = "audio") -> torch.Te
     return x
 
 
+def unit_rms(audio: np.ndarray | torch.Tensor, name: str = "audio") -> torch.Tensor:
+    """A checked mono signal (:func:`as_signal`) scaled to unit RMS (the RMS taken in float64; silence stays
+    silence): how generation and the calibration after training present a reference to the transient chooser.
+
+    Shape:
+        ``(n,) -> (n,)`` float32.
+
+    >>> unit_rms(np.array([3.0, -3.0, 3.0, -3.0])).tolist()
+    [1.0, -1.0, 1.0, -1.0]
+    """
+    x = as_signal(audio, name)
+    return x / x.double().pow(2).mean().sqrt().clamp_min(1e-12).float()
+
+
 def frame_signal(x: np.ndarray | torch.Tensor, frame_size: int, hop: int) -> torch.Tensor:
     """All full frames ``x[i·hop : i·hop + L]`` (the last valid frame included): ``(n,) -> (F, L)``."""
     x = float_tensor(x)

@@ -47,7 +47,16 @@ import numpy as np
 import torch
 
 from ddsp_textures.dsp.filterbanks import erb_number
-from ddsp_textures.dsp.framing import as_signal, frame_signal, join_model_frames, random_shifts, rms, wrap_pad, zscore
+from ddsp_textures.dsp.framing import (
+    as_signal,
+    frame_signal,
+    join_model_frames,
+    random_shifts,
+    rms,
+    unit_rms,
+    wrap_pad,
+    zscore,
+)
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP, TextureModel
 from ddsp_textures.stats.features import EVENTS_SCALE, RATE_SCALE
 from ddsp_textures.synths.transients import Transients
@@ -305,9 +314,8 @@ def generate(model: GenerativeModel, seconds: float, reference: np.ndarray | tor
 
 
 def _unit_rms(reference: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """A checked reference recording (:func:`~ddsp_textures.dsp.framing.as_signal`) scaled to unit RMS."""
-    x = as_signal(reference, "the reference recording")
-    return x / x.double().pow(2).mean().sqrt().clamp_min(1e-12).float()
+    """A checked reference recording scaled to unit RMS (:func:`~ddsp_textures.dsp.framing.unit_rms`)."""
+    return unit_rms(reference, "the reference recording")
 
 
 def apply_curves(core: StreamCore, loudness: Curve = 0.0, centroid: Curve | None = None, rate: Curve | None = None,

@@ -30,7 +30,7 @@ import math
 import numpy as np
 import torch
 
-from ddsp_textures.dsp.framing import as_signal, join_model_frames, random_shifts, zscore
+from ddsp_textures.dsp.framing import as_signal, join_model_frames, random_shifts, unit_rms, zscore
 from ddsp_textures.metrics.events import EventStatistics, event_statistics
 from ddsp_textures.metrics.yardstick import TARGETS
 from ddsp_textures.synths.analysis import transient_choice
@@ -143,12 +143,11 @@ def calibrate_line_spread(model: torch.nn.Module, reference: np.ndarray | torch.
         ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
     """
     x = _excerpt(model, reference, seconds).reshape(-1)
-    whole = as_signal(reference, "the calibration audio")
+    unit = unit_rms(reference, "the calibration audio")                  # as generation presents it
     was_training = model.training
     model.eval()
     try:
         model.set_line_spread(1.0)
-        unit = whole / whole.double().pow(2).mean().sqrt().clamp_min(1e-12).float()    # as generation scales it
         if transient_choice(unit, model.bank, 2 * model.n_coeffs, seed):
             return None                         # generation from this audio places its events over the bed
         own = event_statistics(x.numpy().astype(np.float64), model.fs).periodicity
