@@ -26,6 +26,7 @@ is heard*).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -118,15 +119,27 @@ def bed_periodicity(model: torch.nn.Module, reference: np.ndarray | torch.Tensor
     Shape:
         ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
     """
-    frames = _excerpt(model, reference, seconds)
+    return _bed_periodicity_of(model, _excerpt(model, reference, seconds), seed)()
+
+
+def _bed_periodicity_of(model: torch.nn.Module, frames: torch.Tensor, seed: int) -> Callable[[], float]:
+    """:func:`bed_periodicity` of ``frames (F, L)`` as a function of the model's current line spread: the
+    features, loudness and carrier shifts (which the spread does not change) are computed once, and every call
+    renders and measures with the generator where it stood after the shifts, as one call of its own would."""
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     features = [f.unsqueeze(0) for f in model.features(zscore(frames).to(device))]
     target = model.frame_loudness(frames.to(device)).unsqueeze(0)
     shifts = random_shifts(frames.shape[0], model.frame_size, generator, hop=model.frame_size).unsqueeze(0)
-    out = model.render_frames(features, target, shifts, torch.arange(frames.shape[0]), generator)[0]
-    y = join_model_frames(out.cpu(), model.fs, generator)
-    return event_statistics(y.numpy().astype(np.float64), model.fs).periodicity
+    after_shifts = generator.get_state()
+
+    def measure() -> float:
+        generator.set_state(after_shifts)
+        out = model.render_frames(features, target, shifts, torch.arange(frames.shape[0]), generator)[0]
+        y = join_model_frames(out.cpu(), model.fs, generator)
+        return event_statistics(y.numpy().astype(np.float64), model.fs).periodicity
+
+    return measure
 
 
 @torch.no_grad()
@@ -142,7 +155,7 @@ def calibrate_line_spread(model: torch.nn.Module, reference: np.ndarray | torch.
     Shape:
         ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
     """
-    x = _excerpt(model, reference, seconds).reshape(-1)
+    frames = _excerpt(model, reference, seconds)
     unit = unit_rms(reference, "the calibration audio")                  # as generation presents it
     was_training = model.training
     model.eval()
@@ -150,14 +163,15 @@ def calibrate_line_spread(model: torch.nn.Module, reference: np.ndarray | torch.
         model.set_line_spread(1.0)
         if transient_choice(unit, model.bank, 2 * model.n_coeffs, seed):
             return None                         # generation from this audio places its events over the bed
-        own = event_statistics(x.numpy().astype(np.float64), model.fs).periodicity
-        before = after = bed_periodicity(model, x, seconds, seed)
+        own = event_statistics(frames.reshape(-1).numpy().astype(np.float64), model.fs).periodicity
+        measure = _bed_periodicity_of(model, frames, seed)
+        before = after = measure()
         if not own + TARGETS["periodicity_margin"] < before:
             return None                                          # within the yardstick's margin already
         limit = own + PULSE_HEADROOM
         for ratio in SPREAD_RATIOS:
             model.set_line_spread(ratio)
-            after = bed_periodicity(model, x, seconds, seed)
+            after = measure()
             if after <= limit:
                 break
         return (f"bed's envelope lines spread x{ratio:g}: its pulse {before:.2f} -> {after:.2f} "
