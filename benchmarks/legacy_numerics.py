@@ -55,59 +55,40 @@ def previous_numerics() -> Iterator[None]:
 
 
 def _pairs(corr: torch.Tensor) -> torch.Tensor:
+    """``texstat._upper_pairs`` (benchmarks call no library privates)."""
     k = corr.shape[-1]
     i, j = torch.triu_indices(k, k, 1, device=corr.device)
     return corr[..., i, j]
 
 
-def _vectors(spectrum: torch.Tensor, length: int) -> torch.Tensor:
-    """Parseval vectors of one-sided spectra (the library's, as it was)."""
-    k = spectrum.shape[-1]
-    weights = torch.full((k - 1,), 2.0 / length, dtype=spectrum.real.dtype, device=spectrum.device)
-    real, imag = spectrum[..., 1:].real, spectrum[..., 1:].imag
-    if length % 2 == 0 and k == length // 2 + 1:
-        weights[-1] = 1.0 / length
-        imag = torch.cat([imag[..., :-1], torch.zeros_like(imag[..., -1:])], dim=-1)
-    root = weights.sqrt()
-    return torch.cat([real * root, imag * root], dim=-1)
+def previous_moments_and_correlations(env: torch.Tensor, alpha: Sequence[float], eps: float
+                                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """S1 and S2 before the Gram round: the envelopes centred a second time and normalised for S2."""
+    return texstat.envelope_moments(env, alpha, eps), _pairs(texstat.correlation_matrix(env))
 
 
-def _spectral_parts(ts: texstat.TexStat, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Envelopes, decimated-envelope spectrum and modulation-band spectra (unchanged by the Gram round)."""
-    length, t = ts.frame_size, ts.frame_size // ts.factor
-    env = ts.cochlear.envelopes(x)
-    k = t // 2 + 1
-    dec = torch.fft.rfft(env, dim=-1)[..., :k] * (t / length)
-    if t % 2 == 0:
-        dec = torch.cat([dec[..., :-1], (2 * dec[..., -1:].real).to(dec.dtype)], dim=-1)
-    g = ts.modulation.filters[1:-1]
-    g = g[:, : int(torch.nonzero(g.abs().amax(0) > 0).max()) + 1].to(device=x.device, dtype=x.dtype)
-    return env, dec, dec[..., : g.shape[-1]].unsqueeze(-2) * g
-
-
-def previous_statistics(ts: texstat.TexStat, x: torch.Tensor) -> list[torch.Tensor]:
-    """``TexStat``'s statistics before its Gram round: S1 and S2 by a second centring and a normalisation of
-    the envelopes, S3 to S5 from normalised modulation vectors (their norms by a separate reduction)."""
-    env, dec, mod = _spectral_parts(ts, x)
-    b, t = x.shape[0], ts.frame_size // ts.factor
-    s1 = texstat.envelope_moments(env, ts.alpha, ts.eps)
-    s2 = _pairs(texstat.correlation_matrix(env))
-    dec_v, mod_v = _vectors(dec, t), _vectors(mod, t)
+def previous_modulation_statistics(dec_v: torch.Tensor, mod_v: torch.Tensor, t: int
+                                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """S3 to S5 before the Gram round: from normalised modulation vectors, their norms by a separate
+    reduction."""
+    b = dec_v.shape[0]
     dec_std = torch.sqrt(dec_v.pow(2).sum(-1) / max(t - 1, 1) + EPS)
     mod_std = torch.sqrt(mod_v.pow(2).sum(-1) / max(t - 1, 1) + EPS)
     s3 = (mod_std / dec_std.unsqueeze(-1)).reshape(b, -1)
     z = mod_v / torch.sqrt(mod_v.pow(2).sum(-1, keepdim=True) + EPS)
     s4 = _pairs(z.transpose(1, 2) @ z.transpose(1, 2).transpose(-1, -2)).transpose(1, 2).reshape(b, -1)
     s5 = _pairs(z @ z.transpose(-1, -2)).transpose(1, 2).reshape(b, -1)
-    return [s1, s2, s3, s4, s5]
+    return s3, s4, s5
 
 
 @contextlib.contextmanager
 def previous_texstat() -> Iterator[None]:
-    """The library's TexStat as it was before its Gram round (:func:`previous_statistics`)."""
-    saved = texstat.TexStat._statistics
-    texstat.TexStat._statistics = previous_statistics
+    """The library's TexStat as it was before its Gram round: the same spectra, its two statistics helpers
+    swapped back (:func:`previous_moments_and_correlations`, :func:`previous_modulation_statistics`)."""
+    saved = texstat._moments_and_correlations, texstat._modulation_statistics
+    texstat._moments_and_correlations = previous_moments_and_correlations
+    texstat._modulation_statistics = previous_modulation_statistics
     try:
         yield
     finally:
-        texstat.TexStat._statistics = saved
+        texstat._moments_and_correlations, texstat._modulation_statistics = saved

@@ -132,6 +132,24 @@ def _parseval_vectors(spectrum: torch.Tensor, length: int) -> torch.Tensor:
     return torch.cat([real * root, imag * root], dim=-1)
 
 
+def _modulation_statistics(dec_v: torch.Tensor, mod_v: torch.Tensor, t: int
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """S3, S4 and S5 from the Parseval vectors (:func:`_parseval_vectors`) of the decimated envelopes
+    ``(B, N, K)`` and of their modulation bands ``(B, N, M, K)``, ``t`` samples long: the variances and
+    correlations from the Gram matrices within a channel and across channels, never from normalised copies."""
+    b = dec_v.shape[0]
+    dec_std = torch.sqrt(dec_v.pow(2).sum(-1) / max(t - 1, 1) + EPS)             # (B, N)
+    within = mod_v @ mod_v.transpose(-1, -2)                                     # (B, N, M, M)
+    mod_std = torch.sqrt(within.diagonal(dim1=-2, dim2=-1) / max(t - 1, 1) + EPS)  # (B, N, M)
+    s3 = (mod_std / dec_std.unsqueeze(-1)).reshape(b, -1)
+    across = mod_v.transpose(1, 2) @ mod_v.transpose(1, 2).transpose(-1, -2)     # (B, M, N, N)
+    s4 = _upper_pairs(_correlations_from_gram(across))                           # (B, M, P)
+    s4 = s4.transpose(1, 2).reshape(b, -1)                                       # pair-major, m-minor
+    s5 = _upper_pairs(_correlations_from_gram(within))                           # (B, N, Pm)
+    s5 = s5.transpose(1, 2).reshape(b, -1)                                       # pair-major, n-minor
+    return s3, s4, s5
+
+
 def _std(x: torch.Tensor) -> torch.Tensor:
     t = x.shape[-1]
     centred = x - x.mean(dim=-1, keepdim=True)
@@ -273,18 +291,9 @@ class TexStat(nn.Module):
 
     def _statistics(self, x: torch.Tensor) -> list[torch.Tensor]:
         env, dec, mod = self._spectral_parts(x)
-        b, t = x.shape[0], self.frame_size // self.factor
+        t = self.frame_size // self.factor
         s1, s2 = _moments_and_correlations(env, self.alpha, self.eps)
-        dec_v, mod_v = _parseval_vectors(dec, t), _parseval_vectors(mod, t)
-        dec_std = torch.sqrt(dec_v.pow(2).sum(-1) / max(t - 1, 1) + EPS)             # (B, N)
-        within = mod_v @ mod_v.transpose(-1, -2)                                     # (B, N, M, M)
-        mod_std = torch.sqrt(within.diagonal(dim1=-2, dim2=-1) / max(t - 1, 1) + EPS)  # (B, N, M)
-        s3 = (mod_std / dec_std.unsqueeze(-1)).reshape(b, -1)
-        across = mod_v.transpose(1, 2) @ mod_v.transpose(1, 2).transpose(-1, -2)     # (B, M, N, N)
-        s4 = _upper_pairs(_correlations_from_gram(across))                           # (B, M, P)
-        s4 = s4.transpose(1, 2).reshape(b, -1)                                       # pair-major, m-minor
-        s5 = _upper_pairs(_correlations_from_gram(within))                           # (B, N, Pm)
-        s5 = s5.transpose(1, 2).reshape(b, -1)                                       # pair-major, n-minor
+        s3, s4, s5 = _modulation_statistics(_parseval_vectors(dec, t), _parseval_vectors(mod, t), t)
         return [s1, s2, s3, s4, s5]
 
     def feature_vector(self, x: torch.Tensor, n_stats: int = 5) -> torch.Tensor:
