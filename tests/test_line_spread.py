@@ -100,6 +100,45 @@ def test_calibration_spreads_a_pulsing_bed_until_it_pulses_like_the_audio_and_on
         model.set_line_spread(0.5)
 
 
+def _faint_line_model(line_bias: float) -> TexDSP:
+    """:func:`_pulsing_model` with its 11.7-Hz line fainter (the bed's frames still pulse at their own rate)."""
+    model = _pulsing_model()
+    with torch.no_grad():
+        model.mag_decoder[-1].bias.view(8, 16)[:, 3] = line_bias
+    return model
+
+
+def _envelope_peak(y: np.ndarray) -> float:
+    """Independent of metrics.events: the highest autocorrelation of SciPy's Hilbert envelope above 2 kHz (5-ms
+    blocks) at lags of 50 ms to 1 s."""
+    band = sosfiltfilt(butter(8, 2000, "highpass", fs=FS, output="sos"), np.asarray(y, dtype=np.float64))
+    power = np.abs(hilbert(band)) ** 2
+    env = np.sqrt(power[: len(power) // 80 * 80].reshape(-1, 80).mean(-1))
+    return max(_autocorrelation(env, k) for k in range(10, 200))
+
+
+def test_where_no_spread_reaches_the_headroom_the_least_pulsing_is_kept_and_none_where_none_helps():
+    from ddsp_textures.inference.resynthesis import resynthesize
+
+    noise = np.random.default_rng(1).standard_normal(20 * FS).astype(np.float32)
+    peaks = {}
+    for bias in (-4.0, -7.0):
+        model = _faint_line_model(bias)
+        for ratio in (1.0, *SPREAD_RATIOS):
+            model.set_line_spread(ratio)
+            peaks[bias, ratio] = _envelope_peak(resynthesize(model, noise, seed=0))
+        model.set_line_spread(1.0)
+        report = calibrate_line_spread(model, noise)
+        kept = float(model.line_spread)
+        if bias == -4.0:    # the line's pulse goes with any spread from x1.5, down to the frames' own (~0.13)
+            assert report is not None and kept in (1.5, 2.0)
+            assert peaks[bias, kept] < 0.5 * peaks[bias, 1.0] and peaks[bias, kept] <= peaks[bias, 3.0]
+            assert _pulse(resynthesize(model, noise, seed=0)) < 0.05
+        else:               # no line to spread: the frames' pulse stays, whatever the spread, and so do the lines
+            assert report is None and kept == 1.0
+            assert min(peaks[bias, r] for r in SPREAD_RATIOS) > 0.95 * peaks[bias, 1.0] > 0.2
+
+
 def test_runs_saved_before_the_line_spread_load_with_the_lines_as_decoded(tmp_path):
     from ddsp_textures.training.rundir import load_run
     from ddsp_textures.training.trainer import train

@@ -151,9 +151,10 @@ def calibrate_line_spread(model: torch.nn.Module, reference: np.ndarray | torch.
     """Where the model's resynthesis of ``reference`` (:func:`bed_periodicity`) pulses more than the reference's
     periodicity plus :data:`PULSE_HEADROOM` (half the yardstick's margin), set the narrowest line spread of
     :data:`~ddsp_textures.synths.line_spread.SPREAD_RATIOS` that brings it within that headroom of the
-    reference's (the widest where none does); none where generation from ``reference`` places a transient layer
-    over the bed (:func:`~ddsp_textures.synths.analysis.transient_choice` keeps one).  Returns a one-line report
-    of a change, else ``None``.
+    reference's (where none does, the one that pulses least, and none where none takes it halfway there); none
+    where generation from ``reference`` places a transient layer over the bed
+    (:func:`~ddsp_textures.synths.analysis.transient_choice` keeps one).  Returns a one-line report of a change,
+    else ``None``.
 
     Shape:
         ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
@@ -168,16 +169,22 @@ def calibrate_line_spread(model: torch.nn.Module, reference: np.ndarray | torch.
             return None                         # generation from this audio places its events over the bed
         own = event_statistics(frames.reshape(-1).numpy().astype(np.float64), model.fs).periodicity
         measure = _bed_periodicity_of(model, frames, seed)
-        before = after = measure()
+        before = measure()
         limit = own + PULSE_HEADROOM
         if not limit < before:
             return None                                          # within the headroom already
+        pulses: dict[float, float] = {}
         for ratio in SPREAD_RATIOS:
             model.set_line_spread(ratio)
-            after = measure()
-            if after <= limit:
+            pulses[ratio] = measure()
+            if pulses[ratio] <= limit:
                 break
-        return (f"bed's envelope lines spread x{ratio:g}: its pulse {before:.2f} -> {after:.2f} "
+        ratio = min(pulses, key=pulses.__getitem__)   # the one within the headroom, else the least pulsing
+        if pulses[ratio] > (before + limit) / 2:       # not halfway there: a pulse that is not in the lines
+            model.set_line_spread(1.0)
+            return None
+        model.set_line_spread(ratio)
+        return (f"bed's envelope lines spread x{ratio:g}: its pulse {before:.2f} -> {pulses[ratio]:.2f} "
                 f"(the training audio's {own:.2f})")
     finally:
         model.train(was_training)
