@@ -66,13 +66,16 @@ def _pulsing_model() -> TexDSP:
     return model.eval()
 
 
-def _pulse(y: np.ndarray) -> float:
-    """Independent of metrics.events: SciPy's Hilbert envelope above 2 kHz in 5-ms blocks, its autocorrelation
-    at the bed's period (L/3 samples)."""
+def _upper_envelope(y: np.ndarray) -> np.ndarray:
+    """Independent of metrics.events: SciPy's Hilbert envelope above 2 kHz, RMS in 5-ms (80-sample) blocks."""
     band = sosfiltfilt(butter(8, 2000, "highpass", fs=FS, output="sos"), np.asarray(y, dtype=np.float64))
     power = np.abs(hilbert(band)) ** 2
-    env = np.sqrt(power[: len(power) // 80 * 80].reshape(-1, 80).mean(-1))
-    return _autocorrelation(env, round(L / 3 / 80))
+    return np.sqrt(power[: len(power) // 80 * 80].reshape(-1, 80).mean(-1))
+
+
+def _pulse(y: np.ndarray) -> float:
+    """The upper envelope's autocorrelation at the bed's period (L/3 samples)."""
+    return _autocorrelation(_upper_envelope(y), round(L / 3 / 80))
 
 
 def test_calibration_spreads_a_pulsing_bed_until_it_pulses_like_the_audio_and_only_then(tmp_path):
@@ -109,11 +112,8 @@ def _faint_line_model(line_bias: float) -> TexDSP:
 
 
 def _envelope_peak(y: np.ndarray) -> float:
-    """Independent of metrics.events: the highest autocorrelation of SciPy's Hilbert envelope above 2 kHz (5-ms
-    blocks) at lags of 50 ms to 1 s."""
-    band = sosfiltfilt(butter(8, 2000, "highpass", fs=FS, output="sos"), np.asarray(y, dtype=np.float64))
-    power = np.abs(hilbert(band)) ** 2
-    env = np.sqrt(power[: len(power) // 80 * 80].reshape(-1, 80).mean(-1))
+    """The upper envelope's highest autocorrelation at lags of 50 ms to 1 s."""
+    env = _upper_envelope(y)
     return max(_autocorrelation(env, k) for k in range(10, 200))
 
 
