@@ -7,7 +7,8 @@ A TexDSP's or hybrid's bed decodes nearly the same envelope in every frame, whos
 so it pulses at 65–115 ms (``eval_envelope_flutter``).  Spreading the lines everywhere took the pulse away but cost
 log-mel distance where nothing needed it.  The trainer now calibrates a spread after training
 (:func:`~ddsp_textures.models.calibration.calibrate_line_spread`): none where generation places a layer over the
-bed or where the bed does not pulse more than the training audio + 0.1, else the narrowest that brings it there.
+bed or where the bed does not pulse more than the training audio + 0.05, else the narrowest that brings it there
+(where none does, the least pulsing, if it gets halfway).
 For each texture of ``eval_generation`` (first half trains and is the reference, second half is the floor) and
 each model with a bed, the generation of the model as trained ("before": lines as decoded) and as calibrated
 ("after") are scored with the yardstick, held out too.  Writes ``results/bed_spread[_quick].{json,md}``.
