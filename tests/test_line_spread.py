@@ -139,24 +139,26 @@ def test_where_no_spread_reaches_the_headroom_the_least_pulsing_is_kept_and_none
             assert min(peaks[bias, r] for r in SPREAD_RATIOS) > 0.95 * peaks[bias, 1.0] > 0.2
 
 
-def test_runs_saved_before_the_line_spread_load_with_the_lines_as_decoded(tmp_path):
+def test_runs_saved_before_the_line_spread_and_layer_gain_load_with_the_lines_and_layer_as_they_were(tmp_path):
     from ddsp_textures.training.rundir import load_run
     from ddsp_textures.training.trainer import train
     from tests.test_training import _cfg
 
     run = train(_cfg(tmp_path, run_name="old", epochs=1), progress=False)
     state = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert "line_spread" in state["model"]
-    del state["model"]["line_spread"]
+    assert "line_spread" in state["model"] and "layer_gain" in state["model"]
+    del state["model"]["line_spread"], state["model"]["layer_gain"]
     torch.save(state, run / "checkpoint.pt")
     model, _ = load_run(run, "last")
     assert float(model.line_spread) == 1.0 and torch.equal(model.line_kernel, torch.eye(model.n_coeffs))
+    assert float(model.layer_gain) == 1.0
     # a damaged value is one clear error, not a NaN in the audio
     from ddsp_textures.training.rundir import CheckpointError
 
-    for bad, message in ((0.5, "ratio >= 1, got 0.5"), (float("nan"), "'line_spread' contains NaN")):
-        state["model"]["line_spread"] = torch.tensor(bad)
-        torch.save(state, run / "checkpoint.pt")
+    for key, bad, message in (("line_spread", 0.5, "ratio >= 1, got 0.5"),
+                              ("line_spread", float("nan"), "'line_spread' contains NaN"),
+                              ("layer_gain", -1.0, "positive, finite factor, got -1.0")):
+        torch.save({**state, "model": {**state["model"], key: torch.tensor(bad)}}, run / "checkpoint.pt")
         with pytest.raises(CheckpointError, match=message):
             load_run(run, "last")
 

@@ -108,7 +108,8 @@ def _resynthesize(model: TexDSP | PVAEModel | HybridModel, x: torch.Tensor, loud
         raise ValueError(f"resynthesis needs a TexDSP, P-VAE or hybrid model, got {type(model).__name__}")
     y = pipeline(model, x, loudness, seed, joining, rotate)
     if layer is not None:
-        y = y + synthesize_transients(layer).numpy().astype(np.float32)
+        gain = float(getattr(model, "layer_gain", 1.0))          # as calibrated after training
+        y = y + (gain * synthesize_transients(layer)).numpy().astype(np.float32)
     return y
 
 

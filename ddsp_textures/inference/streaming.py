@@ -464,6 +464,7 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
         waves, intervals, rate = torch.zeros(0, 1), torch.zeros(0, dtype=torch.float64), 0.0
         if layer:
             waves, intervals, rate, x = _events(x, fs, layer)
+            waves = waves * float(getattr(model, "layer_gain", 1.0))     # as calibrated after training
         with torch.no_grad():
             feats, level = _trajectory(model, x, steps_per_frame)
         sides.append((feats, level, waves, intervals, rate))

@@ -12,7 +12,7 @@ from torch import nn
 
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import rms
-from ddsp_textures.models.calibration import calibrate_line_spread
+from ddsp_textures.models.calibration import calibrate_layer_gain, calibrate_line_spread
 from ddsp_textures.models.encoder import FeatureEncoder
 from ddsp_textures.models.protocol import TextureModel
 from ddsp_textures.nn import mlp, networks_autocast
@@ -33,8 +33,9 @@ class TexEnvBedModel(TextureModel):
 
     has_carriers = True
     settles_after_training = True            # the bed's line spread (calibrate_line_spread)
-    optional_state = ("line_spread",)
+    optional_state = ("line_spread", "layer_gain")
     line_spread: torch.Tensor
+    layer_gain: torch.Tensor
     line_kernel: torch.Tensor
 
     def _build_bed(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
@@ -52,7 +53,8 @@ class TexEnvBedModel(TextureModel):
         self.phase_decoder = nn.Sequential(mlp(latent, hidden_dec, depth_dec), nn.Linear(hidden_dec, out))
         self.register_buffer("line_spread", torch.ones(()))                          # 1: lines as decoded
         self.register_buffer("line_kernel", torch.eye(self.n_coeffs), persistent=False)
-        self.register_load_state_dict_post_hook(_rebuild_line_kernel)
+        self.register_buffer("layer_gain", torch.ones(()))         # 1: the reference's events as recorded
+        self.register_load_state_dict_post_hook(_after_load)
         with torch.no_grad():  # start from small, smooth envelopes: DC ≈ 0.3·√L, higher harmonics ≈ 0
             bias = torch.full((n_bands, self.n_coeffs), -6.0)
             bias[:, 0] = math.log(0.3 / 0.7)
@@ -86,17 +88,32 @@ class TexEnvBedModel(TextureModel):
         self.line_kernel.copy_(spread_kernel(self.n_coeffs, float(ratio)).to(self.line_kernel.device))
 
     def after_training(self, reference: torch.Tensor) -> str | None:
-        """The narrowest line spread that takes away a pulse the bed has alone and the training audio lacks
-        (:func:`~ddsp_textures.models.calibration.calibrate_line_spread`)."""
-        return calibrate_line_spread(self, reference)
+        """Where generation from the training audio places no transient layer, the narrowest line spread that
+        takes away a pulse the bed has alone and the audio lacks
+        (:func:`~ddsp_textures.models.calibration.calibrate_line_spread`); where it places one, the gain that
+        makes the layer's events as prominent over the bed as in the audio
+        (:func:`~ddsp_textures.models.calibration.calibrate_layer_gain`)."""
+        reports = [calibrate_line_spread(self, reference), calibrate_layer_gain(self, reference)]
+        return "; ".join(r for r in reports if r) or None
+
+    def set_layer_gain(self, gain_db: float) -> None:
+        """Play the reference's transient layer ``gain_db`` dB over the bed in generation, streaming and
+        resynthesis with a layer (0: as recorded).  Saved with the weights as ``layer_gain`` (linear)."""
+        if not math.isfinite(gain_db):
+            raise ValueError(f"a layer gain is a finite number of dB, got {gain_db}")
+        self.layer_gain.fill_(10 ** (gain_db / 20))
 
     def prepare_carriers(self, spectrum: torch.Tensor, generator: torch.Generator | None = None) -> None:
         self.synth.shape_carriers(spectrum, generator)
 
 
-def _rebuild_line_kernel(module: nn.Module, incompatible: object) -> None:
-    """After ``load_state_dict``: the (unsaved) spreading matrix of the loaded ``line_spread``."""
+def _after_load(module: nn.Module, incompatible: object) -> None:
+    """After ``load_state_dict``: the (unsaved) spreading matrix of the loaded ``line_spread``, and a check of the
+    loaded ``layer_gain``."""
     module.set_line_spread(float(module.line_spread))
+    gain = float(module.layer_gain)
+    if not 0.0 < gain < math.inf:
+        raise ValueError(f"a layer gain is a positive, finite factor, got {gain}")
 
 
 class TexDSP(TexEnvBedModel):
