@@ -12,7 +12,8 @@ most 6 dB, at which the model's bed of the training audio's residual plus the la
 peak-to-median or onset rate.  For each texture of ``eval_generation`` (first half trains and is the reference,
 second half is the floor) and each model with a bed, the generation of the model with its layer as recorded
 ("before": 0 dB) and as calibrated ("after") are scored with the yardstick, held out too.  Writes
-``results/layer_gain[_quick].{json,md}``.
+``results/layer_gain[_quick].{json,md}``, and spectrograms side by side (original, each model's generation before and
+after; textures where every model's layer was raised) in ``results/layer_gain[_quick].png``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import add_summary, write_results
-from benchmarks.eval_generation import FS, evaluate_textures, held_out_scorer, trained
+from benchmarks.common import RESULTS, add_summary, write_results
+from benchmarks.eval_generation import FS, draw, evaluate_textures, held_out_scorer, trained
 from ddsp_textures.inference.generation import generate, reference_layer
 
 KEYS = ("onset_rate", "peak_to_median", "mel_fd_ratio", "heldout_mel_fd_ratio", "kad_ratio", "heldout_kad_ratio",
@@ -35,15 +36,19 @@ KEYS = ("onset_rate", "peak_to_median", "mel_fd_ratio", "heldout_mel_fd_ratio", 
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
              workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
     score = held_out_scorer(first, second)
-    rows = []
+    rows, signals = [], {"original": first}
     for arch, model in trained(name, first, architectures, epochs, workdir):
         gain_db = 20 * math.log10(float(model.layer_gain))
         layer = reference_layer(model, "default", first) or "none"
         scored = {}
         for label, db in (("before", 0.0), ("after", gain_db)):
             model.set_layer_gain(db)
-            scored[label] = scored["before"] if label == "after" and db == 0.0 else score(
-                generate(model, len(second) / FS, first, seed=0))
+            if label == "after" and db == 0.0:
+                scored[label] = scored["before"]
+                continue
+            y = generate(model, len(second) / FS, first, seed=0)
+            scored[label] = score(y)
+            signals[f"{arch}, {'as recorded' if label == 'before' else 'calibrated'}"] = y
         before, after = scored["before"], scored["after"]
         rows.append({"texture": name, "architecture": arch, "layer": layer, "gain_db": gain_db,
                      **{f"{k}_before": before[k] for k in KEYS}, **{f"{k}_after": after[k] for k in KEYS},
@@ -56,7 +61,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
               f"({after['reference_peak_to_median']:.2f}), log-mel FD x{before['mel_fd_ratio']:.2f} -> "
               f"x{after['mel_fd_ratio']:.2f}, KAD x{before['kad_ratio']:.2f} -> x{after['kad_ratio']:.2f}",
               flush=True)
-    return rows, {}
+    return rows, signals
 
 
 def _pair(row: dict, key: str) -> str:
@@ -86,15 +91,18 @@ def main() -> None:
     parser.add_argument("--architectures", nargs="*", default=["TexDSP", "HYBRID"])
     args = parser.parse_args()
     start = time.perf_counter()
-    rows, _ = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
+    rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
+    name = "layer_gain" + ("_quick" if args.quick else "")
+    raised = {t: s for t, s in signals.items() if len(s) == 1 + 2 * len(args.architectures)}  # every model raised
+    if raised:
+        draw(raised, RESULTS / f"{name}.png")
     columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer placed"), ("gain_db", "gain dB"),
                ("reference_rate", "original onsets/s"), ("reference_peak_to_median", "original peak/median")]
     columns += [(f"{k}_{when}", f"{k} {when}") for k in KEYS for when in ("before", "after")]
     notes = (f"{'20' if args.quick else '40'}-s halves, eval_generation's recipe; generation of the second half's "
              f"length from the first, seed 0; 'before' is the model with its layer as recorded (0 dB), 'after' "
              f"as calibrated. {time.perf_counter() - start:.0f} s.")
-    path = write_results("layer_gain" + ("_quick" if args.quick else ""),
-                         "The placed layer, as prominent as the recording's", rows, columns, notes)
+    path = write_results(name, "The placed layer, as prominent as the recording's", rows, columns, notes)
     add_summary(path, summary(rows))
 
 

@@ -25,15 +25,16 @@ shifts, joined with short circular crossfades as in a resynthesis (:mod:`ddsp_te
 and hybrid models draw hard Poisson events from their learned rate.
 
 ``transients`` (models with a TexEnv bed — TexDSP and hybrid —, default ``"auto"``: the detector that the DSP
-resynthesis of the reference keeps, or none, :func:`reference_layer`): the reference's clicks are taken out
-first (:func:`~ddsp_textures.synths.transients.analyze_transients`); the model generates the bed (and a hybrid
-its own events) from the residual's features and loudness, and the layer's atoms — each event
-with its own gain and band spectrum — are placed anew, at times whose intervals are drawn from the reference's
-own inter-onset intervals (so the events come as often and as irregularly as in the recording) and scaled by the
-``rate`` curve.  A TexEnv envelope cannot render a 0.2-ms crackle (it comes out as a dense train of soft puffs,
-and a bed decodes the same envelope in every frame, which flutters); the layer can, and covers the flutter.  A
-hybrid's own events are silent where its event gain learned to be (water, fire, applause), so it takes the
-layer too (``benchmarks/README.md``: *Results*).  A P-VAE has no bed and takes none.
+resynthesis of the reference keeps, or none, :func:`reference_layer`): the reference's clicks are taken out first
+(:func:`~ddsp_textures.synths.transients.analyze_transients`); the model generates the bed (and a hybrid its own
+events) from the residual's features and loudness, and the layer's atoms — each event with its own gain and band
+spectrum — are placed anew, at times whose intervals are drawn from the reference's own inter-onset intervals (so
+the events come as often and as irregularly as in the recording) and scaled by the ``rate`` curve, at the gain over
+the bed that training calibrated (:func:`~ddsp_textures.models.calibration.calibrate_layer_gain`).  A TexEnv
+envelope cannot render a 0.2-ms crackle (it comes out as a dense train of soft puffs, and a bed decodes the same
+envelope in every frame, which flutters); the layer can, and covers the flutter.  A hybrid's own events are silent
+where its event gain learned to be (water, fire, applause), so it takes the layer too (``benchmarks/README.md``:
+*Results*).  A P-VAE has no bed and takes none.
 """
 
 from __future__ import annotations
