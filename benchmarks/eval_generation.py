@@ -183,7 +183,8 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
         if model.has_carriers:              # a layer over a TexEnv bed (a P-VAE takes none)
             layers[f"{arch} generate"] = reference_layer(model, "default", first) or "none"
             print(f"  {name} {arch}: layer {layers[f'{arch} generate']}, lines spread "
-                  f"x{float(model.line_spread):g} after training", flush=True)
+                  f"x{float(model.line_spread):g}, layer gain {20 * np.log10(float(model.layer_gain)):+.1f} dB "
+                  f"after training", flush=True)
         if model.has_background:           # a P-VAE: as it was before its share was calibrated after training
             calibrated = float(model.background_share)
             model.prepare_background([torch.as_tensor(s) for s in load_sources(str(wav), FS)])  # as training did
