@@ -77,3 +77,17 @@ def test_the_gain_scales_the_streamed_events_only_and_the_export_plays_it():
     scripted.reset(3)
     exported = torch.cat([scripted.block() for _ in range(12)]).numpy()
     np.testing.assert_allclose(exported, played[12.0], atol=1e-5 * np.abs(played[12.0]).max())
+
+
+def test_a_bed_too_quiet_above_the_claps_gets_them_lowered_until_they_stand_out_as_recorded():
+    applause = make_texture("applause", seconds=20, fs=FS, seed=3)
+    model = _flat_bed_model()
+    bins = torch.fft.rfftfreq(L, 1 / FS)
+    model.set_bed_eq(torch.where(bins > 2000, 0.5, 1.0))           # the bed 6 dB down above 2 kHz
+    own = _peak_to_median(applause)
+    before = _peak_to_median(resynthesize(model, applause, seed=0, transients="clicks"))
+    report = calibrate_layer_gain(model, applause)
+    gain_db = 20 * np.log10(float(model.layer_gain))
+    after = _peak_to_median(resynthesize(model, applause, seed=0, transients="clicks"))
+    assert report is not None and "clicks lowered" in report and gain_db < -1.0
+    assert before > 1.2 * own and abs(after - own) < 0.05 * own      # 7.6 and 5.07 against 5.14 (-3.8 dB)

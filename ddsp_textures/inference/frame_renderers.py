@@ -21,6 +21,7 @@ from ddsp_textures.dsp.framing import FADE_SECONDS, rms, zscore
 from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.stats.features import feature_dims
+from ddsp_textures.synths.bed_equalizer import equalize_frames
 from ddsp_textures.synths.pvae import atoms_at, expected_event_power, mix_with_share, shaped_noise
 
 BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
@@ -74,6 +75,14 @@ def _band_group(coeffs: torch.Tensor, carriers: torch.Tensor, shift: int, target
     return bands.sum(0)
 
 
+def _equalizer(renderer: nn.Module, gains: torch.Tensor | None, frame_size: int) -> bool:
+    """Register the bed's equaliser on ``renderer`` as ``bed_eq`` (flat where ``gains`` is ``None``); whether it
+    filters anything (:func:`~ddsp_textures.synths.bed_equalizer.equalize_frames`)."""
+    flat = torch.ones(frame_size // 2 + 1)
+    renderer.register_buffer("bed_eq", flat if gains is None else gains.detach().float().cpu().clone())
+    return bool((renderer.bed_eq != 1.0).any())
+
+
 class TexDSPNetwork(nn.Module):
     """A TexDSP model's networks for one whole frame (traceable): concatenated features ``(1, S, D)`` and GRU
     state ``(1, 1, H)`` → the frame's TexEnv coefficients ``(N, P)`` (complex) and the new state."""
@@ -99,10 +108,12 @@ class TexDSPRenderer(nn.Module):
     SHIFT: Final[int] = 2
     START: Final[int] = 3
 
-    def __init__(self, net: nn.Module, carriers: torch.Tensor, specific: bool, fade: int, hidden: int) -> None:
+    def __init__(self, net: nn.Module, carriers: torch.Tensor, specific: bool, fade: int, hidden: int,
+                 bed_eq: torch.Tensor | None = None) -> None:
         super().__init__()
         self.net, self.specific, self.fade, self.hidden = net, specific, fade, hidden
         self.register_buffer("carriers", carriers.detach().float().clone())
+        self.equalize = _equalizer(self, bed_eq, carriers.shape[-1])
         self.frame_size, self.n_bands = carriers.shape[-1], carriers.shape[0]
         self.bands_per_part = BANDS_PER_PART
         self.parts = -(-self.n_bands // BANDS_PER_PART)
@@ -130,6 +141,8 @@ class TexDSPRenderer(nn.Module):
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         if not self.specific:
             frame = frame * (plan[self.TARGET].reshape(()) / rms(frame))
+        if self.equalize:
+            frame = equalize_frames(frame, self.bed_eq)
         return join_chunk(frame, self.fade, int(plan[self.START][0]))
 
 
@@ -294,6 +307,7 @@ class HybridRenderer(nn.Module):
         self.register_buffer("carriers", model.synth.carriers.detach().float().clone())
         self.register_buffer("band_filters", model.bank.filters.float().pow(2))
         self.register_buffer("parseval", one_sided_weights(self.frame_size, torch.float32))
+        self.equalize = _equalizer(self, model.bed_eq, self.frame_size)
 
     @torch.jit.export
     def initial_state(self) -> list[torch.Tensor]:
@@ -327,6 +341,8 @@ class HybridRenderer(nn.Module):
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         mix = frame[0] + plan[self.EVENT_GAIN] * zscore(frame[1])
         matched = set_band_rms(mix, plan[self.TARGET].reshape(-1), self.band_filters, self.parseval)
+        if self.equalize:
+            matched = equalize_frames(matched, self.bed_eq)
         return join_chunk(matched, self.fade, int(plan[self.START][0]))
 
 
@@ -393,7 +409,7 @@ class PVAERenderer(nn.Module):
 RENDERERS: dict[str, Callable[[StreamModel, int, nn.Module | None], nn.Module]] = {
     "TexDSP": lambda model, fade, network: TexDSPRenderer(
         TexDSPNetwork(model) if network is None else network, model.synth.carriers, model.band_target, fade,
-        model.encoder.gru.hidden_size),
+        model.encoder.gru.hidden_size, model.bed_eq),
     "HYBRID": lambda model, fade, network: HybridRenderer(model, fade, network),
     "PVAE": lambda model, fade, network: PVAERenderer(model, network),
 }

@@ -44,10 +44,12 @@ import torch
 
 from ddsp_textures.dsp.framing import as_signal, join_model_frames, random_shifts, unit_rms, zscore
 from ddsp_textures.metrics.events import EventStatistics, event_statistics
+from ddsp_textures.metrics.mel import mel_frechet_distance
 from ddsp_textures.metrics.yardstick import TARGETS
 from ddsp_textures.synths.analysis import transient_choice
+from ddsp_textures.synths.bed_equalizer import log_spectrum_gains
 from ddsp_textures.synths.line_spread import SPREAD_RATIOS
-from ddsp_textures.synths.transients import analyze_transients, detector, synthesize_transients
+from ddsp_textures.synths.transients import Transients, analyze_transients, detector, synthesize_transients
 
 CALIBRATION_SECONDS = 20.0   # of the training audio, resynthesised per trial share
 MIN_SHARE_RATIO = 0.5        # the share is lowered to at least this fraction of the measured one
@@ -58,6 +60,12 @@ PULSE_SECONDS = 60.0         # of the training audio, resynthesised per trial li
 # (benchmarks/README.md, *The bed's pulse*).
 PULSE_HEADROOM = TARGETS["periodicity_margin"] / 2
 MAX_LAYER_GAIN_DB = 6.0      # the most a placed layer's events are raised over the bed
+MIN_LAYER_GAIN_DB = -12.0    # the most a placed layer's events are lowered under the bed's level
+MAX_EQ_DB = 12.0             # the most the bed's equaliser lifts or cuts
+# Half way, in dB, from the bed's mean log spectrum to the audio's: all the way took the log-mel distance lower
+# but TexStat's further (applause, the train), half way keeps most of the one without the other
+# (benchmarks/README.md, *The bed's typical level*).
+EQ_STRENGTH = 0.5
 
 
 def _excerpt(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float) -> torch.Tensor:
@@ -215,46 +223,98 @@ def calibrate_layer_gain(model: torch.nn.Module, reference: np.ndarray | torch.T
                          seconds: float = PULSE_SECONDS, seed: int = 0, steps: int = CALIBRATION_STEPS
                          ) -> str | None:
     """Where generation from ``reference`` places a transient layer over the model's bed
-    (:func:`~ddsp_textures.synths.analysis.transient_choice` keeps one), set the smallest gain of the layer's
-    events, between 0 and :data:`MAX_LAYER_GAIN_DB` dB, at which the model's bed of the first ``seconds`` of the
-    residual plus the layer at that gain is as prominent as the audio (its upper-band peak-to-median or its onset
-    rate reached, as :func:`calibrate_background_share` asks of a P-VAE); 0 dB where it is already, or where
-    the audio has no finite prominence.  Bisection in dB; the bed is rendered once, with one seed.  Returns a
-    one-line report of a change, else ``None``.
+    (:func:`~ddsp_textures.synths.analysis.transient_choice` keeps one), set the least gain of the layer's
+    events, between :data:`MIN_LAYER_GAIN_DB` and :data:`MAX_LAYER_GAIN_DB` dB, at which the model's bed of the
+    first ``seconds`` of the residual plus the layer at that gain is as prominent as the audio (its upper-band
+    peak-to-median or its onset rate reached, as :func:`calibrate_background_share` asks of a P-VAE): raised
+    where it is less prominent as recorded, lowered where it stands out more; 0 dB where the audio has no finite
+    prominence.  Bisection in dB; the bed is rendered once, with one seed.  Returns a one-line report of a
+    change, else ``None``.
 
     Shape:
         ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
     """
-    frames = _excerpt(model, reference, seconds)
-    unit = unit_rms(frames.reshape(-1), "the calibration audio")          # as generation presents it
     was_training = model.training
     model.eval()
     try:
         model.set_layer_gain(0.0)
-        name = transient_choice(unit_rms(reference, "the calibration audio"), model.bank, 2 * model.n_coeffs, seed)
+        name, unit, residual, layer = _bed_and_target(model, reference, seconds, seed)
         if not name:
             return None                                          # no layer: nothing to make prominent
-        layer, residual = analyze_transients(unit.double(), model.fs, generator=torch.Generator().manual_seed(0),
-                                             **detector(name))
-        bed = _bed_render(model, residual.float().reshape(frames.shape), seed)().double().numpy()
+        bed = _bed_render(model, residual.reshape(-1, model.frame_size), seed)().double().numpy()
         events = synthesize_transients(layer, bed.shape[0]).numpy()
         target = event_statistics(unit.numpy().astype(np.float64), model.fs)
 
         def prominent(gain_db: float) -> bool:
             return _prominent(event_statistics(bed + 10 ** (gain_db / 20) * events, model.fs), target)
 
-        if not math.isfinite(target.peak_to_median) or prominent(0.0):
+        if not math.isfinite(target.peak_to_median):
             return None
-        low, high = 0.0, MAX_LAYER_GAIN_DB                  # prominent enough at high (or as loud as allowed)
-        for _ in range(steps):
+        low, high = (MIN_LAYER_GAIN_DB, 0.0) if prominent(0.0) else (0.0, MAX_LAYER_GAIN_DB)
+        if low < 0 and prominent(low):
+            high = low                                       # prominent even at the lowest gain allowed
+        for _ in range(steps if high > low else 0):         # prominent at high (or as loud as allowed)
             middle = 0.5 * (low + high)
             if prominent(middle):
                 high = middle
             else:
                 low = middle
+        if abs(high) < 0.05:
+            return None
         model.set_layer_gain(high)
-        reached = "as prominent as in the training audio" if high < MAX_LAYER_GAIN_DB or prominent(high) else \
-            "the most allowed: the audio's stand out more"
-        return f"the reference's {name} raised {high:+.1f} dB over the bed, {reached}"
+        capped = high in (MIN_LAYER_GAIN_DB, MAX_LAYER_GAIN_DB) and (high < 0) == prominent(high)
+        reached = "as prominent as in the training audio" if not capped else \
+            "the most allowed: " + ("the audio's stand out more" if high > 0 else "they still stand out more")
+        return f"the reference's {name} {'raised' if high > 0 else 'lowered'} {high:+.1f} dB over the bed, {reached}"
+    finally:
+        model.train(was_training)
+
+
+def _bed_and_target(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float, seed: int
+                    ) -> tuple[str | bool, torch.Tensor, torch.Tensor, Transients | None]:
+    """What the model's bed stands for in generation from ``reference``: the layer's detector (or ``False``), the
+    first ``seconds`` of the audio at unit RMS ``(F·L,)``, the audio the bed replaces (the residual the layer
+    leaves, else the audio) and the layer (or ``None``)."""
+    frames = _excerpt(model, reference, seconds)
+    unit = unit_rms(frames.reshape(-1), "the calibration audio")          # as generation presents it
+    name = transient_choice(unit_rms(reference, "the calibration audio"), model.bank, 2 * model.n_coeffs, seed)
+    if not name:
+        return False, unit, unit, None
+    layer, residual = analyze_transients(unit.double(), model.fs, generator=torch.Generator().manual_seed(0),
+                                         **detector(name))
+    return name, unit, residual.float(), layer
+
+
+@torch.no_grad()
+def calibrate_bed_eq(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float = PULSE_SECONDS,
+                     seed: int = 0) -> str | None:
+    """Equalise the model's bed so that its mean log spectrum moves :data:`EQ_STRENGTH` of the way (in dB) to
+    that of the audio it stands for in generation (the residual the reference's layer leaves, else the audio
+    itself; :func:`~ddsp_textures.synths.bed_equalizer.log_spectrum_gains`, within ±:data:`MAX_EQ_DB`, the bed's
+    power kept), measured on the model's bed of the first ``seconds`` of ``reference``; kept only where it brings that
+    bed closer to the audio in log-mel Fréchet distance.  Returns a one-line report of a change, else ``None``.
+
+    Shape:
+        ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        model.set_bed_eq(None)
+        _, _, target, _ = _bed_and_target(model, reference, seconds, seed)
+        frames = target.reshape(-1, model.frame_size)
+        render = _bed_render(model, frames, seed)
+        before = render()
+        fs = float(model.fs)
+        model.set_bed_eq(log_spectrum_gains(target, before, fs, model.frame_size, MAX_EQ_DB,
+                                            strength=EQ_STRENGTH))
+        after = render()
+        distance = [mel_frechet_distance(target.numpy(), y.numpy(), fs) for y in (before, after)]
+        if not distance[1] < distance[0]:
+            model.set_bed_eq(None)
+            return None
+        db = 20 * torch.log10(model.bed_eq)
+        return (f"bed equalised to the training audio's mean log spectrum ({float(db.min()):+.1f} to "
+                f"{float(db.max()):+.1f} dB): its log-mel distance {distance[0]:.0f} -> {distance[1]:.0f}")
     finally:
         model.train(was_training)

@@ -137,4 +137,4 @@ class HybridModel(TexEnvBedModel):
         if frames is not None:
             coeffs, c = coeffs[:, frames], EventControls(*(t[:, frames] for t in c))
         mix = self.render(coeffs, c, shifts, relaxed=False, generator=generator)
-        return self.bank.set_band_rms(mix, target)
+        return self.equalized(self.bank.set_band_rms(mix, target))

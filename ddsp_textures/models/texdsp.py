@@ -12,11 +12,12 @@ from torch import nn
 
 from ddsp_textures.dsp.filterbanks import FilterBank
 from ddsp_textures.dsp.framing import rms
-from ddsp_textures.models.calibration import calibrate_layer_gain, calibrate_line_spread
+from ddsp_textures.models.calibration import calibrate_bed_eq, calibrate_layer_gain, calibrate_line_spread
 from ddsp_textures.models.encoder import FeatureEncoder
 from ddsp_textures.models.protocol import TextureModel
 from ddsp_textures.nn import mlp, networks_autocast
 from ddsp_textures.stats.features import band_loudness
+from ddsp_textures.synths.bed_equalizer import equalize_frames
 from ddsp_textures.synths.line_spread import spread_kernel, spread_lines
 from ddsp_textures.synths.texenv import Loudness, TexEnvSynth, coefficients_from_logits
 
@@ -33,9 +34,10 @@ class TexEnvBedModel(TextureModel):
 
     has_carriers = True
     settles_after_training = True            # the bed's line spread (calibrate_line_spread)
-    optional_state = ("line_spread", "layer_gain")
+    optional_state = ("line_spread", "layer_gain", "bed_eq")
     line_spread: torch.Tensor
     layer_gain: torch.Tensor
+    bed_eq: torch.Tensor
     line_kernel: torch.Tensor
 
     def _build_bed(self, features: Sequence[str], frame_size: int, fs: float, n_bands: int, param_per_env: int,
@@ -54,6 +56,7 @@ class TexEnvBedModel(TextureModel):
         self.register_buffer("line_spread", torch.ones(()))                          # 1: lines as decoded
         self.register_buffer("line_kernel", torch.eye(self.n_coeffs), persistent=False)
         self.register_buffer("layer_gain", torch.ones(()))         # 1: the reference's events as recorded
+        self.register_buffer("bed_eq", torch.ones(frame_size // 2 + 1))       # 1: the bed as synthesised
         self.register_load_state_dict_post_hook(_after_load)
         with torch.no_grad():  # start from small, smooth envelopes: DC ≈ 0.3·√L, higher harmonics ≈ 0
             bias = torch.full((n_bands, self.n_coeffs), -6.0)
@@ -93,8 +96,28 @@ class TexEnvBedModel(TextureModel):
         (:func:`~ddsp_textures.models.calibration.calibrate_line_spread`); where it places one, the gain that
         makes the layer's events as prominent over the bed as in the audio
         (:func:`~ddsp_textures.models.calibration.calibrate_layer_gain`)."""
-        reports = [calibrate_line_spread(self, reference), calibrate_layer_gain(self, reference)]
+        reports = [calibrate_line_spread(self, reference), calibrate_bed_eq(self, reference),
+                   calibrate_layer_gain(self, reference)]
         return "; ".join(r for r in reports if r) or None
+
+    def set_bed_eq(self, gains: torch.Tensor | None) -> None:
+        """Filter the bed's frames at inference by zero-phase ``gains`` per rfft bin of a frame
+        (:func:`~ddsp_textures.synths.bed_equalizer.equalize_frames`; ``None``: none).  Saved with the weights
+        as ``bed_eq``."""
+        if gains is None:
+            self.bed_eq.fill_(1.0)
+            return
+        gains = torch.as_tensor(gains, dtype=self.bed_eq.dtype)
+        if gains.shape != self.bed_eq.shape or not bool(torch.isfinite(gains).all() and (gains > 0).all()):
+            raise ValueError(f"a bed equaliser is {self.bed_eq.shape[0]} positive, finite gains")
+        self.bed_eq.copy_(gains.to(self.bed_eq.device))
+
+    def equalized(self, frames: torch.Tensor) -> torch.Tensor:
+        """Whole frames ``(..., L)`` through the bed's equaliser, at inference only (training sees the bed as
+        synthesised); unchanged where none is set."""
+        if self.training or not bool((self.bed_eq != 1.0).any()):
+            return frames
+        return equalize_frames(frames, self.bed_eq)
 
     def set_layer_gain(self, gain_db: float) -> None:
         """Play the reference's transient layer ``gain_db`` dB over the bed in generation, streaming and
@@ -114,6 +137,7 @@ def _after_load(module: nn.Module, incompatible: object) -> None:
     gain = float(module.layer_gain)
     if not 0.0 < gain < math.inf:
         raise ValueError(f"a layer gain is a positive, finite factor, got {gain}")
+    module.set_bed_eq(module.bed_eq.clone())
 
 
 class TexDSP(TexEnvBedModel):
@@ -187,4 +211,4 @@ class TexDSP(TexEnvBedModel):
         coeffs = self.decode(self.encode(features)[0])
         if frames is not None:
             coeffs = coeffs[:, frames]
-        return self.synth(coeffs, loudness, target, shifts)
+        return self.equalized(self.synth(coeffs, loudness, target, shifts))
