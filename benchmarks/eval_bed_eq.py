@@ -1,0 +1,123 @@
+"""The bed's typical level: the model's bed equalised half way (in dB) to the mean log spectrum of the audio it
+stands for (issue 29: log-mel FD), before and after in one run.
+
+    python -m benchmarks.eval_bed_eq [--quick] [--textures NAME ...] [--architectures TexDSP HYBRID]
+
+A TexEnv bed fills a recording's spectral valleys and empty octaves with noise (the fire's 400–1000 Hz, the
+octave above applause's 8-kHz edge), and matching its long-term power spectrum does not help, as its puffs carry
+the power.  The trainer now equalises the bed after training in the log domain
+(:func:`~ddsp_textures.models.calibration.calibrate_bed_eq`), then calibrates the placed layer's gain over the
+equalised bed.  For each texture of ``eval_generation`` (first half trains and is the reference, second half is
+the floor) and each model with a bed, the generation of the model with a flat bed and its layer gain calibrated
+for it ("before") and as trained ("after") are scored with the yardstick, held out too.  Writes
+``results/bed_eq[_quick].{json,md}``, and spectrograms side by side (original, each model's generation before and
+after; textures where every model was equalised) in ``results/bed_eq[_quick].png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks.common import RESULTS, add_summary, write_results
+from benchmarks.eval_generation import FS, draw, evaluate_textures, held_out_scorer, trained
+from ddsp_textures.inference.generation import generate, reference_layer
+from ddsp_textures.models.calibration import calibrate_layer_gain
+
+KEYS = ("onset_rate", "peak_to_median", "mel_fd_ratio", "heldout_mel_fd_ratio", "kad_ratio", "heldout_kad_ratio",
+        "periodicity")
+
+
+def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
+             workdir: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
+    score = held_out_scorer(first, second)
+    rows, signals = [], {"original": first}
+    for arch, model in trained(name, first, architectures, epochs, workdir):
+        layer = reference_layer(model, "default", first) or "none"
+        eq, gain = model.bed_eq.clone(), float(model.layer_gain)
+        eq_db = 20 * torch.log10(eq)
+        scored, gains = {}, {}
+        for label in ("before", "after"):
+            if label == "before":
+                model.set_bed_eq(None)
+                calibrate_layer_gain(model, first)
+            else:
+                model.set_bed_eq(eq)
+                model.layer_gain.fill_(gain)
+            gains[label] = 20 * math.log10(float(model.layer_gain))
+            if label == "after" and bool((eq == 1.0).all()):
+                scored[label] = scored["before"]
+                continue
+            y = generate(model, len(second) / FS, first, seed=0)
+            scored[label] = score(y)
+            signals[f"{arch}, {'flat bed' if label == 'before' else 'equalised'}"] = y
+        before, after = scored["before"], scored["after"]
+        rows.append({"texture": name, "architecture": arch, "layer": layer, "eq_low_db": float(eq_db.min()),
+                     "eq_high_db": float(eq_db.max()), "gain_before_db": gains["before"],
+                     "gain_after_db": gains["after"],
+                     **{f"{k}_before": before[k] for k in KEYS}, **{f"{k}_after": after[k] for k in KEYS},
+                     "reference_rate": after["reference_rate"],
+                     "reference_peak_to_median": after["reference_peak_to_median"],
+                     "reference_periodicity": after["reference_periodicity"]})
+        print(f"{name} {arch}: layer {layer}, equaliser {float(eq_db.min()):+.1f} to {float(eq_db.max()):+.1f} dB, "
+              f"layer gain {gains['before']:+.1f} -> {gains['after']:+.1f} dB; log-mel FD "
+              f"x{before['mel_fd_ratio']:.2f} -> x{after['mel_fd_ratio']:.2f} (held out "
+              f"x{before['heldout_mel_fd_ratio']:.2f} -> x{after['heldout_mel_fd_ratio']:.2f}), KAD "
+              f"x{before['kad_ratio']:.2f} -> x{after['kad_ratio']:.2f}, onsets {before['onset_rate']:.2f} -> "
+              f"{after['onset_rate']:.2f}/s (original {after['reference_rate']:.2f})", flush=True)
+    return rows, signals
+
+
+def _pair(row: dict, key: str) -> str:
+    a, b = row[f"{key}_before"], row[f"{key}_after"]
+    return f"{a:.3g}" if a == b or (math.isnan(a) and math.isnan(b)) else f"{a:.3g} → **{b:.3g}**"
+
+
+def summary(rows: list[dict]) -> list[str]:
+    lines = ["| texture | model | layer | equaliser | layer gain | log-mel FD ÷ floor (held out) | KAD ÷ floor "
+             "(held out) | onsets/s (original) | peak/median (original) | periodicity (original) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        eq = "none" if r["eq_low_db"] == r["eq_high_db"] == 0 else f"{r['eq_low_db']:+.1f} to {r['eq_high_db']:+.1f} dB"
+        gain = (f"{r['gain_before_db']:+.1f} dB" if r["gain_before_db"] == r["gain_after_db"]
+                else f"{r['gain_before_db']:+.1f} → {r['gain_after_db']:+.1f} dB")
+        lines.append(f"| {r['texture']} | {r['architecture']} | {r['layer']} | {eq} | {gain} | "
+                     f"{_pair(r, 'mel_fd_ratio')} ({_pair(r, 'heldout_mel_fd_ratio')}) | {_pair(r, 'kad_ratio')} "
+                     f"({_pair(r, 'heldout_kad_ratio')}) | {_pair(r, 'onset_rate')} ({r['reference_rate']:.3g}) | "
+                     f"{_pair(r, 'peak_to_median')} ({r['reference_peak_to_median']:.3g}) | "
+                     f"{_pair(r, 'periodicity')} ({r['reference_periodicity']:.2f}) |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
+    parser.add_argument("--textures", nargs="*", help="a subset of eval_generation's textures")
+    parser.add_argument("--architectures", nargs="*", default=["TexDSP", "HYBRID"])
+    args = parser.parse_args()
+    start = time.perf_counter()
+    rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
+    name = "bed_eq" + ("_quick" if args.quick else "")
+    raised = {t: s for t, s in signals.items() if len(s) == 1 + 2 * len(args.architectures)}  # every model raised
+    if raised:
+        draw(raised, RESULTS / f"{name}.png")
+    columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer placed"),
+               ("eq_low_db", "EQ min dB"), ("eq_high_db", "EQ max dB"), ("gain_before_db", "gain before dB"),
+               ("gain_after_db", "gain after dB"),
+               ("reference_rate", "original onsets/s"), ("reference_peak_to_median", "original peak/median")]
+    columns += [(f"{k}_{when}", f"{k} {when}") for k in KEYS for when in ("before", "after")]
+    notes = (f"{'20' if args.quick else '40'}-s halves, eval_generation's recipe; generation of the second half's "
+             f"length from the first, seed 0; 'before' is the model with a flat bed and its layer gain calibrated for "
+             f"it, 'after' as trained (equalised, the gain calibrated over the equalised bed). "
+             f"{time.perf_counter() - start:.0f} s.")
+    path = write_results(name, "The bed's typical level, equalised in the log domain", rows, columns, notes)
+    add_summary(path, summary(rows))
+
+
+if __name__ == "__main__":
+    main()
