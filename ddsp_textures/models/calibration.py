@@ -1,6 +1,6 @@
 """What a trained model settles on its training audio (book chapters: *P-VAE synth*, *DDSP training*): a P-VAE's
-events made as prominent as the audio's, a bed's lines spread where it pulses alone, and a placed layer raised
-over the bed until it stands out as in the audio.
+events made as prominent as the audio's, a bed's lines spread where it pulses alone, its spectrum equalised to
+the audio's typical level, and a placed layer set over the bed until it stands out as in the audio.
 
 A P-VAE with a background plays its events at ``1 − s`` of each frame's power over a noise at ``s``, the share
 measured between the training audio's events (:meth:`~ddsp_textures.models.PVAEModel.prepare_background`).
@@ -28,10 +28,17 @@ Where generation places the reference's layer, its events are the recording's ow
 the residual they were cut from: a bed trained on the whole recording, events included, spreads their brightness
 into a steadier noise (applause: the generated bed's upper-band median 1.9 dB higher than the residual's,
 relative to their RMS), and fewer events stand out of it than out of the recording (0.05 onsets/s against 0.55).
-:func:`calibrate_layer_gain` raises the layer's events, by at most :data:`MAX_LAYER_GAIN_DB`, until the model's
-bed of the training audio's residual plus the layer is as prominent as the audio (the test the share passes);
-generation, streaming, the export and resynthesis with a layer play it at that gain (measured in
-``benchmarks/README.md``, *The layer, as prominent as the recording's*).
+:func:`calibrate_layer_gain` raises the layer's events (or lowers them, where they stand out more), within
+:data:`MIN_LAYER_GAIN_DB` … :data:`MAX_LAYER_GAIN_DB`, until the model's bed of the training audio's residual plus
+the layer is as prominent as the audio (the test the share passes); generation, streaming, the export and
+resynthesis with a layer play it at that gain (measured in ``benchmarks/README.md``, *The placed layer, as
+prominent as the recording's*).
+
+The same bed fills the recording's spectral valleys and empty octaves with noise, and its puffs carry the power,
+so matching its long-term power spectrum does not bring them back.  :func:`calibrate_bed_eq` equalises it half
+way, in dB, to the *mean log* spectrum of the audio it stands for (its typical level;
+:mod:`~ddsp_textures.synths.bed_equalizer`), before the layer's gain is calibrated over it (measured in
+``benchmarks/README.md``, *The bed's typical level*).
 """
 
 from __future__ import annotations

@@ -132,7 +132,8 @@ class HybridModel(TexEnvBedModel):
         matched mix (training validation: 10.5), and 1–4 % more on applause, fire and the train clatter; scaling the mix
         to the frame RMS alone left the long-term spectrum 10–18 dB off.
         ``frames`` (indices along ``S``) synthesises only those frames (the GRU still runs over all of them);
-        ``target`` and ``shifts (B, S')`` refer to the selected frames."""
+        ``target`` and ``shifts (B, S')`` refer to the selected frames.  At inference the frames then pass the
+        bed's equaliser where calibration set one (:meth:`equalized`)."""
         coeffs, c = self.controls(features)
         if frames is not None:
             coeffs, c = coeffs[:, frames], EventControls(*(t[:, frames] for t in c))

@@ -93,8 +93,9 @@ class TexEnvBedModel(TextureModel):
     def after_training(self, reference: torch.Tensor) -> str | None:
         """Where generation from the training audio places no transient layer, the narrowest line spread that
         takes away a pulse the bed has alone and the audio lacks
-        (:func:`~ddsp_textures.models.calibration.calibrate_line_spread`); where it places one, the gain that
-        makes the layer's events as prominent over the bed as in the audio
+        (:func:`~ddsp_textures.models.calibration.calibrate_line_spread`); the bed equalised half way to the
+        audio's typical spectrum (:func:`~ddsp_textures.models.calibration.calibrate_bed_eq`); where a layer is
+        placed, the gain that makes its events as prominent over the bed as in the audio
         (:func:`~ddsp_textures.models.calibration.calibrate_layer_gain`)."""
         reports = [calibrate_line_spread(self, reference), calibrate_bed_eq(self, reference),
                    calibrate_layer_gain(self, reference)]
@@ -207,7 +208,8 @@ class TexDSP(TexEnvBedModel):
         """Inference with loudness imposition (``"generic"``: frame RMS, ``"specific"``: band RMS) and optional
         carrier shifts ``(B, S')`` (see :func:`~ddsp_textures.synths.texenv.texenv_synthesis`).  ``frames``
         (indices along ``S``) synthesises only those frames — the GRU still runs over all of them; ``target`` and
-        ``shifts`` then refer to the selected frames."""
+        ``shifts`` then refer to the selected frames.  At inference the frames pass the bed's equaliser where
+        calibration set one (:meth:`equalized`)."""
         coeffs = self.decode(self.encode(features)[0])
         if frames is not None:
             coeffs = coeffs[:, frames]
