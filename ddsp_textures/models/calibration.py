@@ -99,6 +99,13 @@ def resynthesized_events(model: torch.nn.Module, frames: torch.Tensor, share: fl
     return event_statistics(y[: frames.numel()].cpu().numpy(), model.fs)
 
 
+def _too_prominent(events: EventStatistics, target: EventStatistics) -> bool:
+    """More prominent than the audio on every count: its peak-to-median above the audio's, and its onset rate too
+    (where the audio has onsets)."""
+    return events.peak_to_median > target.peak_to_median and (target.onset_rate == 0
+                                                               or events.onset_rate > target.onset_rate)
+
+
 def _prominent(events: EventStatistics, target: EventStatistics) -> bool:
     """As prominent as the audio: its peak-to-median reached, or its onset rate (where it has onsets)."""
     return events.peak_to_median >= target.peak_to_median or (target.onset_rate > 0
@@ -233,9 +240,10 @@ def calibrate_layer_gain(model: torch.nn.Module, reference: np.ndarray | torch.T
     (:func:`~ddsp_textures.synths.analysis.transient_choice` keeps one), set the least gain of the layer's
     events, between :data:`MIN_LAYER_GAIN_DB` and :data:`MAX_LAYER_GAIN_DB` dB, at which the model's bed of the
     first ``seconds`` of the residual plus the layer at that gain is as prominent as the audio (its upper-band
-    peak-to-median or its onset rate reached, as :func:`calibrate_background_share` asks of a P-VAE): raised
-    where it is less prominent as recorded, lowered where it stands out more; 0 dB where the audio has no finite
-    prominence.  Bisection in dB; the bed is rendered once, with one seed.  Returns a one-line report of a
+    peak-to-median or its onset rate reached, as :func:`calibrate_background_share` asks of a P-VAE) where it is
+    less prominent as recorded; where it stands out more on every count (both above the audio's), the highest
+    gain at which it no longer does; 0 dB otherwise, or where the audio has no finite prominence.  Bisection in
+    dB; the bed is rendered once, with one seed.  Returns a one-line report of a
     change, else ``None``.
 
     Shape:
@@ -252,29 +260,39 @@ def calibrate_layer_gain(model: torch.nn.Module, reference: np.ndarray | torch.T
         events = synthesize_transients(layer, bed.shape[0]).numpy()
         target = event_statistics(unit.numpy().astype(np.float64), model.fs)
 
-        def prominent(gain_db: float) -> bool:
-            return _prominent(event_statistics(bed + 10 ** (gain_db / 20) * events, model.fs), target)
+        def stats(gain_db: float) -> EventStatistics:
+            return event_statistics(bed + 10 ** (gain_db / 20) * events, model.fs)
 
         if not math.isfinite(target.peak_to_median):
             return None
-        low, high = (MIN_LAYER_GAIN_DB, 0.0) if prominent(0.0) else (0.0, MAX_LAYER_GAIN_DB)
-        if low < 0 and prominent(low):
-            high = low                                       # prominent even at the lowest gain allowed
-        for _ in range(steps if high > low else 0):         # prominent at high (or as loud as allowed)
-            middle = 0.5 * (low + high)
-            if prominent(middle):
-                high = middle
-            else:
-                low = middle
-        if abs(high) < 0.05:
+        if _too_prominent(stats(0.0), target):       # stands out more on every count: lowered
+            gain, capped = _bisect(lambda g: not _too_prominent(stats(g), target), MIN_LAYER_GAIN_DB, 0.0, steps)
+        elif not _prominent(stats(0.0), target):     # stands out less: raised
+            gain, capped = _bisect(lambda g: _prominent(stats(g), target), MAX_LAYER_GAIN_DB, 0.0, steps)
+        else:
             return None
-        model.set_layer_gain(high)
-        capped = high in (MIN_LAYER_GAIN_DB, MAX_LAYER_GAIN_DB) and (high < 0) == prominent(high)
+        if abs(gain) < 0.05:
+            return None
+        model.set_layer_gain(gain)
         reached = "as prominent as in the training audio" if not capped else \
-            "the most allowed: " + ("the audio's stand out more" if high > 0 else "they still stand out more")
-        return f"the reference's {name} {'raised' if high > 0 else 'lowered'} {high:+.1f} dB over the bed, {reached}"
+            "the most allowed: " + ("the audio's stand out more" if gain > 0 else "they still stand out more")
+        return f"the reference's {name} {'raised' if gain > 0 else 'lowered'} {gain:+.1f} dB over the bed, {reached}"
     finally:
         model.train(was_training)
+
+
+def _bisect(passes: Callable[[float], bool], good: float, bad: float, steps: int) -> tuple[float, bool]:
+    """The gain nearest ``bad`` at which ``passes``, between ``good`` (where it is expected to) and ``bad`` (where
+    it does not), to ``|good − bad| / 2**steps``; ``(good, True)`` where it does not pass even there."""
+    if not passes(good):
+        return good, True
+    for _ in range(steps):
+        middle = 0.5 * (good + bad)
+        if passes(middle):
+            good = middle
+        else:
+            bad = middle
+    return good, False
 
 
 def _bed_and_target(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float, seed: int
