@@ -9,7 +9,8 @@ Real-time factor (RTF) = seconds of audio per second of compute.  "worst block" 
 time as a share of its own duration (a live host needs it well under 100 %; the target is 25 %), after a
 warm-up pass and leaving out the first block after ``reset``, which renders the first frame whole ("start-up").
 "offline generate" includes the analysis of the 20-s reference (its clicks and feature trajectory).  Models are
-untrained (built from the configs): speed does not depend on the weights.
+untrained (built from the configs): speed does not depend on the weights; a bed gets an equaliser, as training
+sets one.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def _models() -> list[tuple[str, object, np.ndarray]]:
         raw = json.loads((CONFIGS / f"{name}.json").read_text())
         cfg = parse_config({**raw, **overrides}, CONFIGS)
         model = build_model(cfg).eval()
+        if hasattr(model, "set_bed_eq"):     # a trained bed is equalised (calibrate_bed_eq): one more filter a frame
+            model.set_bed_eq(torch.linspace(1.5, 0.5, model.frame_size // 2 + 1))
         label = f"{name} ({cfg.architecture if cfg.has_events else 'TexDSP'})"
         out.append((label, model, make_texture(texture, 20.0, cfg.sampling_rate, seed=1)))
     return out
