@@ -104,3 +104,17 @@ def test_the_stream_and_the_export_play_the_equalised_bed():
     np.testing.assert_allclose(exported, played["eq"], atol=1e-5 * np.abs(played["eq"]).max())
     low, high = (_third_octave_mean_log(played[k]) for k in ("flat", "eq"))
     assert (high - low)[0] - (high - low)[-1] > 6            # +6 dB at 100 Hz, -3 dB at 6 kHz: 8.5 dB apart
+
+
+def test_the_hybrid_stream_equalises_in_the_band_loudness_filter_as_the_model_does_after_it():
+    from ddsp_textures.dsp.filterbanks import FilterBank, one_sided_weights
+    from ddsp_textures.inference.frame_renderers import set_band_rms
+
+    bank = FilterBank(1024, FS, 6, 50, 8000)
+    generator = torch.Generator().manual_seed(5)
+    x, target = torch.randn(1024, generator=generator), torch.rand(8, generator=generator) + 0.1
+    gains = torch.rand(513, generator=generator) + 0.5
+    folded = set_band_rms(x, target, bank.filters.float().pow(2), one_sided_weights(1024, torch.float32), 1e-8, gains)
+    after = equalize_frames(bank.set_band_rms(x, target), gains)                  # HybridModel.synthesize's order
+    np.testing.assert_allclose(folded.numpy(), after.numpy(), atol=1e-5)
+    assert not np.allclose(folded.numpy(), bank.set_band_rms(x, target).numpy(), atol=1e-3)

@@ -258,10 +258,12 @@ def place_events(at: torch.Tensor, grains: torch.Tensor, n: int, circular: bool)
 
 
 def set_band_rms(x: torch.Tensor, target: torch.Tensor, filters: torch.Tensor, weights: torch.Tensor,
-                 eps: float = 1e-8) -> torch.Tensor:
+                 eps: float = 1e-8, response: torch.Tensor | None = None) -> torch.Tensor:
     """:meth:`~ddsp_textures.dsp.filterbanks.FilterBank.set_band_rms` of one frame ``(L,)`` (TorchScript):
     ``target (N + 2,)``, the bank's squared responses ``filters (N + 2, F)`` and its
-    :func:`~ddsp_textures.dsp.filterbanks.one_sided_weights` ``(F,)``.
+    :func:`~ddsp_textures.dsp.filterbanks.one_sided_weights` ``(F,)``; then, in the same inverse FFT, a
+    zero-phase ``response (F,)`` (the bed's equaliser,
+    :func:`~ddsp_textures.synths.bed_equalizer.equalize_frames`) where one is given.
 
     >>> from ddsp_textures.dsp.filterbanks import FilterBank
     >>> bank = FilterBank(1024, 16000, 6, 50, 8000)
@@ -274,7 +276,10 @@ def set_band_rms(x: torch.Tensor, target: torch.Tensor, filters: torch.Tensor, w
     spectrum = torch.fft.rfft(x, dim=-1)
     power = (spectrum.abs().pow(2) * weights) @ filters.T / length**2
     gains = target / (power.sqrt() + eps)
-    return torch.fft.irfft(spectrum * (gains @ filters), n=length, dim=-1)
+    shaping = gains @ filters
+    if response is not None:
+        shaping = shaping * response
+    return torch.fft.irfft(spectrum * shaping, n=length, dim=-1)
 
 
 class HybridRenderer(nn.Module):
@@ -340,9 +345,8 @@ class HybridRenderer(nn.Module):
     @torch.jit.export
     def finish(self, plan: list[torch.Tensor], frame: torch.Tensor) -> torch.Tensor:
         mix = frame[0] + plan[self.EVENT_GAIN] * zscore(frame[1])
-        matched = set_band_rms(mix, plan[self.TARGET].reshape(-1), self.band_filters, self.parseval)
-        if self.equalize:
-            matched = equalize_frames(matched, self.bed_eq)
+        response = self.bed_eq if self.equalize else None       # the bed's equaliser, in the same inverse FFT
+        matched = set_band_rms(mix, plan[self.TARGET].reshape(-1), self.band_filters, self.parseval, 1e-8, response)
         return join_chunk(matched, self.fade, int(plan[self.START][0]))
 
 
