@@ -243,8 +243,7 @@ def calibrate_layer_gain(model: torch.nn.Module, reference: np.ndarray | torch.T
     peak-to-median or its onset rate reached, as :func:`calibrate_background_share` asks of a P-VAE) where it is
     less prominent as recorded; where it stands out more on every count (both above the audio's), the highest
     gain at which it no longer does; 0 dB otherwise, or where the audio has no finite prominence.  Bisection in
-    dB; the bed is rendered once, with one seed.  Returns a one-line report of a
-    change, else ``None``.
+    dB; the bed is rendered once, with one seed.  Returns a one-line report of a change, else ``None``.
 
     Shape:
         ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
