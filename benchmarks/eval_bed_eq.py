@@ -16,7 +16,6 @@ after; textures where every model was equalised) in ``results/bed_eq[_quick].png
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -24,13 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import RESULTS, add_summary, write_results
-from benchmarks.eval_generation import FS, draw, evaluate_textures, held_out_scorer, trained
+from benchmarks.common import add_summary, write_results
+from benchmarks.eval_generation import FS, bed_arguments, evaluate_textures, held_out_scorer, trained
+from benchmarks.eval_layer_gain import KEYS, cell, draw_every_model
 from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.models.calibration import calibrate_layer_gain
-
-KEYS = ("onset_rate", "peak_to_median", "mel_fd_ratio", "heldout_mel_fd_ratio", "kad_ratio", "heldout_kad_ratio",
-        "periodicity")
 
 
 def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: list[str], epochs: int,
@@ -73,11 +70,6 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     return rows, signals
 
 
-def _pair(row: dict, key: str) -> str:
-    a, b = row[f"{key}_before"], row[f"{key}_after"]
-    return f"{a:.3g}" if a == b or (math.isnan(a) and math.isnan(b)) else f"{a:.3g} → **{b:.3g}**"
-
-
 def summary(rows: list[dict]) -> list[str]:
     lines = ["| texture | model | layer | equaliser | layer gain | log-mel FD ÷ floor (held out) | KAD ÷ floor "
              "(held out) | onsets/s (original) | peak/median (original) | periodicity (original) |",
@@ -87,25 +79,19 @@ def summary(rows: list[dict]) -> list[str]:
         gain = (f"{r['gain_before_db']:+.1f} dB" if r["gain_before_db"] == r["gain_after_db"]
                 else f"{r['gain_before_db']:+.1f} → {r['gain_after_db']:+.1f} dB")
         lines.append(f"| {r['texture']} | {r['architecture']} | {r['layer']} | {eq} | {gain} | "
-                     f"{_pair(r, 'mel_fd_ratio')} ({_pair(r, 'heldout_mel_fd_ratio')}) | {_pair(r, 'kad_ratio')} "
-                     f"({_pair(r, 'heldout_kad_ratio')}) | {_pair(r, 'onset_rate')} ({r['reference_rate']:.3g}) | "
-                     f"{_pair(r, 'peak_to_median')} ({r['reference_peak_to_median']:.3g}) | "
-                     f"{_pair(r, 'periodicity')} ({r['reference_periodicity']:.2f}) |")
+                     f"{cell(r, 'mel_fd_ratio')} ({cell(r, 'heldout_mel_fd_ratio')}) | {cell(r, 'kad_ratio')} "
+                     f"({cell(r, 'heldout_kad_ratio')}) | {cell(r, 'onset_rate')} ({r['reference_rate']:.3g}) | "
+                     f"{cell(r, 'peak_to_median')} ({r['reference_peak_to_median']:.3g}) | "
+                     f"{cell(r, 'periodicity')} ({r['reference_periodicity']:.2f}) |")
     return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
-    parser.add_argument("--textures", nargs="*", help="a subset of eval_generation's textures")
-    parser.add_argument("--architectures", nargs="*", default=["TexDSP", "HYBRID"])
-    args = parser.parse_args()
+    args = bed_arguments(__doc__.splitlines()[0])
     start = time.perf_counter()
     rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
     name = "bed_eq" + ("_quick" if args.quick else "")
-    raised = {t: s for t, s in signals.items() if len(s) == 1 + 2 * len(args.architectures)}  # every model raised
-    if raised:
-        draw(raised, RESULTS / f"{name}.png")
+    draw_every_model(signals, len(args.architectures), name)
     columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer placed"),
                ("eq_low_db", "EQ min dB"), ("eq_high_db", "EQ max dB"), ("gain_before_db", "gain before dB"),
                ("gain_after_db", "gain after dB"),

@@ -16,14 +16,13 @@ each model with a bed, the generation of the model as trained ("before": lines a
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import add_summary, write_results
-from benchmarks.eval_generation import FS, evaluate_textures, held_out_scorer, trained
+from benchmarks.eval_generation import FS, bed_arguments, evaluate_textures, held_out_scorer, trained
 from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.models.calibration import bed_periodicity
 
@@ -76,11 +75,7 @@ def summary(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
-    parser.add_argument("--textures", nargs="*", help="a subset of eval_generation's textures")
-    parser.add_argument("--architectures", nargs="*", default=["TexDSP", "HYBRID"])
-    args = parser.parse_args()
+    args = bed_arguments(__doc__.splitlines()[0])
     start = time.perf_counter()
     rows, _ = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
     keys = ("periodicity", "mel_fd_ratio", "heldout_mel_fd_ratio", "kad_ratio", "heldout_kad_ratio", "spread")

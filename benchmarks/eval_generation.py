@@ -142,6 +142,16 @@ def trained(name: str, first: np.ndarray, architectures: list[str], epochs: int,
         yield arch, load_run(train(config(arch, wav, epochs, workdir), progress=False))[0]
 
 
+def bed_arguments(description: str) -> argparse.Namespace:
+    """The command line of the before/after benchmarks of models with a bed (``eval_bed_spread``,
+    ``eval_layer_gain``, ``eval_bed_eq``): ``--quick``, ``--textures``, ``--architectures``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
+    parser.add_argument("--textures", nargs="*", help="a subset of eval_generation's textures")
+    parser.add_argument("--architectures", nargs="*", default=["TexDSP", "HYBRID"])
+    return parser.parse_args()
+
+
 def evaluate_textures(evaluate: Evaluate, quick: bool, textures: list[str] | None, architectures: list[str],
                       epochs: int) -> tuple[list[dict], dict[str, dict[str, np.ndarray]]]:
     """``evaluate(name, first half, second half, architectures, epochs, workdir)`` on each texture's

@@ -18,7 +18,6 @@ after; textures where every model's layer was raised) in ``results/layer_gain[_q
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import RESULTS, add_summary, write_results
-from benchmarks.eval_generation import FS, draw, evaluate_textures, held_out_scorer, trained
+from benchmarks.eval_generation import FS, bed_arguments, draw, evaluate_textures, held_out_scorer, trained
 from ddsp_textures.inference.generation import generate, reference_layer
 
 KEYS = ("onset_rate", "peak_to_median", "mel_fd_ratio", "heldout_mel_fd_ratio", "kad_ratio", "heldout_kad_ratio",
@@ -64,7 +63,8 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
     return rows, signals
 
 
-def _pair(row: dict, key: str) -> str:
+def cell(row: dict, key: str) -> str:
+    """A summary cell: ``row[key_before]``, and ``→ row[key_after]`` in bold where it moved."""
     a, b = row[f"{key}_before"], row[f"{key}_after"]
     return f"{a:.3g}" if a == b or (math.isnan(a) and math.isnan(b)) else f"{a:.3g} → **{b:.3g}**"
 
@@ -76,26 +76,28 @@ def summary(rows: list[dict]) -> list[str]:
     for r in rows:
         gain = "none" if r["gain_db"] == 0 else f"{r['gain_db']:+.1f} dB"
         lines.append(f"| {r['texture']} | {r['architecture']} | {r['layer']} | {gain} | "
-                     f"{_pair(r, 'onset_rate')} ({r['reference_rate']:.3g}) | {_pair(r, 'peak_to_median')} "
-                     f"({r['reference_peak_to_median']:.3g}) | {_pair(r, 'periodicity')} "
-                     f"({r['reference_periodicity']:.2f}) | {_pair(r, 'mel_fd_ratio')} "
-                     f"({_pair(r, 'heldout_mel_fd_ratio')}) | {_pair(r, 'kad_ratio')} "
-                     f"({_pair(r, 'heldout_kad_ratio')}) |")
+                     f"{cell(r, 'onset_rate')} ({r['reference_rate']:.3g}) | {cell(r, 'peak_to_median')} "
+                     f"({r['reference_peak_to_median']:.3g}) | {cell(r, 'periodicity')} "
+                     f"({r['reference_periodicity']:.2f}) | {cell(r, 'mel_fd_ratio')} "
+                     f"({cell(r, 'heldout_mel_fd_ratio')}) | {cell(r, 'kad_ratio')} "
+                     f"({cell(r, 'heldout_kad_ratio')}) |")
     return lines
 
 
+def draw_every_model(signals: dict[str, dict[str, np.ndarray]], models: int, name: str) -> None:
+    """Spectrograms (``results/NAME.png``) of the textures where every one of ``models`` models was changed: the
+    original, then each model's before and after."""
+    changed = {t: s for t, s in signals.items() if len(s) == 1 + 2 * models}
+    if changed:
+        draw(changed, RESULTS / f"{name}.png")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20-s halves, 8 epochs")
-    parser.add_argument("--textures", nargs="*", help="a subset of eval_generation's textures")
-    parser.add_argument("--architectures", nargs="*", default=["TexDSP", "HYBRID"])
-    args = parser.parse_args()
+    args = bed_arguments(__doc__.splitlines()[0])
     start = time.perf_counter()
     rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
     name = "layer_gain" + ("_quick" if args.quick else "")
-    raised = {t: s for t, s in signals.items() if len(s) == 1 + 2 * len(args.architectures)}  # every model raised
-    if raised:
-        draw(raised, RESULTS / f"{name}.png")
+    draw_every_model(signals, len(args.architectures), name)
     columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer placed"), ("gain_db", "gain dB"),
                ("reference_rate", "original onsets/s"), ("reference_peak_to_median", "original peak/median")]
     columns += [(f"{k}_{when}", f"{k} {when}") for k in KEYS for when in ("before", "after")]

@@ -9,22 +9,15 @@ from ddsp_textures.inference.resynthesis import resynthesize
 from ddsp_textures.models import TexDSP
 from ddsp_textures.models.calibration import MAX_LAYER_GAIN_DB, calibrate_layer_gain
 from ddsp_textures.textures import make_texture
+from tests.test_line_spread import _faint_line_model
 
 FS, L = 16000, 4096
 
 
 def _flat_bed_model() -> TexDSP:
-    """A bed that decodes one flat envelope in every frame: steady noise at each frame's band loudness."""
-    torch.manual_seed(0)
-    model = TexDSP(["energy_bands"], L, FS, 8, 32, hidden_enc=8, hidden_dec=8)
-    with torch.no_grad():
-        last = model.mag_decoder[-1]
-        last.weight.zero_()
-        bias = torch.full((8, 16), -12.0)
-        bias[:, 0] = 1.0
-        last.bias.copy_(bias.reshape(-1))
-        model.phase_decoder[-1].weight.zero_()
-    return model.eval()
+    """A bed that decodes one flat envelope in every frame: steady noise at each frame's band loudness
+    (test_line_spread's bed with its line as faint as the other coefficients)."""
+    return _faint_line_model(-12.0)
 
 
 def _peak_to_median(y: np.ndarray) -> float:

@@ -264,9 +264,10 @@ def calibrate_layer_gain(model: torch.nn.Module, reference: np.ndarray | torch.T
 
         if not math.isfinite(target.peak_to_median):
             return None
-        if _too_prominent(stats(0.0), target):       # stands out more on every count: lowered
+        as_recorded = stats(0.0)
+        if _too_prominent(as_recorded, target):      # stands out more on every count: lowered
             gain, capped = _bisect(lambda g: not _too_prominent(stats(g), target), MIN_LAYER_GAIN_DB, 0.0, steps)
-        elif not _prominent(stats(0.0), target):     # stands out less: raised
+        elif not _prominent(as_recorded, target):    # stands out less: raised
             gain, capped = _bisect(lambda g: _prominent(stats(g), target), MAX_LAYER_GAIN_DB, 0.0, steps)
         else:
             return None
