@@ -7,7 +7,7 @@ import torch
 from ddsp_textures.app.cli import main
 from ddsp_textures.models import PVAEModel
 from ddsp_textures.stats.features import estimate_event_rate
-from ddsp_textures.synths.events import hard_events, join_frames, place_grains, relaxed_events
+from ddsp_textures.synths.events import hard_events, join_frames, place_grains, relaxed_events, sparse_hard_events
 from ddsp_textures.synths.pvae import GrainVAE, pvae_synthesis
 from ddsp_textures.textures import make_texture
 from ddsp_textures.training.config import load_config
@@ -37,6 +37,33 @@ def test_hard_events_count_is_poisson():
     counts = (e > 0).sum(-1).float()
     assert float(counts.mean()) == pytest.approx(20, rel=0.1)
     assert float(counts.var()) == pytest.approx(20, rel=0.4)
+
+
+@pytest.mark.parametrize("p", [0.004, 0.08])             # the sparse draw, and the per-sample one above 0.05
+def test_hard_events_are_bernoulli_per_sample(p):
+    """Counts per row against SciPy's binomial law, times uniform and distinct, amplitudes V^α against the
+    uniform law of a^(1/α) (Kolmogorov–Smirnov), and the dense train is the list's."""
+    from scipy import stats
+
+    rows_n, n, fs, alpha = 4000, 500, 1000.0, 2.0
+    rate, alphas = torch.full((rows_n,), p * fs), torch.full((rows_n,), alpha)
+    rows, at, amplitude = sparse_hard_events(rate, alphas, n, fs, torch.Generator().manual_seed(5))
+    counts = np.bincount(rows.numpy(), minlength=rows_n)
+    values = np.arange(counts.max() + 1)
+    expected = stats.binom.pmf(values, n, p) * rows_n
+    keep = expected > 5                                        # chi-square over the well-populated counts
+    observed = np.bincount(counts, minlength=len(values))
+    chi2 = (((observed - expected)[keep]) ** 2 / expected[keep]).sum()
+    assert chi2 < stats.chi2.ppf(0.999, keep.sum() - 1)
+    assert counts.mean() == pytest.approx(n * p, rel=0.03) and counts.var() == pytest.approx(n * p * (1 - p), rel=0.1)
+    key = rows.numpy() * n + at.numpy()
+    assert len(np.unique(key)) == len(key) and (np.diff(key) > 0).all()     # distinct, in row-major order
+    assert stats.chisquare(np.bincount(at.numpy(), minlength=n)).pvalue > 1e-3
+    assert stats.kstest(amplitude.numpy() ** (1 / alpha), "uniform").pvalue > 1e-3
+    dense = hard_events(rate, alphas, n, fs, torch.Generator().manual_seed(5))
+    expected_dense = np.zeros((rows_n, n), dtype=np.float32)
+    expected_dense[rows.numpy(), at.numpy()] = amplitude.numpy()
+    np.testing.assert_array_equal(dense.numpy(), expected_dense)
 
 
 def test_grains_start_at_their_event_not_mirrored():

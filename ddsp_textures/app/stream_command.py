@@ -33,7 +33,7 @@ def stream_to(args: argparse.Namespace) -> None:
     from ddsp_textures.app.cli import _check_output, _reference
     from ddsp_textures.dsp.audio import load_audio
     from ddsp_textures.inference.generation import apply_curves, parse_curve
-    from ddsp_textures.inference.streaming import stream_core
+    from ddsp_textures.inference.streaming import stream_core, traced_renderer
     from ddsp_textures.training.data import check_inference_input
     from ddsp_textures.training.rundir import load_run
 
@@ -52,7 +52,8 @@ def stream_to(args: argparse.Namespace) -> None:
     if args.morph_to:
         check_inference_input(args.morph_to, cfg.sampling_rate)
         other = load_audio(args.morph_to, cfg.sampling_rate)
-    core = stream_core(model, reference, morph_reference=other, block_size=args.block_size)
+    core = stream_core(model, reference, morph_reference=other, block_size=args.block_size,
+                       renderer=traced_renderer(model))
     core.reset(args.seed)
     apply_curves(core, args.loudness, args.centroid, args.rate, args.morph)
     level = float(np.sqrt(np.mean(np.square(reference, dtype=np.float64))))        # the reference's level

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddsp_textures.inference.frame_renderers import RENDERERS, StreamModel, renderer_for
+from ddsp_textures.inference.frame_renderers import RENDERERS, StreamModel, traced_renderer
 from ddsp_textures.inference.streaming import stream_core
-from ddsp_textures.stats.features import feature_dims
 
 MIN_BLOCK, MAX_EXPORT_BLOCK = 256, 16384
 
@@ -44,13 +43,9 @@ def scripted_stream(model: StreamModel, reference: np.ndarray | torch.Tensor, bl
         if p.is_floating_point() and not bool(torch.isfinite(p).all()):
             raise ValueError(f"the run's weights are damaged: {name} has NaN or inf values")
     model = model.cpu().eval()
-    renderer = renderer_for(model)
-    dims = feature_dims(model.feature_names, model.n_bands)
-    example = (torch.zeros(1, model.steps_per_frame, sum(dims)), torch.zeros(1, 1, model.encoder.gru.hidden_size))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        renderer.net = torch.jit.trace(renderer.net.eval(), example, check_trace=False)
-        core = stream_core(model, reference, transients, block_size=block_size, renderer=renderer)
+        core = stream_core(model, reference, transients, block_size=block_size, renderer=traced_renderer(model))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.jit.script(core)

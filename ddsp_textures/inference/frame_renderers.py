@@ -10,6 +10,7 @@ generator, so the library's stream and the exported file draw the same numbers.
 """
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Final
 
@@ -22,9 +23,10 @@ from ddsp_textures.models import HybridModel, PVAEModel, TexDSP
 from ddsp_textures.models.pvae import measured_rate
 from ddsp_textures.stats.features import feature_dims
 from ddsp_textures.synths.bed_equalizer import equalize_frames
+from ddsp_textures.synths.events import sparse_hard_events
 from ddsp_textures.synths.pvae import atoms_at, expected_event_power, mix_with_share, shaped_noise
 
-BANDS_PER_PART = 4           # TexEnv bands synthesised per stage of a frame spread over blocks
+PART_SAMPLES = 2**17         # TexEnv band samples (bands × frame length) synthesised per stage of a frame
 
 StreamModel = TexDSP | PVAEModel | HybridModel
 
@@ -62,17 +64,27 @@ def join_chunk(frame: torch.Tensor, fade: int, start: int) -> torch.Tensor:
     return torch.cat([rotated[:fade] * fade_in, rotated[fade:], rotated[:fade] * fade_out])
 
 
+def bands_per_part(n_bands: int, frame_size: int) -> int:
+    """TexEnv bands per synthesis stage: :data:`PART_SAMPLES` samples' worth (at least one band).  On a CPU an
+    FFT call costs about as much as a few more bands in the same call, until the batch outgrows the cache
+    (benchmarks/README.md, *Streaming*)."""
+    return max(1, min(n_bands, PART_SAMPLES // frame_size))
+
+
 def _band_group(coeffs: torch.Tensor, carriers: torch.Tensor, shift: int, target: torch.Tensor, low: int,
                 high: int, specific: bool) -> torch.Tensor:
     """Bands ``low … high − 1`` of a TexEnv frame summed (:func:`~ddsp_textures.synths.texenv.texenv_synthesis`,
     with per-band loudness where ``specific``, as :func:`~ddsp_textures.synths.texenv.normalize_loudness`):
-    ``coeffs (N, P)`` complex, ``carriers (N, L)`` → ``(L,)``."""
-    length = carriers.shape[-1]
-    env = torch.fft.irfft(coeffs[low:high] * math.sqrt(length), n=length, dim=-1)
-    bands = env * torch.roll(carriers[low:high], shift, -1)
+    ``coeffs (N, P)`` complex, ``carriers (N, L)`` → ``(L,)``.  The carriers are shifted by ``shift`` samples:
+    the envelopes are advanced by ``shift`` instead (a phase ramp on their coefficients) and the sum delayed by
+    it, so no shifted copy of the carriers is made."""
+    length, n = carriers.shape[-1], coeffs.shape[-1]
+    turns = (torch.arange(n, dtype=torch.float64) * shift) % length * (2.0 * math.pi / length)
+    ramp = torch.polar(torch.full([n], math.sqrt(length), dtype=torch.float64), turns).to(coeffs.dtype)
+    bands = torch.fft.irfft(coeffs[low:high] * ramp, n=length, dim=-1) * carriers[low:high]
     if specific:
         bands = bands * (target[low:high] / rms(bands)).unsqueeze(-1)
-    return bands.sum(0)
+    return torch.roll(bands.sum(0), shift)
 
 
 def _equalizer(renderer: nn.Module, gains: torch.Tensor | None, frame_size: int) -> bool:
@@ -100,7 +112,7 @@ class TexDSPNetwork(nn.Module):
 class TexDSPRenderer(nn.Module):
     """Whole TexEnv frames of a TexDSP model (TorchScript, with :class:`TexDSPNetwork` traced or not), in
     stages that a stream spreads over its blocks: :meth:`prepare` (the networks and every random draw),
-    :attr:`parts` groups of :data:`BANDS_PER_PART` bands (:meth:`part`), :meth:`finish` (loudness, rotation,
+    :attr:`parts` groups of :func:`bands_per_part` bands (:meth:`part`), :meth:`finish` (loudness, rotation,
     crossfade layout).  State: ``[GRU state, previous carrier shift]``."""
 
     COEFFS: Final[int] = 0          # the plan's slots
@@ -115,8 +127,8 @@ class TexDSPRenderer(nn.Module):
         self.register_buffer("carriers", carriers.detach().float().clone())
         self.equalize = _equalizer(self, bed_eq, carriers.shape[-1])
         self.frame_size, self.n_bands = carriers.shape[-1], carriers.shape[0]
-        self.bands_per_part = BANDS_PER_PART
-        self.parts = -(-self.n_bands // BANDS_PER_PART)
+        self.bands_per_part = bands_per_part(self.n_bands, self.frame_size)
+        self.parts = -(-self.n_bands // self.bands_per_part)
 
     @torch.jit.export
     def initial_state(self) -> list[torch.Tensor]:
@@ -187,7 +199,7 @@ class EventNetwork(nn.Module):
 class EventDraws(nn.Module):
     """A frame's hard events (TorchScript), drawn in the order
     :func:`~ddsp_textures.synths.pvae.pvae_synthesis` draws them: Bernoulli events per type and sample
-    (:func:`~ddsp_textures.synths.events.hard_events`' ``u``, then its amplitudes' ``v``), then for the ``"atom"``
+    (:func:`~ddsp_textures.synths.events.sparse_hard_events`: counts, times, amplitudes), then for the ``"atom"``
     draw one dictionary grain per event (:func:`~ddsp_textures.synths.pvae.drawn_grains`).  The draws
     (:meth:`forward`) and the deterministic work on them (:meth:`shape`: each atom under its type's band gains
     and the grain window, as :meth:`~ddsp_textures.synths.pvae.GrainVAE.shape_grains`; :meth:`energy`) are
@@ -208,12 +220,10 @@ class EventDraws(nn.Module):
                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The draws: start times ``(E,)``, grain types ``(E,)``, amplitudes ``(E, 1)`` and, for the ``"atom"``
         draw, the dictionary index of each event's grain ``(E,)`` (else empty)."""
-        shape = [self.atoms, self.frame_size]
-        u = torch.rand(shape, generator=generator, dtype=rate.dtype)
-        v = torch.rand(shape, generator=generator, dtype=rate.dtype).clamp(1e-6, 1.0)
-        hits = torch.nonzero(u < rate / self.atoms / self.fs)
-        kind, at = hits[:, 0], hits[:, 1]
-        amplitude = (v[kind, at] ** alpha).unsqueeze(-1)
+        per_type = (rate / self.atoms).reshape(1).expand(self.atoms)
+        kind, at, amplitude = sparse_hard_events(per_type, alpha.reshape(1).expand(self.atoms), self.frame_size,
+                                                 self.fs, generator)
+        amplitude = amplitude.unsqueeze(-1)
         if weights.numel() == 0:                                   # the "mixture" draw: the decoded grain
             return at, kind, amplitude, kind.new_zeros(0)
         picked = weights[kind]
@@ -285,9 +295,9 @@ def set_band_rms(x: torch.Tensor, target: torch.Tensor, filters: torch.Tensor, w
 class HybridRenderer(nn.Module):
     """Whole frames of a hybrid model: the TexEnv bed plus hard P-VAE events, given as a whole the band RMS
     target (as :meth:`~ddsp_textures.models.HybridModel.synthesize`), joined as TexDSP frames are.  Stages:
-    the networks and every draw, the events (their grains shaped and placed), one per four bed bands, then the
-    mix, its band-RMS filter and the crossfade layout.  A part is ``(2, L)``: bed, events.  State:
-    ``[GRU state, previous carrier shift]``."""
+    the networks and every draw, the events (their grains shaped and placed), one per group of bed bands
+    (:func:`bands_per_part`), then the mix, its band-RMS filter and the crossfade layout.  A part is
+    ``(2, L)``: bed, events.  State: ``[GRU state, previous carrier shift]``."""
 
     COEFFS: Final[int] = 0          # the plan's slots: the bed's, then the events'
     TARGET: Final[int] = 1
@@ -307,8 +317,8 @@ class HybridRenderer(nn.Module):
         self.draws = EventDraws(model)
         self.fade, self.hidden = fade, model.encoder.gru.hidden_size
         self.frame_size, self.n_bands = int(model.frame_size), int(model.n_bands)
-        self.bands_per_part = BANDS_PER_PART
-        self.parts = 1 + -(-self.n_bands // BANDS_PER_PART)
+        self.bands_per_part = bands_per_part(self.n_bands, self.frame_size)
+        self.parts = 1 + -(-self.n_bands // self.bands_per_part)
         self.register_buffer("carriers", model.synth.carriers.detach().float().clone())
         self.register_buffer("band_filters", model.bank.filters.float().pow(2))
         self.register_buffer("parseval", one_sided_weights(self.frame_size, torch.float32))
@@ -431,3 +441,17 @@ def renderer_for(model: StreamModel, network: nn.Module | None = None, fade: int
     if fade is None:
         fade = max(1, min(model.frame_size // 2, round(FADE_SECONDS * float(model.fs))))
     return factory(model, fade, network)
+
+
+def traced_renderer(model: StreamModel, fade: int | None = None) -> nn.Module:
+    """:func:`renderer_for` with its networks traced for one frame (:class:`TexDSPNetwork`,
+    :class:`EventNetwork`: no random draw inside, no data-dependent branch): what the export saves, and what
+    the library's stream plays (the same numbers as the eager networks, in about half their time on a CPU:
+    benchmarks/README.md, *Streaming*).  The model's mode and device are left as they are."""
+    renderer = renderer_for(model, fade=fade)
+    dims = feature_dims(model.feature_names, model.n_bands)
+    example = (torch.zeros(1, model.steps_per_frame, sum(dims)), torch.zeros(1, 1, model.encoder.gru.hidden_size))
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        renderer.net = torch.jit.trace(renderer.net, example, check_trace=False)
+    return renderer

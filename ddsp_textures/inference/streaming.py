@@ -51,6 +51,7 @@ from ddsp_textures.inference.frame_renderers import (  # noqa: F401  (join_chunk
     TexDSPNetwork,
     join_chunk,
     renderer_for,
+    traced_renderer,
 )
 from ddsp_textures.inference.generation import (
     BLOCK_FRAMES,
@@ -125,9 +126,10 @@ class StreamCore(nn.Module):
                  block_steps: int, steps: tuple[torch.Tensor, torch.Tensor], levels: tuple[torch.Tensor, torch.Tensor],
                  energy: tuple[int, int], centroid_col: int, rate_cols: list[int], rate_scales: list[float],
                  waveforms: tuple[torch.Tensor, torch.Tensor], intervals: tuple[torch.Tensor, torch.Tensor],
-                 event_rates: tuple[float, float], block_size: int = 2048) -> None:
+                 event_rates: tuple[float, float], block_size: int = 2048, warm_up: bool = False) -> None:
         super().__init__()
         self.renderer = renderer
+        self.warm_up = warm_up          # a traced network, called from Python: optimise it in reset
         self.sample_rate, self.frame_size, self.steps_per_frame = sample_rate, frame_size, steps_per_frame
         self.block_steps = max(1, min(block_steps, steps[0].shape[0], steps[1].shape[0]))
         self.register_buffer("steps_a", steps[0])
@@ -173,6 +175,8 @@ class StreamCore(nn.Module):
         if seed < 0 or seed > self.max_seed:
             raise ValueError("seed must be in [0, 2**31 - 1]")
         self.seed = seed
+        if self.warm_up and not torch.jit.is_scripting():
+            self._warm_up()
         self.state = self.renderer.initial_state()
         self.frame, self.position, self.rendered, self.buffer_start = 0, 0, 0, 0
         self.events_frame, self.parts_done, self.pending = 0, 0, False
@@ -184,6 +188,17 @@ class StreamCore(nn.Module):
         for k in range(4):
             self.ctrl_t[k] = [0.0]
             self.ctrl_v[k] = [self.targets[k]]
+
+    def _warm_up(self) -> None:
+        """Two throwaway first stages of a frame (their own generator and state): TorchScript optimises a traced
+        network on its first two calls, which take about twenty times as long, so they happen here and not in a
+        block while the stream plays.  Only where the stream itself is not scripted: a scripted method inlines
+        the network into its own graph, which its caller's first two calls optimise (an exported file's first
+        two blocks)."""
+        with torch.no_grad():
+            feats = self.steps_a[torch.zeros(self.steps_per_frame, dtype=torch.long)].unsqueeze(0)
+            for _ in range(2):
+                self.renderer.prepare(feats, self.renderer.initial_state(), self.levels_a[0], torch.Generator())
 
     def _clamped(self, k: int, value: float, low: float, high: float, name: str) -> float:
         if math.isnan(value):
@@ -378,8 +393,8 @@ class StreamCore(nn.Module):
                 self._step()
         start = self.position - self.buffer_start
         out = self.buffer[start:start + n].clone()
-        gain_db = _interp_samples(self.ctrl_t[0], self.ctrl_v[0], self.position, n)
-        if bool((gain_db != 0.0).any()):
+        if len(self.ctrl_t[0]) > 1 or self.ctrl_v[0][0] != 0.0:     # a loudness other than the model's own
+            gain_db = _interp_samples(self.ctrl_t[0], self.ctrl_v[0], self.position, n)
             out = out * torch.pow(10.0, gain_db / 20.0).float()
         self.position += n
         self.buffer = self.buffer[start + n:]
@@ -449,7 +464,9 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
     ``transients``: ``"default"`` (``"auto"`` for models with a TexEnv bed — TexDSP, hybrid —, none for a
     P-VAE; :func:`~ddsp_textures.inference.generation.generate`), ``"auto"`` (per reference, the layer its DSP
     resynthesis keeps: :func:`~ddsp_textures.inference.generation.reference_layer`), a detector name of
-    :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.
+    :data:`~ddsp_textures.synths.transients.DETECTORS`, or ``None``/``False``.  ``renderer``: the model's
+    frame renderer (default :func:`renderer_for`, the eager networks; a live stream passes
+    :func:`traced_renderer`, which plays the same numbers faster).
     """
     renderer = renderer_for(model) if renderer is None else renderer
     transients = transient_layer(model, transients)
@@ -475,7 +492,7 @@ def stream_core(model: StreamModel, reference: np.ndarray | torch.Tensor, transi
     energy, centroid, rate_cols, rate_scales = _columns(model)
     return StreamCore(renderer, fs, model.frame_size, steps_per_frame, BLOCK_FRAMES * steps_per_frame // 2,
                       (fa, fb), (la, lb), energy, centroid, rate_cols, rate_scales, (wa, wb), (ia, ib), (ra, rb),
-                      block_size)
+                      block_size, isinstance(getattr(renderer, "net", None), torch.jit.ScriptModule))
 
 
 class TextureStream:
@@ -496,7 +513,7 @@ class TextureStream:
                  transients: str | bool | None = "default",
                  morph_reference: np.ndarray | torch.Tensor | None = None) -> None:
         self.model = model
-        self.core = stream_core(model, reference, transients, morph_reference)
+        self.core = stream_core(model, reference, transients, morph_reference, renderer=traced_renderer(model))
         self.reset(seed)
         self._inputs = set(model.feature_names)
         self._unused: set[str] = set()

@@ -48,13 +48,66 @@ def relaxed_events(rate: torch.Tensor, alpha: torch.Tensor, n_samples: int, fs: 
     return indicator * amplitude
 
 
+def sparse_hard_events(rate: torch.Tensor, alpha: torch.Tensor, n_samples: int, fs: float,
+                       generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Exact Bernoulli(λ/fs) events with amplitudes ``V^α``, drawn as a list (TorchScript): the nonzero entries
+    of :func:`hard_events` in row-major order — rows ``(E,)`` indexing ``rate.reshape(-1)``, times ``(E,)``
+    and amplitudes ``(E,)``.
+
+    A row's count is Binomial(``n_samples``, λ/fs), its times a uniformly drawn set of that many distinct
+    samples (duplicates redrawn), then one ``V`` per event: the same process as a uniform draw per sample, with a
+    few numbers per event instead of two per sample (where some row's probability is above 0.05, one uniform per
+    sample, as the definition reads).  Draws on the CPU whatever ``rate``'s device.
+
+    >>> rows, at, amp = sparse_hard_events(torch.tensor([0.0, 8000.0]), torch.ones(2), 1000, 16000.0,
+    ...                                    torch.Generator().manual_seed(0))
+    >>> bool((rows == 1).all()), bool((at[1:] > at[:-1]).all()), bool(((amp > 0) & (amp <= 1)).all())
+    (True, True, True)
+    """
+    device = torch.device("cpu")
+    p = torch.nan_to_num((rate.detach().reshape(-1) / fs).to(device, torch.float64), 0.0).clamp(0.0, 1.0)
+    if bool((p > 0.05).any()):                       # many events: one uniform per sample is cheaper
+        hits = torch.nonzero(torch.rand([p.shape[0], n_samples], generator=generator, dtype=torch.float64,
+                                        device=device) < p.unsqueeze(-1))
+        rows, at = hits[:, 0], hits[:, 1]
+    else:
+        counts = torch.binomial(torch.full_like(p, float(n_samples)), p, generator=generator).long()
+        rows = torch.repeat_interleave(torch.arange(p.shape[0], device=device), counts)
+        at = _distinct_times(rows, n_samples, generator)
+    rows, at = rows.to(rate.device), at.to(rate.device)
+    v = torch.rand(rows.shape, generator=generator, dtype=rate.dtype, device=device).clamp(1e-6, 1.0)
+    return rows, at, v.to(rate.device) ** alpha.reshape(-1)[rows]
+
+
+def _distinct_times(rows: torch.Tensor, n_samples: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform times in ``[0, n_samples)``, distinct within each row of the sorted ``rows``, sorted within
+    each row: a draw that only compares times, so its set is uniform over the sets of that size."""
+    device = rows.device
+    at = torch.randint(0, n_samples, rows.shape, generator=generator, device=device)
+    while True:                                      # a set of distinct samples per row: redraw the repeats
+        key = rows * n_samples + at
+        order = torch.argsort(key)
+        ordered = key[order]
+        repeat = torch.zeros(key.shape, dtype=torch.bool, device=device)
+        repeat[order[1:]] = ordered[1:] == ordered[:-1]
+        if not bool(repeat.any()):
+            break
+        at[repeat] = torch.randint(0, n_samples, [int(repeat.sum())], generator=generator, device=device)
+    return at[torch.argsort(rows * n_samples + at)]        # rows are sorted: this sorts times within a row
+
+
 def hard_events(rate: torch.Tensor, alpha: torch.Tensor, n_samples: int, fs: float,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """The τ → 0 limit: exact Bernoulli(λ/fs) events with amplitudes ``V^α`` (for inference)."""
-    shape = (*rate.shape, n_samples)
-    u = torch.rand(shape, generator=generator, dtype=rate.dtype).to(rate.device)
-    v = torch.rand(shape, generator=generator, dtype=rate.dtype).to(rate.device).clamp(1e-6, 1.0)
-    return (u < (rate / fs).unsqueeze(-1)).to(rate.dtype) * v ** alpha.unsqueeze(-1)
+    """The τ → 0 limit: exact Bernoulli(λ/fs) events with amplitudes ``V^α`` (for inference), as a dense train
+    drawn by :func:`sparse_hard_events` (the same numbers from the same generator).
+
+    Shape:
+        ``(...) -> (..., n_samples)``.
+    """
+    rows, at, amplitude = sparse_hard_events(rate, alpha, n_samples, fs, generator)
+    out = torch.zeros(rate.numel(), n_samples, dtype=amplitude.dtype, device=rate.device)
+    return out.index_put((rows, at), amplitude).reshape(*rate.shape, n_samples)
 
 
 def place_grains(events: torch.Tensor, grains: torch.Tensor, circular: bool = True
