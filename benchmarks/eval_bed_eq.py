@@ -76,6 +76,8 @@ def summary(rows: list[dict]) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         eq = "none" if r["eq_low_db"] == r["eq_high_db"] == 0 else f"{r['eq_low_db']:+.1f} to {r['eq_high_db']:+.1f} dB"
+        if r.get("swung"):                                  # eval_bed_swing: the swinging bins all the way
+            eq += ", swinging bins all the way"
         gain = (f"{r['gain_before_db']:+.1f} dB" if r["gain_before_db"] == r["gain_after_db"]
                 else f"{r['gain_before_db']:+.1f} → {r['gain_after_db']:+.1f} dB")
         lines.append(f"| {r['texture']} | {r['architecture']} | {r['layer']} | {eq} | {gain} | "

@@ -5,17 +5,25 @@ import pytest
 import torch
 from scipy.signal import butter, sosfilt, stft
 
-from ddsp_textures.synths.bed_equalizer import equalize_frames, log_spectrum_gains
+from ddsp_textures.synths.bed_equalizer import (
+    STEADY_SPREAD_DB,
+    SWING_DB,
+    equalize_frames,
+    log_spectrum_gains,
+    log_spectrum_spread,
+)
 
 FS = 16000
 
 
-def _third_octave_mean_log(x: np.ndarray, fs: float = FS) -> np.ndarray:
-    """Independent of the library: SciPy's Hann STFT (1024, half overlap), the mean over frames of the log power
-    of the signal at unit RMS, averaged in third-octave bands from 100 Hz to 6.4 kHz."""
+def _third_octave_mean_log(x: np.ndarray, fs: float = FS, floor: float = 1e-20, nperseg: int = 1024) -> np.ndarray:
+    """Independent of the library: SciPy's Hann STFT (``nperseg``, half overlap), the mean over frames of the log
+    power of the signal at unit RMS (floored at ``floor`` times the mean power), averaged in third-octave bands
+    from 100 Hz to 6.4 kHz."""
     x = x / np.sqrt(np.mean(x**2))
-    f, _, z = stft(x, fs, nperseg=1024, noverlap=512, boundary=None, padded=False)
-    mean_log = (10 * np.log10(np.abs(z) ** 2 + 1e-20)).mean(-1)
+    f, _, z = stft(x, fs, nperseg=nperseg, noverlap=nperseg // 2, boundary=None, padded=False)
+    power = np.abs(z) ** 2
+    mean_log = (10 * np.log10(np.maximum(power, floor * power.mean()) + 1e-30)).mean(-1)
     edges = 100 * 2 ** (np.arange(19) / 3)
     return np.array([mean_log[(f >= lo) & (f < hi)].mean() for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
 
@@ -43,6 +51,44 @@ def test_the_gains_move_a_beds_mean_log_spectrum_onto_the_targets_and_keep_its_p
     assert np.ptp(bounded) <= 12.0 + 1e-4                                # within ±6 dB, then one offset
     with pytest.raises(ValueError, match="strength in"):
         log_spectrum_gains(target, bed, FS, length, strength=0.0)
+
+
+def _gated_band(seed: int, seconds: float = 8.0) -> np.ndarray:
+    """White noise whose 2–4 kHz band is loud in one 50-ms burst out of five and near-silent between them."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FS)
+    band = sosfilt(butter(6, [2000, 4000], "bandpass", fs=FS, output="sos"), rng.standard_normal(n))
+    gate = np.repeat(rng.random(n // 800 + 1) < 0.2, 800)[:n]
+    notch = sosfilt(butter(6, [2000, 4000], "bandstop", fs=FS, output="sos"), rng.standard_normal(n))
+    return notch + 10 * band * gate
+
+
+def test_a_swinging_band_is_equalised_all_the_way_the_rest_half_way():
+    """The spread of steady noise's log power is the exponential law's (closed form), a gated band's far more
+    (SciPy's STFT); with ``swing_db`` the gated band moves all the way, the rest half way (SciPy third octaves)."""
+    white = np.random.default_rng(5).standard_normal(8 * FS)
+    assert np.median(log_spectrum_spread(white)[20:-20]) == pytest.approx(STEADY_SPREAD_DB, abs=0.2)
+    target = _gated_band(6)
+    f, _, z = stft(target / np.sqrt(np.mean(target**2)), FS, nperseg=2048, noverlap=1024, boundary=None,
+                   padded=False)
+    power = np.abs(z) ** 2
+    spread = (10 * np.log10(np.maximum(power, 1e-8 * power.mean()))).std(-1)     # floored 80 dB down, as the library
+    inside = (f > 2300) & (f < 3700)
+    np.testing.assert_allclose(log_spectrum_spread(target)[inside], spread[inside], rtol=0.02)
+    assert spread[inside].min() > SWING_DB > 1.5 * STEADY_SPREAD_DB
+    bed, length = np.random.default_rng(7).standard_normal(8 * FS), 4096            # steady and white
+    bins = np.fft.rfftfreq(length, 1 / FS)
+    steady, interior = (bins > 400) & (bins < 1600), (bins > 2500) & (bins < 3300)
+    db = {name: 20 * np.log10(log_spectrum_gains(target, bed, FS, length, max_db=60.0, strength=strength,
+                                                  swing_db=swing).numpy())
+          for name, strength, swing in (("half", 0.5, None), ("full", 1.0, None), ("swing", 0.5, SWING_DB))}
+    # SciPy (2048-sample frames, floored 80 dB down, as the library): the steady bed fills the gated band
+    lifted = _third_octave_mean_log(bed, nperseg=2048) - _third_octave_mean_log(target, floor=1e-8, nperseg=2048)
+    assert lifted[14] - lifted[6:11].mean() > 20                         # 2.5–3.2 kHz against 0.4–1.3 kHz
+    assert np.ptp((db["full"] - db["half"])[interior]) > 5              # half way and all the way differ there
+    # up to each one's power-keeping offset: all the way in the gated band, half way elsewhere
+    assert np.ptp((db["swing"] - db["full"])[interior]) < 0.5
+    assert np.ptp((db["swing"] - db["half"])[steady]) < 0.5
 
 
 def test_equalizing_a_frame_is_its_circular_convolution_with_the_gains_impulse_response():

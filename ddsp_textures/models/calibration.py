@@ -54,7 +54,7 @@ from ddsp_textures.metrics.events import EventStatistics, event_statistics
 from ddsp_textures.metrics.mel import mel_frechet_distance
 from ddsp_textures.metrics.yardstick import TARGETS
 from ddsp_textures.synths.analysis import transient_choice
-from ddsp_textures.synths.bed_equalizer import log_spectrum_gains
+from ddsp_textures.synths.bed_equalizer import SWING_DB, log_spectrum_gains
 from ddsp_textures.synths.line_spread import SPREAD_RATIOS
 from ddsp_textures.synths.transients import Transients, analyze_transients, detector, synthesize_transients
 
@@ -70,8 +70,8 @@ MAX_LAYER_GAIN_DB = 6.0      # the most a placed layer's events are raised over 
 MIN_LAYER_GAIN_DB = -12.0    # the most a placed layer's events are lowered under the bed's level
 MAX_EQ_DB = 12.0             # the most the bed's equaliser lifts or cuts
 # Half way, in dB, from the bed's mean log spectrum to the audio's: all the way took the log-mel distance lower
-# but TexStat's further (applause, the train), half way keeps most of the one without the other
-# (benchmarks/README.md, *The bed's typical level*).
+# but TexStat's further (applause, the train), half way keeps most of the one without the other; all the way
+# where the audio's level swings, if that brings the bed closer (benchmarks/README.md, *The bed's typical level*).
 EQ_STRENGTH = 0.5
 
 
@@ -312,12 +312,15 @@ def _bed_and_target(model: torch.nn.Module, reference: np.ndarray | torch.Tensor
 
 @torch.no_grad()
 def calibrate_bed_eq(model: torch.nn.Module, reference: np.ndarray | torch.Tensor, seconds: float = PULSE_SECONDS,
-                     seed: int = 0) -> str | None:
+                     seed: int = 0, swing_db: float | None = SWING_DB) -> str | None:
     """Equalise the model's bed so that its mean log spectrum moves :data:`EQ_STRENGTH` of the way (in dB) to
     that of the audio it stands for in generation (the residual the reference's layer leaves, else the audio
     itself; :func:`~ddsp_textures.synths.bed_equalizer.log_spectrum_gains`, within ±:data:`MAX_EQ_DB`, the bed's
-    power kept), measured on the model's bed of the first ``seconds`` of ``reference``; kept only where it brings that
-    bed closer to the audio in log-mel Fréchet distance.  Returns a one-line report of a change, else ``None``.
+    power kept), or all the way where that audio's log power swings between near-silence and events (spread
+    above ``swing_db``, default :data:`~ddsp_textures.synths.bed_equalizer.SWING_DB`; ``None``: nowhere),
+    measured on the model's bed of the first ``seconds`` of ``reference``.  Of no equaliser, half way, and half
+    way with the swinging bins all the way, the one that brings that bed closest to the audio in log-mel Fréchet
+    distance is kept.  Returns a one-line report of a change, else ``None``.
 
     Shape:
         ``reference (n,)``, mono audio at the model's sample rate, ``n ≥ L``.
@@ -331,15 +334,24 @@ def calibrate_bed_eq(model: torch.nn.Module, reference: np.ndarray | torch.Tenso
         render = _bed_render(model, frames, seed)
         before = render()
         fs = float(model.fs)
-        model.set_bed_eq(log_spectrum_gains(target, before, fs, model.frame_size, MAX_EQ_DB,
-                                            strength=EQ_STRENGTH))
-        after = render()
-        distance = [mel_frechet_distance(target.numpy(), y.numpy(), fs) for y in (before, after)]
-        if not distance[1] < distance[0]:
-            model.set_bed_eq(None)
+        best, best_distance = None, mel_frechet_distance(target.numpy(), before.numpy(), fs)
+        flat_distance, tried = best_distance, []
+        for swing in (None, swing_db):
+            gains = log_spectrum_gains(target, before, fs, model.frame_size, MAX_EQ_DB, strength=EQ_STRENGTH,
+                                       swing_db=swing)
+            if any(torch.equal(gains, g) for g in tried):          # no bin swings: the same equaliser
+                continue
+            tried.append(gains)
+            model.set_bed_eq(gains)
+            distance = mel_frechet_distance(target.numpy(), render().numpy(), fs)
+            if distance < best_distance:
+                best, best_distance, swung = gains, distance, swing is not None
+        model.set_bed_eq(best)
+        if best is None:
             return None
         db = 20 * torch.log10(model.bed_eq)
-        return (f"bed equalised to the training audio's mean log spectrum ({float(db.min()):+.1f} to "
-                f"{float(db.max()):+.1f} dB): its log-mel distance {distance[0]:.0f} -> {distance[1]:.0f}")
+        how = "half way, all the way where its level swings" if swung else "half way"
+        return (f"bed equalised to the training audio's mean log spectrum ({how}; {float(db.min()):+.1f} to "
+                f"{float(db.max()):+.1f} dB): its log-mel distance {flat_distance:.0f} -> {best_distance:.0f}")
     finally:
         model.train(was_training)

@@ -8,6 +8,11 @@ ear (and the log-mel distance) hears is the typical level: the mean over time of
 :func:`log_spectrum_gains` gives the zero-phase gains that move a bed's mean log spectrum onto a target's
 (smoothed over a third of an octave, within ``±max_db``, with the bed's power kept), and
 :func:`equalize_frames` applies them to whole L-periodic frames, exactly, as one circular filter.
+
+Where the audio's level *swings* — a band near-silent in most frames and loud in the rest, as above applause's
+8-kHz edge between claps — its log power spreads far more than steady noise's (:func:`log_spectrum_spread`;
+:data:`STEADY_SPREAD_DB` for noise), and a steady bed there is heard as a hiss the recording lacks; ``swing_db``
+moves those bins all the way.
 """
 
 from __future__ import annotations
@@ -17,6 +22,21 @@ import torch
 
 N_FFT = 2048            # the analysis of the mean log spectrum: 21.5 Hz bins at 44.1 kHz
 FLOOR = 1e-8            # of the signal's mean power (−80 dB), as the log-mel distance floors its bands
+STEADY_SPREAD_DB = 10 / np.log(10) * np.pi / np.sqrt(6)   # 5.57 dB: log power of an exponential (noise) bin
+SWING_DB = 10.0         # a bin whose log power spreads more than this swings between near-silence and events
+
+
+def _log_power(x: np.ndarray | torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Log power (dB) of half-overlapping Hann frames of ``x`` at unit RMS, floored at :data:`FLOOR`:
+    ``(n,) -> (n_fft // 2 + 1, frames)``."""
+    y = torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(-1)
+    if y.shape[0] < n_fft or not torch.isfinite(y).all():
+        raise ValueError(f"a log spectrum needs at least {n_fft} finite samples, got {y.shape[0]}")
+    y = y / y.pow(2).mean().sqrt().clamp_min(1e-30)
+    spec = torch.stft(y, n_fft, n_fft // 2, window=torch.hann_window(n_fft, dtype=torch.float64), center=False,
+                      return_complex=True)
+    power = spec.real.square() + spec.imag.square()
+    return 10 * torch.log10(power.clamp_min(FLOOR * float(power.mean())))
 
 
 def mean_log_spectrum(x: np.ndarray | torch.Tensor, n_fft: int = N_FFT) -> np.ndarray:
@@ -30,15 +50,17 @@ def mean_log_spectrum(x: np.ndarray | torch.Tensor, n_fft: int = N_FFT) -> np.nd
     >>> int(np.argmax(mean_log_spectrum(tone)))
     64
     """
-    y = torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(-1)
-    if y.shape[0] < n_fft or not torch.isfinite(y).all():
-        raise ValueError(f"a mean log spectrum needs at least {n_fft} finite samples, got {y.shape[0]}")
-    y = y / y.pow(2).mean().sqrt().clamp_min(1e-30)
-    spec = torch.stft(y, n_fft, n_fft // 2, window=torch.hann_window(n_fft, dtype=torch.float64), center=False,
-                      return_complex=True)
-    power = spec.real.square() + spec.imag.square()
-    floor = FLOOR * float(power.mean())
-    return (10 * torch.log10(power.clamp_min(floor))).mean(-1).numpy()
+    return _log_power(x, n_fft).mean(-1).numpy()
+
+
+def log_spectrum_spread(x: np.ndarray | torch.Tensor, n_fft: int = N_FFT) -> np.ndarray:
+    """Standard deviation over the same frames of the log power (dB), per rfft bin: about
+    :data:`STEADY_SPREAD_DB` for steady noise, more where a band alternates between near-silence and events.
+
+    Shape:
+        ``(n,) -> (n_fft // 2 + 1,)``, ``n ≥ n_fft``.
+    """
+    return _log_power(x, n_fft).std(-1).numpy()
 
 
 def _smooth_octaves(freqs: np.ndarray, values: np.ndarray, octaves: float) -> np.ndarray:
@@ -51,12 +73,13 @@ def _smooth_octaves(freqs: np.ndarray, values: np.ndarray, octaves: float) -> np
 
 
 def log_spectrum_gains(target: np.ndarray | torch.Tensor, bed: np.ndarray | torch.Tensor, fs: float,
-                       frame_size: int, max_db: float = 12.0, octaves: float = 1 / 3, strength: float = 1.0
-                       ) -> torch.Tensor:
+                       frame_size: int, max_db: float = 12.0, octaves: float = 1 / 3, strength: float = 1.0,
+                       swing_db: float | None = None) -> torch.Tensor:
     """Zero-phase gains, per rfft bin of ``frame_size``, that move ``bed``'s mean log spectrum
     (:func:`mean_log_spectrum`) onto ``target``'s: their difference smoothed over ``octaves``, times
-    ``strength`` (1: all the way; 0.5: half way in dB), bounded to ``±max_db``, then scaled so that the bed keeps
-    its power.
+    ``strength`` (1: all the way; 0.5: half way in dB) — all the way where ``swing_db`` is given and the
+    target's :func:`log_spectrum_spread` (smoothed the same way) is above it —, bounded to ``±max_db``, then
+    scaled so that the bed keeps its power.
 
     Shape:
         ``(n,), (m,) -> (frame_size // 2 + 1,)`` float32, positive.
@@ -73,7 +96,10 @@ def log_spectrum_gains(target: np.ndarray | torch.Tensor, bed: np.ndarray | torc
     freqs = np.fft.rfftfreq(N_FFT, 1 / fs)
     bed_db = mean_log_spectrum(bed)
     difference = _smooth_octaves(freqs, mean_log_spectrum(target) - bed_db, octaves)
-    gain_db = np.clip(strength * difference, -max_db, max_db)
+    weight = np.full_like(difference, strength)
+    if swing_db is not None:
+        weight[_smooth_octaves(freqs, log_spectrum_spread(target), octaves) > swing_db] = 1.0
+    gain_db = np.clip(weight * difference, -max_db, max_db)
     power = 10 ** (bed_db / 10)
     gain_db -= 10 * np.log10(np.sum(power * 10 ** (gain_db / 10)) / np.sum(power))     # the bed's power kept
     bins = np.fft.rfftfreq(frame_size, 1 / fs)
