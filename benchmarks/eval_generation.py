@@ -137,7 +137,7 @@ def trained(name: str, first: np.ndarray, architectures: list[str], epochs: int,
     """``(architecture, model)`` trained on ``first`` (saved once as ``name.wav``) with :func:`config`, one after
     the other."""
     wav = workdir / f"{name}.wav"
-    save_audio(wav, first, FS)
+    save_audio(wav, first, FS, subtype="FLOAT")     # as the yardstick hears it: no 16-bit noise
     for arch in architectures:
         yield arch, load_run(train(config(arch, wav, epochs, workdir), progress=False))[0]
 
@@ -178,7 +178,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
                                                          generator=torch.Generator().manual_seed(0)).float().numpy()}
     layers: dict[str, str] = {}                 # the transient layer each default generation placed
     wav = workdir / f"{name}.wav"
-    save_audio(wav, first, FS)
+    save_audio(wav, first, FS, subtype="FLOAT")     # as the yardstick hears it: no 16-bit noise
     seconds = len(second) / FS
     for variant in architectures:
         start = time.perf_counter()

@@ -67,8 +67,9 @@ def load_audio(path: str | Path, fs: int) -> np.ndarray:
     return resample(mono, file_fs, fs)
 
 
-def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
-    """Write mono audio as 16-bit PCM (WAV, or FLAC for a ``.flac`` name), clipped to [-1, 1].
+def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int, subtype: str = "PCM_16") -> None:
+    """Write mono audio as 16-bit PCM (WAV, or FLAC for a ``.flac`` name), clipped to [-1, 1]; ``subtype="FLOAT"``
+    writes 32-bit float WAV instead, sample for sample (no quantisation noise: what a benchmark trains from).
 
     The file is written next to ``path`` under a temporary name and renamed over it when complete, so a full
     disk or a kill never leaves a partial file, and a ``path`` that is a symbolic link is replaced, not followed
@@ -81,12 +82,16 @@ def save_audio(path: str | Path, x: np.ndarray | torch.Tensor, fs: int) -> None:
     if path.exists() and not path.is_file():       # exists() follows links: a dangling one is replaced
         raise OSError(errno.EEXIST, "exists and is not a regular file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    if subtype not in ("PCM_16", "FLOAT"):
+        raise ValueError(f"subtype must be 'PCM_16' or 'FLOAT', got {subtype!r}")
+    if subtype == "FLOAT" and path.suffix.lower() == ".flac":
+        raise ValueError(f"FLAC holds no float samples: write {path.name} as .wav")
     data = np.clip(np.asarray(x, dtype=np.float32), -1, 1)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
     try:
         kind = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
-        sf.write(temporary, data, int(fs), subtype="PCM_16", format=kind)
+        sf.write(temporary, data, int(fs), subtype=subtype, format=kind)
         os.replace(temporary, path)
     except (OSError, RuntimeError, sf.LibsndfileError) as err:
         reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
