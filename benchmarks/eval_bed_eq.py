@@ -17,15 +17,13 @@ after; textures where every model was equalised) in ``results/bed_eq[_quick].png
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.common import add_summary, write_results
-from benchmarks.eval_generation import FS, bed_arguments, evaluate_textures, held_out_scorer, trained
-from benchmarks.eval_layer_gain import KEYS, cell, draw_every_model
+from benchmarks.eval_generation import FS, held_out_scorer, trained
+from benchmarks.eval_layer_gain import before_after_row, cell, distances_moved, run
 from ddsp_textures.inference.generation import generate, reference_layer
 from ddsp_textures.models.calibration import calibrate_layer_gain
 
@@ -54,19 +52,12 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             scored[label] = score(y)
             signals[f"{arch}, {'flat bed' if label == 'before' else 'equalised'}"] = y
         before, after = scored["before"], scored["after"]
-        rows.append({"texture": name, "architecture": arch, "layer": layer, "eq_low_db": float(eq_db.min()),
-                     "eq_high_db": float(eq_db.max()), "gain_before_db": gains["before"],
-                     "gain_after_db": gains["after"],
-                     **{f"{k}_before": before[k] for k in KEYS}, **{f"{k}_after": after[k] for k in KEYS},
-                     "reference_rate": after["reference_rate"],
-                     "reference_peak_to_median": after["reference_peak_to_median"],
-                     "reference_periodicity": after["reference_periodicity"]})
+        rows.append(before_after_row(name, arch, layer, before, after, eq_low_db=float(eq_db.min()),
+                                     eq_high_db=float(eq_db.max()), gain_before_db=gains["before"],
+                                     gain_after_db=gains["after"]))
         print(f"{name} {arch}: layer {layer}, equaliser {float(eq_db.min()):+.1f} to {float(eq_db.max()):+.1f} dB, "
-              f"layer gain {gains['before']:+.1f} -> {gains['after']:+.1f} dB; log-mel FD "
-              f"x{before['mel_fd_ratio']:.2f} -> x{after['mel_fd_ratio']:.2f} (held out "
-              f"x{before['heldout_mel_fd_ratio']:.2f} -> x{after['heldout_mel_fd_ratio']:.2f}), KAD "
-              f"x{before['kad_ratio']:.2f} -> x{after['kad_ratio']:.2f}, onsets {before['onset_rate']:.2f} -> "
-              f"{after['onset_rate']:.2f}/s (original {after['reference_rate']:.2f})", flush=True)
+              f"layer gain {gains['before']:+.1f} -> {gains['after']:+.1f} dB; {distances_moved(before, after)}",
+              flush=True)
     return rows, signals
 
 
@@ -89,22 +80,13 @@ def summary(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    args = bed_arguments(__doc__.splitlines()[0])
-    start = time.perf_counter()
-    rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
-    name = "bed_eq" + ("_quick" if args.quick else "")
-    draw_every_model(signals, len(args.architectures), name)
     columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer placed"),
                ("eq_low_db", "EQ min dB"), ("eq_high_db", "EQ max dB"), ("gain_before_db", "gain before dB"),
                ("gain_after_db", "gain after dB"),
                ("reference_rate", "original onsets/s"), ("reference_peak_to_median", "original peak/median")]
-    columns += [(f"{k}_{when}", f"{k} {when}") for k in KEYS for when in ("before", "after")]
-    notes = (f"{'20' if args.quick else '40'}-s halves, eval_generation's recipe; generation of the second half's "
-             f"length from the first, seed 0; 'before' is the model with a flat bed and its layer gain calibrated for "
-             f"it, 'after' as trained (equalised, the gain calibrated over the equalised bed). "
-             f"{time.perf_counter() - start:.0f} s.")
-    path = write_results(name, "The bed's typical level, equalised in the log domain", rows, columns, notes)
-    add_summary(path, summary(rows))
+    run(__doc__, "bed_eq", "The bed's typical level, equalised in the log domain", evaluate, columns,
+        "'before' is the model with a flat bed and its layer gain calibrated for it, 'after' as trained "
+        "(equalised, the gain calibrated over the equalised bed).", summary)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,21 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import RESULTS, add_summary, write_results
-from benchmarks.eval_generation import FS, bed_arguments, draw, evaluate_textures, held_out_scorer, trained
+from benchmarks.eval_generation import (
+    FS,
+    Evaluate,
+    bed_arguments,
+    draw,
+    evaluate_textures,
+    held_out_scorer,
+    trained,
+)
 from ddsp_textures.inference.generation import generate, reference_layer
 
 KEYS = ("onset_rate", "peak_to_median", "mel_fd_ratio", "heldout_mel_fd_ratio", "kad_ratio", "heldout_kad_ratio",
@@ -49,11 +58,7 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
             scored[label] = score(y)
             signals[f"{arch}, {'as recorded' if label == 'before' else 'calibrated'}"] = y
         before, after = scored["before"], scored["after"]
-        rows.append({"texture": name, "architecture": arch, "layer": layer, "gain_db": gain_db,
-                     **{f"{k}_before": before[k] for k in KEYS}, **{f"{k}_after": after[k] for k in KEYS},
-                     "reference_rate": after["reference_rate"],
-                     "reference_peak_to_median": after["reference_peak_to_median"],
-                     "reference_periodicity": after["reference_periodicity"]})
+        rows.append(before_after_row(name, arch, layer, before, after, gain_db=gain_db))
         print(f"{name} {arch}: layer {layer}, gain {gain_db:+.1f} dB; onsets {before['onset_rate']:.2f} -> "
               f"{after['onset_rate']:.2f}/s (original {after['reference_rate']:.2f}), peak/median "
               f"{before['peak_to_median']:.2f} -> {after['peak_to_median']:.2f} "
@@ -61,6 +66,42 @@ def evaluate(name: str, first: np.ndarray, second: np.ndarray, architectures: li
               f"x{after['mel_fd_ratio']:.2f}, KAD x{before['kad_ratio']:.2f} -> x{after['kad_ratio']:.2f}",
               flush=True)
     return rows, signals
+
+
+def before_after_row(texture: str, architecture: str, layer: str, before: dict, after: dict, **extra: object
+                     ) -> dict:
+    """A before/after benchmark's row: the model, ``extra`` columns, the yardstick's :data:`KEYS` before and
+    after, and the reference's event statistics."""
+    return {"texture": texture, "architecture": architecture, "layer": layer, **extra,
+            **{f"{k}_before": before[k] for k in KEYS}, **{f"{k}_after": after[k] for k in KEYS},
+            "reference_rate": after["reference_rate"], "reference_peak_to_median": after["reference_peak_to_median"],
+            "reference_periodicity": after["reference_periodicity"]}
+
+
+def distances_moved(before: dict, after: dict) -> str:
+    """One line of what moved: log-mel FD (held out too), KAD and onsets, before -> after."""
+    return (f"log-mel FD x{before['mel_fd_ratio']:.2f} -> x{after['mel_fd_ratio']:.2f} (held out "
+            f"x{before['heldout_mel_fd_ratio']:.2f} -> x{after['heldout_mel_fd_ratio']:.2f}), KAD "
+            f"x{before['kad_ratio']:.2f} -> x{after['kad_ratio']:.2f}, onsets {before['onset_rate']:.2f} -> "
+            f"{after['onset_rate']:.2f}/s (original {after['reference_rate']:.2f})")
+
+
+def run(doc: str, stem: str, title: str, evaluate: Evaluate, columns: list[tuple[str, str]], notes: str,
+        summary: Callable[[list[dict]], list[str]]) -> None:
+    """The main of a before/after benchmark of the trained beds (``eval_layer_gain``, ``eval_bed_eq``,
+    ``eval_bed_swing``): its command line, :func:`~benchmarks.eval_generation.evaluate_textures` with
+    ``evaluate``, the spectrograms (:func:`draw_every_model`), and ``results/STEM[_quick]`` with ``columns``
+    followed by :data:`KEYS` before and after, ``notes`` after the recipe, and ``summary``."""
+    args = bed_arguments(doc.splitlines()[0])
+    start = time.perf_counter()
+    rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
+    name = stem + ("_quick" if args.quick else "")
+    draw_every_model(signals, len(args.architectures), name)
+    columns = columns + [(f"{k}_{when}", f"{k} {when}") for k in KEYS for when in ("before", "after")]
+    notes = (f"{'20' if args.quick else '40'}-s halves, eval_generation's recipe; generation of the second half's "
+             f"length from the first, seed 0; {notes} {time.perf_counter() - start:.0f} s.")
+    path = write_results(name, title, rows, columns, notes)
+    add_summary(path, summary(rows))
 
 
 def cell(row: dict, key: str) -> str:
@@ -93,19 +134,10 @@ def draw_every_model(signals: dict[str, dict[str, np.ndarray]], models: int, nam
 
 
 def main() -> None:
-    args = bed_arguments(__doc__.splitlines()[0])
-    start = time.perf_counter()
-    rows, signals = evaluate_textures(evaluate, args.quick, args.textures, args.architectures, 8 if args.quick else 25)
-    name = "layer_gain" + ("_quick" if args.quick else "")
-    draw_every_model(signals, len(args.architectures), name)
     columns = [("texture", "texture"), ("architecture", "model"), ("layer", "layer placed"), ("gain_db", "gain dB"),
                ("reference_rate", "original onsets/s"), ("reference_peak_to_median", "original peak/median")]
-    columns += [(f"{k}_{when}", f"{k} {when}") for k in KEYS for when in ("before", "after")]
-    notes = (f"{'20' if args.quick else '40'}-s halves, eval_generation's recipe; generation of the second half's "
-             f"length from the first, seed 0; 'before' is the model with its layer as recorded (0 dB), 'after' "
-             f"as calibrated. {time.perf_counter() - start:.0f} s.")
-    path = write_results(name, "The placed layer, as prominent as the recording's", rows, columns, notes)
-    add_summary(path, summary(rows))
+    run(__doc__, "layer_gain", "The placed layer, as prominent as the recording's", evaluate, columns,
+        "'before' is the model with its layer as recorded (0 dB), 'after' as calibrated.", summary)
 
 
 if __name__ == "__main__":
